@@ -1,0 +1,12 @@
+# stampede_test(NAME LABEL <unit|integration|e2e> SOURCES a.cc ... LIBS lib ...)
+# Builds a GoogleTest binary and registers it with ctest under the given label.
+function(stampede_test name)
+  cmake_parse_arguments(T "" "LABEL" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT T_LABEL)
+    set(T_LABEL unit)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS ${T_LABEL})
+endfunction()
