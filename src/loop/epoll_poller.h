@@ -6,6 +6,7 @@
 #include <sys/epoll.h>
 
 #include <array>
+#include <vector>
 
 #include "loop/poller.h"
 
@@ -28,8 +29,11 @@ class EpollPoller final : public Poller {
   static constexpr int kMaxEvents = 256;
   int epfd_;
   std::array<epoll_event, kMaxEvents> events_{};
-  int ready_ = 0;     // events collected by the current Poll()
-  int cursor_ = 0;    // next event to dispatch
+  // Handler per fd (fd-indexed, grows to the highest fd once). Looking the
+  // handler up at dispatch time lets Remove() cancel events already collected.
+  std::vector<IoHandler*> handlers_;
+  int ready_ = 0;   // events collected by the current Poll()
+  int cursor_ = 0;  // next event to dispatch
 };
 
 }  // namespace stampede::loop

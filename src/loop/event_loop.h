@@ -57,7 +57,7 @@ class Task {
   bool posted_ = false;
 };
 
-class EventLoop {
+class EventLoop final : private DispatchHook {
  public:
   // `clock` must outlive the loop. Throws std::system_error when the kernel
   // refuses an eventfd or epoll instance.
@@ -94,6 +94,7 @@ class EventLoop {
 
  private:
   class WakeHandler;
+  void BeforeDispatch() override { UpdateNow(); }
   void RunDeferred();
   void PollIo(int64_t max_wait_ns);
   void RunTimers();

@@ -24,9 +24,19 @@ class IoHandler {
   virtual void OnIo(uint32_t events) = 0;
 };
 
+// Called by a Poller once per Poll(), after the wait returns and before the
+// first handler runs (the event loop refreshes its cached time there).
+class DispatchHook {
+ public:
+  virtual ~DispatchHook() = default;
+  virtual void BeforeDispatch() = 0;
+};
+
 class Poller {
  public:
   virtual ~Poller() = default;
+  // Optional; `hook` must outlive the poller's use of it.
+  void set_dispatch_hook(DispatchHook* hook) { hook_ = hook; }
   // Registers `fd` with an interest mask (kReadable|kWritable). Returns false
   // with errno set when the kernel refuses.
   virtual bool Add(int fd, uint32_t interest, IoHandler* handler) = 0;
@@ -34,11 +44,16 @@ class Poller {
   // caller's job to avoid (it costs a system call).
   virtual bool Modify(int fd, uint32_t interest, IoHandler* handler) = 0;
   // Unregisters `fd`. Must be called before close(fd). Events for `fd` that
-  // were already collected in this Poll() call are not delivered afterwards.
+  // were already collected in this Poll() call are not delivered afterwards
+  // (if the fd number is reused in the same Poll() call, the new handler may
+  // see a spurious readiness: handlers must tolerate EAGAIN).
   virtual void Remove(int fd) = 0;
   // Waits up to `timeout_ns` (-1 = no limit, 0 = do not block) and dispatches
   // the ready handlers. Returns the number of events dispatched, -1 on EINTR.
   virtual int Poll(int64_t timeout_ns) = 0;
+
+ protected:
+  DispatchHook* hook_ = nullptr;
 };
 
 }  // namespace stampede::loop
