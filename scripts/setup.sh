@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package that stampede's build, tests and benchmarks
+# need, then configures and builds. Idempotent: safe to run again.
+#   scripts/setup.sh            # install + build (RelWithDebInfo) into build/
+#   SKIP_BUILD=1 scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build pkg-config git ca-certificates
+  # libraries (DESIGN.md: Dependencies)
+  libhttp-parser-dev libssl-dev libc-ares-dev zlib1g-dev libnghttp2-dev
+  libluajit2-5.1-dev lua-cjson libsqlite3-dev libcurl4-openssl-dev
+  libcli11-dev libfmt-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # test partners and benchmark peers
+  nginx-light wrk python3 openssl curl procps util-linux time
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Debian's nginx package starts a system nginx on port 80 where an init system
+# runs; stampede's tests start their own nginx instances, so stop that one.
+if pgrep -x nginx >/dev/null 2>&1 && [ -f /run/nginx.pid ]; then
+  $SUDO nginx -s stop 2>/dev/null || true
+fi
+
+if [ "${SKIP_BUILD:-0}" != "1" ]; then
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+  ninja -C build -j"$(nproc)"
+fi

@@ -1,0 +1,59 @@
+// stampede's entry point: parses the command line into a RunConfig, runs it,
+// and maps every outcome to one exit code. The only place that catches
+// core::ConfigError: a user sees one line, never a stack trace.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "cli/run_command.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace {
+constexpr const char* kVersion = "0.1.0";
+
+int Fail(const std::string& message, stampede::core::ExitCode code) {
+  std::fprintf(stderr, "stampede: %s\n", message.c_str());
+  return static_cast<int>(code);
+}
+
+// CLI11's messages span lines and name its own concepts; users get one line
+// that names the input and points at --help.
+std::string OneLine(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  using stampede::core::ExitCode;
+  CLI::App app{"stampede: observable load testing"};
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+  stampede::cli::RunFlags run_flags;
+  CLI::App* run = stampede::cli::AddRunCommand(app, run_flags);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string where = run->parsed() ? "stampede run --help" : "stampede --help";
+    return Fail(OneLine(e.what()) + " (see '" + where + "')", ExitCode::kInvalidConfig);
+  }
+  try {
+    if (run->parsed()) return stampede::cli::RunCommand(run_flags);
+  } catch (const stampede::core::ConfigError& e) {
+    return Fail(OneLine(e.what()), e.code());
+  } catch (const std::exception& e) {
+    return Fail(OneLine(e.what()), ExitCode::kInvalidConfig);
+  }
+  return 0;
+}

@@ -1,0 +1,156 @@
+#include "cli/run_command.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/duration.h"
+#include "core/error.h"
+#include "engine/runner.h"
+#include "http/url.h"
+
+namespace stampede::cli {
+namespace {
+
+using core::ConfigError;
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+std::pair<std::string, std::string> ParseHeader(const std::string& text) {
+  size_t colon = text.find(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw ConfigError("invalid -H " + Quote(text) + ": expected 'Name: value'");
+  }
+  std::string name = text.substr(0, colon);
+  std::string value = text.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+  for (char c : name) {
+    bool token = std::isalnum(static_cast<unsigned char>(c)) ||
+                 std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!token) {
+      throw ConfigError("invalid -H " + Quote(text) + ": header name " + Quote(name) +
+                        " may hold only letters, digits and !#$%&'*+-.^_`|~");
+    }
+  }
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') {
+      throw ConfigError("invalid -H " + Quote(name) + ": the value may not contain CR, LF or NUL");
+    }
+  }
+  return {name, value};
+}
+
+std::string ReadBody(const std::string& flag) {
+  if (flag.empty() || flag[0] != '@') return flag;
+  std::string path = flag.substr(1);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError("invalid --body " + Quote(flag) + ": cannot read file " + Quote(path) +
+                      " (use --body @PATH with a readable file, or --body TEXT)");
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+}  // namespace
+
+CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
+  CLI::App* run = app.add_subcommand("run", "Run a load test");
+  run->add_option("--url", f.url, "URL every virtual user requests (http:// or https://)")
+      ->required();
+  run->add_option("-X,--method", f.method, "HTTP method")->capture_default_str();
+  run->add_option("-H,--header", f.headers, "Request header 'Name: value' (repeatable)")
+      ->take_all();
+  run->add_option("--body", f.body, "Request body: TEXT, or @FILE to read it from a file");
+  run->add_option("-u,--vus", f.vus, "Virtual users (closed loop)")->capture_default_str();
+  run->add_option("-d,--duration", f.duration, "How long to run, e.g. 30s, 1m30s");
+  run->add_option("-i,--iterations", f.iterations, "Total requests, shared by all VUs");
+  run->add_option("--threads", f.threads, "Worker threads (default: one per core)");
+  run->add_option("--summary-export", f.summary_export, "Write the k6-style JSON summary here");
+  run->add_flag("-q,--quiet", f.quiet, "No progress line");
+  run->add_option("--graceful-stop", f.graceful_stop,
+                  "Time in-flight requests get to finish at the end or on Ctrl-C")
+      ->capture_default_str();
+  run->add_option("--timeout", f.timeout, "Per-request timeout")->capture_default_str();
+  run->add_option("--connect-timeout", f.connect_timeout,
+                  "Timeout for DNS + TCP connect + TLS handshake")
+      ->capture_default_str();
+  run->add_flag("-k,--insecure-skip-tls-verify", f.insecure_skip_tls_verify,
+                "Do not verify the server's TLS certificate");
+  run->add_option("--cacert", f.ca_file, "Extra CA certificate file (PEM) to trust");
+  run->add_option("--dns-server", f.dns_servers,
+                  "DNS server IP[:port] to query instead of the system's (repeatable)");
+  return run;
+}
+
+engine::RunConfig BuildRunConfig(const RunFlags& f) {
+  engine::RunConfig c;
+  c.url = http::ParseUrl(f.url, "--url");
+  c.url_text = f.url;
+  if (f.method.empty()) throw ConfigError("invalid -X \"\": give a method such as GET or POST");
+  for (char ch : f.method) {
+    if (!std::isalpha(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') {
+      throw ConfigError("invalid -X " + Quote(f.method) + ": a method is letters only, e.g. GET");
+    }
+  }
+  c.method = f.method;
+  for (char& ch : c.method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  for (const std::string& h : f.headers) c.headers.push_back(ParseHeader(h));
+  c.body = ReadBody(f.body);
+
+  if (f.vus < 1 || f.vus > 10'000'000) {
+    throw ConfigError("invalid --vus " + std::to_string(f.vus) + ": give at least 1 virtual user");
+  }
+  c.vus = static_cast<uint32_t>(f.vus);
+  bool have_duration = !f.duration.empty();
+  bool have_iterations = f.iterations != -2;
+  if (have_iterations && f.iterations < 1) {
+    throw ConfigError("invalid --iterations " + std::to_string(f.iterations) +
+                      ": give a positive count");
+  }
+  if (have_duration) {
+    c.duration_ns = core::ParseDuration(f.duration, "--duration").count();
+    if (c.duration_ns <= 0) {
+      throw ConfigError("invalid --duration " + Quote(f.duration) + ": give a positive duration");
+    }
+  }
+  if (have_iterations) c.iterations = static_cast<uint64_t>(f.iterations);
+  if (!have_duration) {
+    // Every run is bounded in time. With --iterations alone, k6's maxDuration
+    // default (10m) applies; with neither, a 10 s test.
+    c.duration_ns = have_iterations ? 600'000'000'000 : 10'000'000'000;
+  }
+  if (f.threads < 0 || f.threads > 1024) {
+    throw ConfigError("invalid --threads " + std::to_string(f.threads) +
+                      ": give a count from 1 to 1024 (0 or none: one per core)");
+  }
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  c.threads = f.threads > 0 ? static_cast<uint32_t>(f.threads) : cores;
+  if (c.threads > c.vus) c.threads = c.vus;  // a worker without VUs would idle
+
+  c.graceful_stop_ns = core::ParseDuration(f.graceful_stop, "--graceful-stop").count();
+  c.request_timeout_ns = core::ParseDuration(f.timeout, "--timeout").count();
+  c.connect_timeout_ns = core::ParseDuration(f.connect_timeout, "--connect-timeout").count();
+  if (c.request_timeout_ns <= 0) throw ConfigError("invalid --timeout " + Quote(f.timeout) + ": give a positive duration");
+  if (c.connect_timeout_ns <= 0) throw ConfigError("invalid --connect-timeout " + Quote(f.connect_timeout) + ": give a positive duration");
+  c.insecure_skip_tls_verify = f.insecure_skip_tls_verify;
+  if (!f.ca_file.empty() && access(f.ca_file.c_str(), R_OK) != 0) {
+    throw ConfigError("invalid --cacert " + Quote(f.ca_file) + ": cannot read the file");
+  }
+  c.ca_file = f.ca_file;
+  c.dns_servers = f.dns_servers;
+  c.quiet = f.quiet;
+  c.summary_export = f.summary_export;
+  return c;
+}
+
+int RunCommand(const RunFlags& flags) {
+  engine::RunConfig config = BuildRunConfig(flags);
+  return engine::Runner(config).Run();
+}
+
+}  // namespace stampede::cli

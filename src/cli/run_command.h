@@ -1,0 +1,43 @@
+// `stampede run`: its flags, their validation into an engine::RunConfig, and
+// the run itself. Main thread only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "engine/run_config.h"
+
+namespace stampede::cli {
+
+// The raw flag values, as typed. Durations stay text until validated so that
+// the error can quote what the user wrote.
+struct RunFlags {
+  std::string url;
+  std::string method = "GET";
+  std::vector<std::string> headers;
+  std::string body;
+  int64_t vus = 1;
+  std::string duration;
+  int64_t iterations = -2;  // -2: not given
+  int64_t threads = 0;
+  std::string summary_export;
+  bool quiet = false;
+  std::string graceful_stop = "30s";
+  std::string timeout = "60s";
+  std::string connect_timeout = "10s";
+  bool insecure_skip_tls_verify = false;
+  std::string ca_file;
+  std::vector<std::string> dns_servers;
+};
+
+CLI::App* AddRunCommand(CLI::App& app, RunFlags& flags);
+
+// Validates `flags` (throws core::ConfigError with a one-line message).
+engine::RunConfig BuildRunConfig(const RunFlags& flags);
+
+// Runs the test and prints its summary. Returns the process exit code.
+int RunCommand(const RunFlags& flags);
+
+}  // namespace stampede::cli

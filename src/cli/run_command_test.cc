@@ -1,0 +1,116 @@
+#include "cli/run_command.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "core/error.h"
+
+namespace stampede::cli {
+namespace {
+
+RunFlags Flags(std::string url = "http://127.0.0.1:8080/") {
+  RunFlags f;
+  f.url = std::move(url);
+  return f;
+}
+
+// Every configuration error is one line that quotes the bad input.
+void ExpectConfigError(const RunFlags& f, const std::string& fragment) {
+  try {
+    BuildRunConfig(f);
+    FAIL() << "expected a ConfigError mentioning " << fragment;
+  } catch (const core::ConfigError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find(fragment), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_EQ(e.code(), core::ExitCode::kInvalidConfig);
+  }
+}
+
+TEST(RunCommandTest, DefaultsAreBoundedAndSane) {
+  engine::RunConfig c = BuildRunConfig(Flags());
+  EXPECT_EQ(c.vus, 1u);
+  EXPECT_EQ(c.method, "GET");
+  EXPECT_GT(c.duration_ns, 0);  // never unbounded
+  EXPECT_EQ(c.threads, 1u);     // never more workers than VUs
+  EXPECT_EQ(c.url.port, 8080);
+}
+
+TEST(RunCommandTest, ParsesHeadersMethodBodyAndDurations) {
+  RunFlags f = Flags("https://localhost/x");
+  f.method = "post";
+  f.headers = {"X-Test:  a b ", "Accept:*/*"};
+  f.body = "hello";
+  f.vus = 8;
+  f.threads = 2;
+  f.duration = "1m30s";
+  f.timeout = "2s";
+  engine::RunConfig c = BuildRunConfig(f);
+  EXPECT_EQ(c.method, "POST");
+  ASSERT_EQ(c.headers.size(), 2u);
+  EXPECT_EQ(c.headers[0].first, "X-Test");
+  EXPECT_EQ(c.headers[0].second, "a b");
+  EXPECT_EQ(c.headers[1].second, "*/*");
+  EXPECT_EQ(c.body, "hello");
+  EXPECT_EQ(c.duration_ns, 90'000'000'000);
+  EXPECT_EQ(c.request_timeout_ns, 2'000'000'000);
+  EXPECT_EQ(c.threads, 2u);
+  EXPECT_TRUE(c.url.is_https());
+}
+
+TEST(RunCommandTest, BodyFromFile) {
+  std::string path = ::testing::TempDir() + "/body.json";
+  std::ofstream(path) << "{\"a\":1}";
+  RunFlags f = Flags();
+  f.body = "@" + path;
+  EXPECT_EQ(BuildRunConfig(f).body, "{\"a\":1}");
+  f.body = "@/nonexistent/file";
+  ExpectConfigError(f, "/nonexistent/file");
+}
+
+TEST(RunCommandTest, RejectsBadInputWithOneLine) {
+  ExpectConfigError(Flags("ftp://x"), "ftp://x");
+  ExpectConfigError(Flags("not a url"), "not a url");
+  ExpectConfigError(Flags("http://"), "http://");
+  RunFlags f = Flags();
+  f.duration = "10q";
+  ExpectConfigError(f, "10q");
+  f = Flags();
+  f.vus = 0;
+  ExpectConfigError(f, "--vus");
+  f = Flags();
+  f.iterations = -1;
+  ExpectConfigError(f, "--iterations");
+  f = Flags();
+  f.headers = {"NoColon"};
+  ExpectConfigError(f, "NoColon");
+  f = Flags();
+  f.headers = {"Bad Name: x"};
+  ExpectConfigError(f, "Bad Name");
+  f = Flags();
+  f.method = "GE T";
+  ExpectConfigError(f, "GE T");
+  f = Flags();
+  f.timeout = "0s";
+  ExpectConfigError(f, "--timeout");
+  f = Flags();
+  f.threads = -3;
+  ExpectConfigError(f, "--threads");
+}
+
+TEST(RunCommandTest, IterationsAndDurationBothBound) {
+  RunFlags f = Flags();
+  f.iterations = 5;
+  engine::RunConfig c = BuildRunConfig(f);
+  EXPECT_EQ(c.iterations, 5u);
+  EXPECT_EQ(c.duration_ns, 600'000'000'000);  // k6's maxDuration default
+  f.duration = "1s";
+  c = BuildRunConfig(f);
+  EXPECT_EQ(c.iterations, 5u);
+  EXPECT_EQ(c.duration_ns, 1'000'000'000);
+}
+
+}  // namespace
+}  // namespace stampede::cli

@@ -1,0 +1,45 @@
+// Turns the outcome of one HTTP exchange into k6's metrics on a worker's
+// shard. Tag sets (name, method, status, error_code) are interned once and
+// cached by status and error, so recording a request allocates nothing and
+// hashes nothing in steady state.
+// Thread: the worker thread that owns the shard.
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "engine/run_config.h"
+#include "http/client.h"
+#include "metrics/shard.h"
+
+namespace stampede::engine {
+
+class RequestRecorder {
+ public:
+  // `shard` must outlive the recorder. The request's `name` tag is the
+  // redacted URL (as k6 tags plain URLs) and `method` the config's method.
+  RequestRecorder(metrics::Shard& shard, const RunConfig& config);
+
+  // Records http_reqs, the http_req_* phase trends, http_req_failed,
+  // data_sent, data_received, iterations and iteration_duration.
+  void Record(const http::Exchange& ex);
+
+  // k6's default expected statuses are 200–399: anything else, and every
+  // transport error, is a failed request.
+  static bool Failed(const http::Exchange& ex) {
+    return ex.error != net::NetError::kNone || ex.status < 200 || ex.status > 399;
+  }
+
+ private:
+  metrics::TagSetId TagsFor(const http::Exchange& ex);
+
+  static constexpr metrics::TagSetId kUnset = ~metrics::TagSetId{0};
+  metrics::Shard& shard_;
+  metrics::MetricId looking_up_;
+  std::string name_;
+  std::string method_;
+  std::array<metrics::TagSetId, 600> by_status_;  // error-free responses
+  std::array<metrics::TagSetId, 16> by_error_;    // transport errors (status 0)
+};
+
+}  // namespace stampede::engine

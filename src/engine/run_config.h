@@ -1,0 +1,41 @@
+// What a run is asked to do, after flags (and later script options) have been
+// parsed and validated. Plain data; built on the main thread, then read-only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "http/url.h"
+
+namespace stampede::engine {
+
+struct RunConfig {
+  // The request every VU repeats in `run --url` mode.
+  http::Url url;
+  std::string url_text;  // as given (redacted form is used in output)
+  std::string method = "GET";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  // Load: closed model, each VU sends its next request when the last ends.
+  uint32_t vus = 1;
+  int64_t duration_ns = 0;   // 0: not time-bounded (then iterations > 0)
+  uint64_t iterations = 0;   // 0: not count-bounded (then duration > 0)
+  uint32_t threads = 0;      // 0: one worker per core
+  int64_t graceful_stop_ns = 30'000'000'000;
+
+  // Client.
+  int64_t request_timeout_ns = 60'000'000'000;
+  int64_t connect_timeout_ns = 10'000'000'000;
+  bool insecure_skip_tls_verify = false;
+  std::string ca_file;                 // extra trust anchor (tests, private CAs)
+  std::vector<std::string> dns_servers;  // empty: the system's resolver config
+
+  // Output.
+  bool quiet = false;
+  std::string summary_export;  // k6-shaped JSON file, empty: none
+};
+
+}  // namespace stampede::engine

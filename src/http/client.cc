@@ -1,0 +1,583 @@
+#include "http/client.h"
+
+#include <unistd.h>
+
+#include <cassert>
+#include <utility>
+
+#include "http/response_parser.h"
+#include "net/resolver.h"
+#include "net/tls.h"
+
+namespace stampede::http {
+
+// An origin's pool: idle keep-alive connections (LIFO, so the warmest is
+// reused first) and the exchanges waiting for a connection slot.
+struct Origin {
+  std::string key;  // scheme://host:port
+  std::string host;
+  uint16_t port = 0;
+  bool tls = false;
+  std::vector<Connection*> idle;  // capacity grows to the high-water mark once
+  size_t open = 0;                // connections of this origin, any state
+  Exchange* wait_head = nullptr;
+  Exchange* wait_tail = nullptr;
+};
+
+// One TCP (or TLS) connection and the exchange it currently serves.
+// Lifecycle: kResolving → kConnecting → [kHandshaking] → kWriting → kReading →
+// kIdle ↺ kWriting … → kClosed. Owned by the Client (recycled through its free
+// list); never freed while the client lives, so stale pointers are harmless.
+class Connection final : public loop::IoHandler, public net::ResolveWaiter {
+ public:
+  enum class State { kClosed, kResolving, kConnecting, kHandshaking, kWriting, kReading, kIdle };
+
+  explicit Connection(Client& client) : client_(client) {}
+
+  State state() const { return state_; }
+  Origin* origin() const { return origin_; }
+  Exchange* exchange() const { return ex_; }
+  uint64_t served() const { return served_; }
+
+  // Opens a connection to `origin` for `ex` (which records the phase timings).
+  void Open(Origin& origin, Exchange& ex);
+  // Sends `ex` on this idle connection.
+  void Reuse(Exchange& ex);
+  // Closes the socket; the exchange (if any) is detached, not completed.
+  void Close();
+
+  void OnIo(uint32_t events) override;
+  void OnResolved(const net::ResolveResult& result) override;
+
+ private:
+  void Connect(const net::Address& addr);
+  void AfterConnect();
+  void StepHandshake();
+  void StartWrite();
+  void ContinueWrite();
+  void ContinueRead();
+  void Finish();
+  void Fail(net::NetError error, std::string_view detail);
+  void SetInterest(uint32_t interest);
+  net::IoResult TransportRead(char* buf, size_t len);
+  net::IoResult TransportWrite(const char* buf, size_t len);
+
+  Client& client_;
+  Origin* origin_ = nullptr;
+  Exchange* ex_ = nullptr;
+  State state_ = State::kClosed;
+  int fd_ = -1;
+  uint32_t interest_ = 0;
+  size_t written_ = 0;
+  uint64_t served_ = 0;
+  bool saw_response_byte_ = false;
+  net::Address peer_;
+  std::unique_ptr<net::TlsSession> tls_;
+  ResponseParser parser_;
+
+  friend class Client;
+};
+
+namespace {
+constexpr uint32_t kRead = loop::kReadable;
+constexpr uint32_t kWrite = loop::kWritable;
+}  // namespace
+
+// ---------------------------------------------------------------- Exchange
+
+void Exchange::ResetOutputs(int64_t now_ns) {
+  status = 0;
+  error = net::NetError::kNone;
+  error_detail = {};
+  timings = Timings{};
+  timings.start_ns = now_ns;
+  bytes_sent = 0;
+  bytes_received = 0;
+  body.clear();
+  body_truncated = false;
+  retried_ = false;
+}
+
+void Exchange::Run() { client_->Complete(*this); }
+void Exchange::OnTimer() { client_->OnTimeout(*this); }
+
+// ---------------------------------------------------------------- Connection
+
+void Connection::Open(Origin& origin, Exchange& ex) {
+  origin_ = &origin;
+  ex_ = &ex;
+  ex.conn_ = this;
+  served_ = 0;
+  written_ = 0;
+  ex.timings.new_connection = true;
+  ++origin.open;
+  ++client_.open_connections_;
+  ++client_.connections_opened_;
+
+  net::Address addr;
+  if (client_.resolver_.Lookup(origin.host, origin.port, &addr)) {
+    Connect(addr);
+    return;
+  }
+  state_ = State::kResolving;
+  ex.timings.dns_start_ns = client_.loop_.Now();
+  client_.resolver_.Resolve(origin.host, origin.port, this);
+}
+
+void Connection::OnResolved(const net::ResolveResult& result) {
+  if (state_ != State::kResolving || ex_ == nullptr) return;
+  ex_->timings.dns_end_ns = client_.loop_.UpdateNow();
+  if (result.error != net::NetError::kNone) {
+    Fail(net::NetError::kDns, result.detail.empty() ? "dns lookup failed" : result.detail);
+    return;
+  }
+  Connect(result.address);
+}
+
+void Connection::Connect(const net::Address& addr) {
+  peer_ = addr;
+  ex_->peer = addr;
+  ex_->timings.connect_start_ns = client_.loop_.UpdateNow();
+  net::NetError err = net::NetError::kNone;
+  fd_ = net::StartConnect(addr, &err);
+  if (fd_ < 0) {
+    Fail(err, "connect failed");
+    return;
+  }
+  state_ = State::kConnecting;
+  interest_ = kWrite;
+  if (!client_.loop_.poller().Add(fd_, interest_, this)) {
+    Fail(net::NetError::kOther, "poller refused the socket");
+  }
+}
+
+void Connection::AfterConnect() {
+  net::NetError err = net::FinishConnect(fd_);
+  ex_->timings.connect_end_ns = client_.loop_.UpdateNow();
+  if (err != net::NetError::kNone) {
+    Fail(err, "connect failed");
+    return;
+  }
+  if (origin_->tls) {
+    tls_ = client_.tls_->NewSession(fd_, origin_->host, origin_->key);
+    if (tls_ == nullptr) {
+      Fail(net::NetError::kTls, "cannot create a TLS session");
+      return;
+    }
+    state_ = State::kHandshaking;
+    ex_->timings.tls_start_ns = ex_->timings.connect_end_ns;
+    StepHandshake();
+    return;
+  }
+  StartWrite();
+}
+
+void Connection::StepHandshake() {
+  net::HandshakeStatus st = tls_->HandshakeStep();
+  switch (st.state) {
+    case net::HandshakeState::kDone:
+      ex_->timings.tls_end_ns = client_.loop_.UpdateNow();
+      ex_->timings.tls_resumed = tls_->resumed();
+      StartWrite();
+      return;
+    case net::HandshakeState::kWantRead:
+      SetInterest(kRead);
+      return;
+    case net::HandshakeState::kWantWrite:
+      SetInterest(kWrite);
+      return;
+    case net::HandshakeState::kError:
+      ex_->timings.tls_end_ns = client_.loop_.UpdateNow();
+      Fail(st.error, st.reason);
+      return;
+  }
+}
+
+void Connection::Reuse(Exchange& ex) {
+  ex_ = &ex;
+  ex.conn_ = this;
+  ex.peer = peer_;
+  ex.timings.conn_acquired_ns = ex.timings.conn_acquired_ns ? ex.timings.conn_acquired_ns
+                                                            : client_.loop_.Now();
+  StartWrite();
+}
+
+void Connection::StartWrite() {
+  if (state_ != State::kIdle && served_ == 0) client_.DisarmConnectTimeout(*ex_);
+  state_ = State::kWriting;
+  written_ = 0;
+  saw_response_byte_ = false;
+  parser_.Reset(ex_->head, ex_->keep_body_bytes > 0 ? &ex_->body : nullptr,
+                ex_->keep_body_bytes);
+  ex_->timings.send_start_ns = client_.loop_.UpdateNow();
+  ContinueWrite();
+}
+
+void Connection::ContinueWrite() {
+  std::string_view req = ex_->request_bytes;
+  while (written_ < req.size()) {
+    net::IoResult r = TransportWrite(req.data() + written_, req.size() - written_);
+    if (r.bytes > 0) {
+      written_ += r.bytes;
+      ex_->bytes_sent += r.bytes;
+      continue;
+    }
+    if (r.would_block) {
+      SetInterest(r.want_write ? kWrite : kRead);
+      return;
+    }
+    Fail(r.ok() ? net::NetError::kClosed : r.error, "write failed");
+    return;
+  }
+  ex_->timings.send_end_ns = client_.loop_.UpdateNow();
+  state_ = State::kReading;
+  SetInterest(kRead);
+}
+
+void Connection::ContinueRead() {
+  std::vector<char>& buf = client_.read_buffer_;
+  while (true) {
+    net::IoResult r = TransportRead(buf.data(), buf.size());
+    if (r.bytes > 0) {
+      if (!saw_response_byte_) {
+        saw_response_byte_ = true;
+        ex_->timings.first_byte_ns = client_.loop_.Now();  // when the poll returned
+      }
+      ex_->bytes_received += r.bytes;
+      ParseResult p = parser_.Feed(buf.data(), r.bytes);
+      if (p.state == ParseState::kError) {
+        Fail(net::NetError::kProtocol, p.error);
+        return;
+      }
+      if (p.state == ParseState::kComplete) {
+        Finish();
+        return;
+      }
+      if (r.bytes < buf.size()) return;  // level-triggered: wait for more
+      continue;                          // the buffer was full: there may be more
+    }
+    if (r.would_block) {
+      if (r.want_write) SetInterest(kWrite);  // TLS renegotiation-style wants
+      return;
+    }
+    if (r.eof) {
+      ParseResult p = parser_.FeedEof();
+      if (p.state == ParseState::kComplete) {
+        Finish();
+        return;
+      }
+      Fail(saw_response_byte_ ? net::NetError::kProtocol : net::NetError::kClosed,
+           saw_response_byte_ ? "connection closed mid-response" : "connection closed");
+      return;
+    }
+    Fail(r.error, "read failed");
+    return;
+  }
+}
+
+void Connection::Finish() {
+  Exchange& ex = *ex_;
+  ex.timings.end_ns = client_.loop_.UpdateNow();
+  ex.status = parser_.status();
+  ex.body_truncated = parser_.body_truncated();
+  bool keep = parser_.keep_alive() && !parser_.has_leftover();
+  ++served_;
+  ex_ = nullptr;
+  ex.conn_ = nullptr;
+  client_.Complete(ex);  // synchronous: the VU may re-send on this turn
+  if (keep && fd_ >= 0) {
+    client_.ConnectionIdle(*this);
+  } else {
+    Close();
+    client_.ConnectionClosed(*this);
+  }
+}
+
+void Connection::Fail(net::NetError error, std::string_view detail) {
+  Exchange* ex = ex_;
+  // A reused keep-alive connection that the server had already closed: retry
+  // once on a fresh connection, as browsers and k6 do; nothing reached the
+  // server's application, so the request is not doubled.
+  bool stale = served_ > 0 && !saw_response_byte_ && ex != nullptr && !ex->retried_ &&
+               (error == net::NetError::kClosed || error == net::NetError::kReset) &&
+               (state_ == State::kWriting || state_ == State::kReading);
+  Close();
+  client_.ConnectionClosed(*this);
+  if (ex == nullptr) return;
+  ex->conn_ = nullptr;
+  if (stale) {
+    ex->retried_ = true;
+    ex->bytes_sent = 0;
+    ex->bytes_received = 0;
+    client_.StartOnNewConnection(*ex);
+    return;
+  }
+  ex->error = error;
+  ex->error_detail = detail;
+  ex->timings.end_ns = client_.loop_.UpdateNow();
+  // Defer: a failure may happen inside Send(); completing from there would
+  // recurse into the VU.
+  client_.loop_.Post(*ex);
+}
+
+void Connection::Close() {
+  if (state_ == State::kResolving) client_.resolver_.Cancel(this);
+  if (fd_ >= 0) {
+    client_.loop_.poller().Remove(fd_);
+    if (tls_) tls_->Shutdown();
+    ::close(fd_);
+    fd_ = -1;
+  }
+  tls_.reset();
+  interest_ = 0;
+  state_ = State::kClosed;
+  ex_ = nullptr;
+}
+
+void Connection::SetInterest(uint32_t interest) {
+  if (interest == interest_ || fd_ < 0) return;
+  interest_ = interest;
+  client_.loop_.poller().Modify(fd_, interest, this);
+}
+
+net::IoResult Connection::TransportRead(char* buf, size_t len) {
+  return tls_ ? tls_->Read(buf, len) : net::Read(fd_, buf, len);
+}
+
+net::IoResult Connection::TransportWrite(const char* buf, size_t len) {
+  return tls_ ? tls_->Write(buf, len) : net::Write(fd_, buf, len);
+}
+
+void Connection::OnIo(uint32_t events) {
+  switch (state_) {
+    case State::kConnecting:
+      AfterConnect();
+      return;
+    case State::kHandshaking:
+      StepHandshake();
+      return;
+    case State::kWriting:
+      ContinueWrite();
+      return;
+    case State::kReading:
+      ContinueRead();
+      return;
+    case State::kIdle: {
+      // An idle keep-alive connection became readable: the server closed it
+      // (or sent something unsolicited). Either way it is no longer usable.
+      Close();
+      client_.ConnectionClosed(*this);
+      return;
+    }
+    case State::kResolving:
+    case State::kClosed:
+      return;  // stale event for a recycled fd
+  }
+}
+
+// ---------------------------------------------------------------- Client
+
+Client::Client(loop::EventLoop& loop, net::Resolver& resolver, net::TlsContext* tls,
+               const ClientOptions& options)
+    : loop_(loop), resolver_(resolver), tls_(tls), options_(options),
+      read_buffer_(options.read_buffer_bytes) {}
+
+Client::~Client() {
+  for (auto& c : connections_) c->Close();
+}
+
+Origin* Client::GetOrigin(const Url& url) {
+  std::string key = url.Origin();
+  for (auto& o : origins_) {
+    if (o->key == key) return o.get();
+  }
+  auto origin = std::make_unique<Origin>();
+  origin->key = key;
+  origin->host = url.host;
+  origin->port = url.port;
+  origin->tls = url.is_https();
+  origins_.push_back(std::move(origin));
+  return origins_.back().get();
+}
+
+void Client::Send(Exchange& ex) {
+  assert(!ex.in_flight_ && ex.origin != nullptr);
+  ex.client_ = this;
+  ex.in_flight_ = true;
+  ex.ResetOutputs(loop_.Now());
+  int64_t timeout = ex.timeout_ns > 0 ? ex.timeout_ns : options_.request_timeout_ns;
+  ex.deadline_ns_ = ex.timings.start_ns + timeout;
+  loop_.Schedule(static_cast<loop::Timer&>(ex), ex.deadline_ns_);
+  Origin& origin = *ex.origin;
+  if (origin.tls && tls_ == nullptr) {
+    ex.error = net::NetError::kTls;
+    ex.error_detail = "https is not available";
+    ex.timings.end_ns = ex.timings.start_ns;
+    loop_.Post(ex);
+    return;
+  }
+  if (!origin.idle.empty()) {
+    Connection* conn = origin.idle.back();
+    origin.idle.pop_back();
+    ex.timings.conn_acquired_ns = ex.timings.start_ns;
+    conn->Reuse(ex);
+    return;
+  }
+  if (options_.max_conns_per_origin != 0 && origin.open >= options_.max_conns_per_origin) {
+    ex.timings.waited_for_connection = true;
+    ex.next_waiting_ = nullptr;
+    if (origin.wait_tail) {
+      origin.wait_tail->next_waiting_ = &ex;
+    } else {
+      origin.wait_head = &ex;
+    }
+    origin.wait_tail = &ex;
+    return;
+  }
+  StartOnNewConnection(ex);
+}
+
+void Client::StartOnNewConnection(Exchange& ex) {
+  Connection* conn;
+  if (!free_.empty()) {
+    conn = free_.back();
+    free_.pop_back();
+  } else {
+    connections_.push_back(std::make_unique<Connection>(*this));
+    conn = connections_.back().get();
+  }
+  if (ex.timings.conn_acquired_ns == 0) ex.timings.conn_acquired_ns = loop_.Now();
+  ArmConnectTimeout(ex);
+  conn->Open(*ex.origin, ex);
+}
+
+void Client::ConnectionIdle(Connection& conn) {
+  Origin& origin = *conn.origin_;
+  if (Exchange* waiter = origin.wait_head) {
+    origin.wait_head = waiter->next_waiting_;
+    if (origin.wait_head == nullptr) origin.wait_tail = nullptr;
+    waiter->next_waiting_ = nullptr;
+    waiter->timings.conn_acquired_ns = loop_.Now();
+    conn.Reuse(*waiter);
+    return;
+  }
+  conn.state_ = Connection::State::kIdle;
+  conn.SetInterest(kRead);
+  origin.idle.push_back(&conn);
+}
+
+void Client::ConnectionClosed(Connection& conn) {
+  Origin* origin = conn.origin_;
+  if (origin == nullptr) return;
+  conn.origin_ = nullptr;
+  for (size_t i = 0; i < origin->idle.size(); ++i) {
+    if (origin->idle[i] == &conn) {
+      origin->idle[i] = origin->idle.back();
+      origin->idle.pop_back();
+      break;
+    }
+  }
+  --origin->open;
+  --open_connections_;
+  free_.push_back(&conn);
+  // A slot opened up: the first waiter gets a new connection.
+  if (Exchange* waiter = origin->wait_head) {
+    origin->wait_head = waiter->next_waiting_;
+    if (origin->wait_head == nullptr) origin->wait_tail = nullptr;
+    waiter->next_waiting_ = nullptr;
+    waiter->timings.conn_acquired_ns = loop_.Now();
+    StartOnNewConnection(*waiter);
+  }
+}
+
+// While a connection is being set up, the exchange's timer fires at the
+// earlier of the connect and the request deadline.
+void Client::ArmConnectTimeout(Exchange& ex) {
+  int64_t connect_deadline = loop_.Now() + options_.connect_timeout_ns;
+  if (connect_deadline < ex.deadline_ns_) {
+    loop_.Schedule(static_cast<loop::Timer&>(ex), connect_deadline);
+  }
+}
+
+void Client::DisarmConnectTimeout(Exchange& ex) {
+  if (static_cast<loop::Timer&>(ex).deadline_ns() != ex.deadline_ns_) {
+    loop_.Schedule(static_cast<loop::Timer&>(ex), ex.deadline_ns_);
+  }
+}
+
+void Client::Complete(Exchange& ex) {
+  if (!ex.in_flight_) return;
+  loop_.Cancel(static_cast<loop::Timer&>(ex));
+  ex.in_flight_ = false;
+  ex.OnComplete();
+}
+
+void Client::OnTimeout(Exchange& ex) {
+  if (!ex.in_flight_) return;
+  ex.timings.end_ns = loop_.UpdateNow();
+  bool connecting = false;
+  if (ex.conn_ != nullptr) {
+    Connection::State st = ex.conn_->state();
+    connecting = st == Connection::State::kResolving || st == Connection::State::kConnecting ||
+                 st == Connection::State::kHandshaking;
+  }
+  if (ex.conn_ != nullptr) {
+    Connection* conn = ex.conn_;
+    conn->Close();
+    ConnectionClosed(*conn);
+    ex.conn_ = nullptr;
+  } else {
+    RemoveWaiter(ex);
+  }
+  ex.error = net::NetError::kTimeout;
+  ex.error_detail = connecting ? "connect timeout" : "request timeout";
+  Complete(ex);
+}
+
+void Client::RemoveWaiter(Exchange& ex) {
+  Origin& origin = *ex.origin;
+  Exchange* prev = nullptr;
+  for (Exchange* e = origin.wait_head; e != nullptr; prev = e, e = e->next_waiting_) {
+    if (e != &ex) continue;
+    if (prev) {
+      prev->next_waiting_ = e->next_waiting_;
+    } else {
+      origin.wait_head = e->next_waiting_;
+    }
+    if (origin.wait_tail == e) origin.wait_tail = prev;
+    e->next_waiting_ = nullptr;
+    return;
+  }
+}
+
+void Client::Cancel(Exchange& ex) {
+  if (!ex.in_flight_) return;
+  loop_.Cancel(static_cast<loop::Timer&>(ex));
+  if (ex.conn_ != nullptr) {
+    Connection* conn = ex.conn_;
+    conn->Close();
+    ConnectionClosed(*conn);
+    ex.conn_ = nullptr;
+  } else {
+    RemoveWaiter(ex);
+  }
+  ex.in_flight_ = false;
+}
+
+void Client::CloseAll() {
+  for (auto& c : connections_) {
+    if (c->state() == Connection::State::kClosed) continue;
+    Exchange* ex = c->exchange();
+    c->Close();
+    ConnectionClosed(*c);
+    if (ex != nullptr) {
+      ex->conn_ = nullptr;
+      ex->error = net::NetError::kClosed;
+      ex->error_detail = "client closed";
+      ex->timings.end_ns = loop_.Now();
+      loop_.Post(*ex);
+    }
+  }
+}
+
+}  // namespace stampede::http

@@ -1,0 +1,150 @@
+// The per-worker HTTP/1.1 client: keep-alive connection pools per origin,
+// non-blocking connect, TLS, request writing, response parsing and the
+// per-phase timings of every request.
+//
+// Hot path contract: sending a request on a pooled connection and reading its
+// response allocates nothing and takes no lock; the only system calls are
+// the socket write and read (plus the loop's shared epoll_wait). Reads go into
+// one worker-owned buffer, so an idle connection holds no buffer of its own.
+//
+// Thread: a Client and everything it hands out belong to one worker thread.
+// Failures are values (Exchange::error), never exceptions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/timings.h"
+#include "http/url.h"
+#include "loop/event_loop.h"
+#include "net/error_type.h"
+#include "net/socket.h"
+
+namespace stampede::net {
+class Resolver;
+class TlsContext;
+}  // namespace stampede::net
+
+namespace stampede::http {
+
+class Client;
+class Connection;
+struct Origin;
+
+struct ClientOptions {
+  int64_t connect_timeout_ns = 10'000'000'000;   // DNS + TCP connect + TLS
+  int64_t request_timeout_ns = 60'000'000'000;   // whole request, k6's `timeout`
+  uint32_t max_conns_per_origin = 0;             // 0 = no limit
+  size_t read_buffer_bytes = 64 * 1024;          // the worker's one read buffer
+};
+
+// One request/response exchange. Owned by the caller (a VU), reused for its
+// next request; the Client borrows it from Send() until OnComplete().
+// Fields marked "in" are set by the caller before Send(); "out" fields are
+// valid in OnComplete() and until the next Send().
+class Exchange : private loop::Task, private loop::Timer {
+ public:
+  ~Exchange() override = default;
+
+  // in: the destination, from Client::GetOrigin().
+  Origin* origin = nullptr;
+  // in: the serialised request (caller-owned; must stay valid until
+  // OnComplete). See http/request_writer.h.
+  std::string_view request_bytes;
+  // in: a HEAD request (its response has no body whatever the headers say).
+  bool head = false;
+  // in: keep up to this many body bytes in `body` (0: discard, only count).
+  size_t keep_body_bytes = 0;
+  // in: per-request timeout override in ns (0: ClientOptions).
+  int64_t timeout_ns = 0;
+
+  // out
+  int status = 0;                        // 0 when no response status was read
+  net::NetError error = net::NetError::kNone;
+  std::string_view error_detail;         // static text; low cardinality
+  Timings timings;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;           // headers + body as on the wire
+  std::string body;                      // up to keep_body_bytes (capacity reused)
+  bool body_truncated = false;
+  net::Address peer;                     // remote address of the connection used
+  bool in_flight() const { return in_flight_; }
+
+ protected:
+  // Called on the worker thread when the exchange ends, successfully or not.
+  // The exchange may be re-sent from here.
+  virtual void OnComplete() = 0;
+
+ private:
+  friend class Client;
+  friend class Connection;
+  void Run() override;      // deferred completion (loop::Task)
+  void OnTimer() override;  // request timeout (loop::Timer)
+  void ResetOutputs(int64_t now_ns);
+
+  Client* client_ = nullptr;
+  Connection* conn_ = nullptr;      // while bound to a connection
+  Exchange* next_waiting_ = nullptr;  // intrusive queue of the origin's waiters
+  int64_t deadline_ns_ = 0;         // the request timeout's instant
+  bool in_flight_ = false;
+  bool retried_ = false;            // already retried once after a stale keep-alive
+};
+
+class Client {
+ public:
+  // `loop`, `resolver` and `tls` (optional: null disables https) must outlive
+  // the client.
+  Client(loop::EventLoop& loop, net::Resolver& resolver, net::TlsContext* tls,
+         const ClientOptions& options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Interns the origin (scheme, host, port) of `url`. Cold: allocates the first
+  // time an origin is seen; the pointer stays valid for the client's life.
+  Origin* GetOrigin(const Url& url);
+
+  // Starts `ex`. Precondition: !ex.in_flight() and ex.origin set. Always
+  // completes through ex.OnComplete(), never from inside Send() itself.
+  void Send(Exchange& ex);
+
+  // Abandons an in-flight exchange (its connection is closed); OnComplete is
+  // not called. No-op when not in flight.
+  void Cancel(Exchange& ex);
+
+  // Closes every connection: idle ones quietly, busy ones fail their exchange
+  // with kClosed (completions run on the next loop turn).
+  void CloseAll();
+
+  size_t open_connections() const { return open_connections_; }
+  uint64_t connections_opened() const { return connections_opened_; }
+
+ private:
+  friend class Connection;
+  friend class Exchange;
+  void StartOnNewConnection(Exchange& ex);
+  void Complete(Exchange& ex);  // deferred via the loop
+  void ConnectionIdle(Connection& conn);
+  void ConnectionClosed(Connection& conn);
+  void OnTimeout(Exchange& ex);
+  void RemoveWaiter(Exchange& ex);
+  void ArmConnectTimeout(Exchange& ex);
+  void DisarmConnectTimeout(Exchange& ex);
+
+  loop::EventLoop& loop_;
+  net::Resolver& resolver_;
+  net::TlsContext* tls_;
+  ClientOptions options_;
+  std::vector<char> read_buffer_;
+  std::vector<std::unique_ptr<Origin>> origins_;
+  std::vector<std::unique_ptr<Connection>> connections_;  // every connection object made
+  std::vector<Connection*> free_;                         // closed ones, for reuse
+  size_t open_connections_ = 0;
+  uint64_t connections_opened_ = 0;
+};
+
+}  // namespace stampede::http
