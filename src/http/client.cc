@@ -72,7 +72,8 @@ class Connection final : public loop::IoHandler, public net::ResolveWaiter {
   uint64_t served_ = 0;
   bool saw_response_byte_ = false;
   net::Address peer_;
-  std::unique_ptr<net::TlsSession> tls_;
+  std::unique_ptr<net::TlsSession> tls_;  // made once, reused across reconnects
+  bool uses_tls_ = false;                 // tls_ is started on the current fd
   ResponseParser parser_;
 
   friend class Client;
@@ -114,32 +115,33 @@ void Connection::Open(Origin& origin, Exchange& ex) {
   ++client_.open_connections_;
   ++client_.connections_opened_;
 
-  net::Address addr;
-  if (client_.resolver_.Lookup(origin.host, origin.port, &addr)) {
-    Connect(addr);
+  net::ResolvedAddresses addrs;
+  if (client_.resolver_.Lookup(origin.host, net::Family::kIpv4First, &addrs)) {
+    Connect(addrs.addresses[0]);
     return;
   }
   state_ = State::kResolving;
-  ex.timings.dns_start_ns = client_.loop_.Now();
-  client_.resolver_.Resolve(origin.host, origin.port, this);
+  client_.resolver_.Resolve(origin.host, net::Family::kIpv4First, this);
 }
 
 void Connection::OnResolved(const net::ResolveResult& result) {
   if (state_ != State::kResolving || ex_ == nullptr) return;
-  ex_->timings.dns_end_ns = client_.loop_.UpdateNow();
-  if (result.error != net::NetError::kNone) {
-    Fail(net::NetError::kDns, result.detail.empty() ? "dns lookup failed" : result.detail);
+  ex_->timings.dns_start_ns = result.start_ns;
+  ex_->timings.dns_end_ns = result.end_ns;
+  if (result.error != net::NetError::kNone || result.addresses == nullptr) {
+    Fail(net::NetError::kDns, result.error_text.empty() ? "dns lookup failed" : result.error_text);
     return;
   }
-  Connect(result.address);
+  Connect(result.addresses->addresses[0]);
 }
 
 void Connection::Connect(const net::Address& addr) {
   peer_ = addr;
-  ex_->peer = addr;
+  peer_.set_port(origin_->port);
+  ex_->peer = peer_;
   ex_->timings.connect_start_ns = client_.loop_.UpdateNow();
   net::NetError err = net::NetError::kNone;
-  fd_ = net::StartConnect(addr, &err);
+  fd_ = net::StartConnect(peer_, &err);
   if (fd_ < 0) {
     Fail(err, "connect failed");
     return;
@@ -159,11 +161,13 @@ void Connection::AfterConnect() {
     return;
   }
   if (origin_->tls) {
-    tls_ = client_.tls_->NewSession(fd_, origin_->host, origin_->key);
-    if (tls_ == nullptr) {
-      Fail(net::NetError::kTls, "cannot create a TLS session");
+    if (!tls_) tls_ = std::make_unique<net::TlsSession>(*client_.tls_);
+    net::NetError tls_err = tls_->Start(fd_, origin_->host, origin_->port);
+    if (tls_err != net::NetError::kNone) {
+      Fail(tls_err, tls_->error_reason());
       return;
     }
+    uses_tls_ = true;
     state_ = State::kHandshaking;
     ex_->timings.tls_start_ns = ex_->timings.connect_end_ns;
     StepHandshake();
@@ -173,22 +177,22 @@ void Connection::AfterConnect() {
 }
 
 void Connection::StepHandshake() {
-  net::HandshakeStatus st = tls_->HandshakeStep();
-  switch (st.state) {
-    case net::HandshakeState::kDone:
+  net::HandshakeResult st = tls_->HandshakeStep();
+  switch (st.step) {
+    case net::TlsStep::kDone:
       ex_->timings.tls_end_ns = client_.loop_.UpdateNow();
       ex_->timings.tls_resumed = tls_->resumed();
       StartWrite();
       return;
-    case net::HandshakeState::kWantRead:
+    case net::TlsStep::kWantRead:
       SetInterest(kRead);
       return;
-    case net::HandshakeState::kWantWrite:
+    case net::TlsStep::kWantWrite:
       SetInterest(kWrite);
       return;
-    case net::HandshakeState::kError:
+    case net::TlsStep::kError:
       ex_->timings.tls_end_ns = client_.loop_.UpdateNow();
-      Fail(st.error, st.reason);
+      Fail(st.error, tls_->error_reason());
       return;
   }
 }
@@ -253,8 +257,10 @@ void Connection::ContinueRead() {
         Finish();
         return;
       }
-      if (r.bytes < buf.size()) return;  // level-triggered: wait for more
-      continue;                          // the buffer was full: there may be more
+      // Level-triggered: a short read means the socket is drained; wait for
+      // more. A full buffer, or bytes OpenSSL already decrypted, mean more now.
+      if (r.bytes == buf.size() || (uses_tls_ && tls_->HasBufferedData())) continue;
+      return;
     }
     if (r.would_block) {
       if (r.want_write) SetInterest(kWrite);  // TLS renegotiation-style wants
@@ -324,11 +330,12 @@ void Connection::Close() {
   if (state_ == State::kResolving) client_.resolver_.Cancel(this);
   if (fd_ >= 0) {
     client_.loop_.poller().Remove(fd_);
-    if (tls_) tls_->Shutdown();
+    if (uses_tls_) tls_->Shutdown();
     ::close(fd_);
     fd_ = -1;
   }
-  tls_.reset();
+  if (uses_tls_) tls_->Reset();
+  uses_tls_ = false;
   interest_ = 0;
   state_ = State::kClosed;
   ex_ = nullptr;
@@ -341,11 +348,11 @@ void Connection::SetInterest(uint32_t interest) {
 }
 
 net::IoResult Connection::TransportRead(char* buf, size_t len) {
-  return tls_ ? tls_->Read(buf, len) : net::Read(fd_, buf, len);
+  return uses_tls_ ? tls_->Read(buf, len) : net::Read(fd_, buf, len);
 }
 
 net::IoResult Connection::TransportWrite(const char* buf, size_t len) {
-  return tls_ ? tls_->Write(buf, len) : net::Write(fd_, buf, len);
+  return uses_tls_ ? tls_->Write(buf, len) : net::Write(fd_, buf, len);
 }
 
 void Connection::OnIo(uint32_t events) {

@@ -65,7 +65,7 @@ class Exchange : private loop::Task, private loop::Timer {
   // out
   int status = 0;                        // 0 when no response status was read
   net::NetError error = net::NetError::kNone;
-  std::string_view error_detail;         // static text; low cardinality
+  std::string error_detail;              // why it failed (capacity reused)
   Timings timings;
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;           // headers + body as on the wire
