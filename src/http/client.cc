@@ -301,6 +301,8 @@ void Connection::Finish() {
 
 void Connection::Fail(net::NetError error, std::string_view detail) {
   Exchange* ex = ex_;
+  // `detail` may point into the TLS session, which Close() resets.
+  if (ex != nullptr) ex->error_detail.assign(detail.data(), detail.size());
   // A reused keep-alive connection that the server had already closed: retry
   // once on a fresh connection, as browsers and k6 do; nothing reached the
   // server's application, so the request is not doubled.
@@ -312,6 +314,7 @@ void Connection::Fail(net::NetError error, std::string_view detail) {
   if (ex == nullptr) return;
   ex->conn_ = nullptr;
   if (stale) {
+    ex->error_detail.clear();
     ex->retried_ = true;
     ex->bytes_sent = 0;
     ex->bytes_received = 0;
@@ -319,7 +322,6 @@ void Connection::Fail(net::NetError error, std::string_view detail) {
     return;
   }
   ex->error = error;
-  ex->error_detail = detail;
   ex->timings.end_ns = client_.loop_.UpdateNow();
   // Defer: a failure may happen inside Send(); completing from there would
   // recurse into the VU.

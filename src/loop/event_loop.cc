@@ -161,9 +161,9 @@ void EventLoop::RunTimers() {
 }
 
 void EventLoop::RunOnce(int64_t max_wait_ns) {
-  RunDeferred();
-  PollIo(max_wait_ns);
+  PollIo(max_wait_ns);  // does not block while tasks are posted
   RunTimers();
+  RunDeferred();  // tasks posted by I/O handlers and timers run in the same turn
 }
 
 void EventLoop::Run() {

@@ -2,9 +2,10 @@
 // same-thread deferred tasks, plus a thread-safe wake-up.
 //
 // A turn runs in phases, each a function, so it reads top to bottom:
-//   1. RunDeferred()  — tasks posted during the previous turn
-//   2. PollIo()       — wait for I/O until the earliest timer, dispatch handlers
-//   3. RunTimers()    — fire every timer whose deadline has passed
+//   1. PollIo()       — wait for I/O until the earliest timer (not at all while
+//                       tasks are posted), dispatch handlers
+//   2. RunTimers()    — fire every timer whose deadline has passed
+//   3. RunDeferred()  — tasks posted before or during this turn
 // The loop caches the time once per phase (Now()); code that needs a fresher
 // reading for a measurement calls UpdateNow().
 //
@@ -44,7 +45,7 @@ class Timer {
   size_t heap_index_ = kNotScheduled;
 };
 
-// A one-shot same-thread callback, run at the start of the next turn.
+// A one-shot same-thread callback, run at the end of the turn.
 class Task {
  public:
   virtual ~Task() = default;
@@ -78,7 +79,8 @@ class EventLoop final : private DispatchHook {
   void Cancel(Timer& timer);
   size_t scheduled_timers() const { return heap_.size(); }
 
-  // Runs `task` at the start of the next turn. Posting a posted task is a no-op.
+  // Runs `task` at the end of the current turn (or of the next one, when
+  // posted from a task). Posting a posted task is a no-op.
   void Post(Task& task);
 
   // One turn. Blocks in the poller at most until the earliest timer, or

@@ -85,9 +85,9 @@ TEST(EventLoopTest, PostedTaskRunsNextTurnAndRepostDoesNotStarve) {
   CountingTask t(loop, /*repost=*/true);
   loop.Post(t);
   loop.Post(t);  // no-op
-  loop.RunOnce(0);
+  loop.RunOnce(-1);  // must not block: a task is posted
   EXPECT_EQ(t.runs, 1);
-  loop.RunOnce(0);
+  loop.RunOnce(-1);  // the re-posted task keeps the loop from blocking
   EXPECT_EQ(t.runs, 2);
 }
 

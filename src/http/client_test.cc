@@ -1,0 +1,228 @@
+// Integration tests of the HTTP client against real servers on loopback:
+// nginx (HTTP and HTTPS) and the fault-injection server. Servers are started
+// by the tests and awaited by their readiness lines; the loop is driven until
+// the exchange completes, bounded by the exchange's own timeout.
+#include "http/client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <new>
+
+#include "child_process.h"
+#include "core/clock.h"
+#include "http/request_writer.h"
+#include "net/resolver.h"
+#include "net/tls.h"
+
+// Counts allocations made by this thread while `g_counting` is set. The
+// replaced global new/delete pair malloc/free, which GCC cannot see through.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+namespace {
+thread_local bool g_counting = false;
+thread_local uint64_t g_allocations = 0;
+}  // namespace
+void* operator new(size_t n) {
+  if (g_counting) ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
+namespace stampede::http {
+namespace {
+
+class TestExchange final : public Exchange {
+ public:
+  void OnComplete() override { ++completions; }
+  int completions = 0;
+};
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void MakeClient(ClientOptions options = {}, net::TlsContext::Options tls = {}) {
+    net::Resolver::Options ro;
+    ro.servers = {"127.0.0.1:1"};  // never the system's resolver: loopback only
+    resolver_ = std::make_unique<net::Resolver>(loop_, ro);
+    tls_ = std::make_unique<net::TlsContext>(tls);
+    client_ = std::make_unique<Client>(loop_, *resolver_, tls_.get(), options);
+  }
+
+  // Prepares `ex` for `method url`, keeping the request bytes alive.
+  void Prepare(TestExchange& ex, const std::string& url, const std::string& method = "GET") {
+    Url u = ParseUrl(url, "test");
+    requests_.push_back(std::make_unique<PreparedRequest>(
+        PreparedRequest::Prepare(writer_, method, u)));
+    ex.origin = client_->GetOrigin(u);
+    ex.request_bytes = requests_.back()->bytes();
+    ex.head = requests_.back()->head_request();
+  }
+
+  // Sends and drives the loop until `ex` completes (bounded by its timeout).
+  void RunToCompletion(TestExchange& ex) {
+    int before = ex.completions;
+    client_->Send(ex);
+    for (int turns = 0; ex.completions == before && turns < 100000; ++turns) loop_.RunOnce();
+    ASSERT_EQ(ex.completions, before + 1) << "exchange never completed";
+  }
+
+  core::MonotonicClock clock_;
+  loop::EventLoop loop_{clock_};
+  std::unique_ptr<net::Resolver> resolver_;
+  std::unique_ptr<net::TlsContext> tls_;
+  std::unique_ptr<Client> client_;
+  RequestWriter writer_;
+  std::vector<std::unique_ptr<PreparedRequest>> requests_;
+};
+
+TEST_F(ClientTest, KeepAliveReusesOneConnectionAndRecordsPhases) {
+  testing::NginxServer nginx;
+  MakeClient();
+  TestExchange ex;
+  Prepare(ex, nginx.url());
+  for (int i = 0; i < 50; ++i) {
+    RunToCompletion(ex);
+    ASSERT_EQ(ex.error, net::NetError::kNone) << ex.error_detail;
+    EXPECT_EQ(ex.status, 200);
+    EXPECT_EQ(ex.timings.new_connection, i == 0);
+    EXPECT_EQ(ex.timings.ConnectingNs() > 0, i == 0);
+    EXPECT_GT(ex.timings.WaitingNs(), 0);
+    EXPECT_GE(ex.timings.end_ns, ex.timings.first_byte_ns);
+    EXPECT_GE(ex.timings.first_byte_ns, ex.timings.send_end_ns);
+    EXPECT_GT(ex.bytes_received, 612u);  // headers + the 612-byte page
+    EXPECT_EQ(ex.peer.port(), nginx.port());
+  }
+  EXPECT_EQ(client_->connections_opened(), 1u);
+  EXPECT_EQ(client_->open_connections(), 1u);
+}
+
+TEST_F(ClientTest, SteadyStateAllocatesNothing) {
+  testing::NginxServer nginx;
+  MakeClient();
+  TestExchange ex;
+  Prepare(ex, nginx.url());
+  for (int i = 0; i < 10; ++i) RunToCompletion(ex);  // warm up: pool, heap, buffers
+  g_allocations = 0;
+  g_counting = true;
+  for (int i = 0; i < 1000; ++i) {
+    client_->Send(ex);
+    int before = ex.completions;
+    for (int turns = 0; ex.completions == before && turns < 100000; ++turns) loop_.RunOnce();
+  }
+  g_counting = false;
+  EXPECT_EQ(ex.completions, 1010);
+  EXPECT_EQ(ex.error, net::NetError::kNone);
+  EXPECT_EQ(g_allocations, 0u) << "the request hot path allocated";
+}
+
+TEST_F(ClientTest, HttpsVerifiesAndResumesSessions) {
+  testing::NginxServer nginx;
+  net::TlsContext::Options tls;
+  tls.ca_file = nginx.ca_cert();
+  MakeClient({}, tls);
+  TestExchange ex;
+  Prepare(ex, nginx.https_url());
+  RunToCompletion(ex);
+  ASSERT_EQ(ex.error, net::NetError::kNone) << ex.error_detail;
+  EXPECT_EQ(ex.status, 200);
+  EXPECT_GT(ex.timings.TlsNs(), 0);
+  EXPECT_FALSE(ex.timings.tls_resumed);
+  client_->CloseAll();
+  RunToCompletion(ex);  // a new connection: the session is resumed
+  ASSERT_EQ(ex.error, net::NetError::kNone) << ex.error_detail;
+  EXPECT_TRUE(ex.timings.new_connection);
+  EXPECT_TRUE(ex.timings.tls_resumed);
+}
+
+TEST_F(ClientTest, HttpsWithUntrustedCertificateFailsVerification) {
+  testing::NginxServer nginx;
+  MakeClient();  // the system's trust store: nginx's self-signed certificate is not in it
+  TestExchange ex;
+  Prepare(ex, nginx.https_url());
+  RunToCompletion(ex);
+  EXPECT_TRUE(ex.error == net::NetError::kTlsVerify || ex.error == net::NetError::kTls)
+      << net::Name(ex.error) << ": " << ex.error_detail;
+  EXPECT_EQ(ex.status, 0);
+}
+
+TEST_F(ClientTest, RefusedPortIsCountedNotFatal) {
+  MakeClient();
+  TestExchange ex;
+  Prepare(ex, "http://127.0.0.1:" + std::to_string(testing::UnusedPort()) + "/");
+  RunToCompletion(ex);
+  EXPECT_EQ(ex.error, net::NetError::kRefused);
+  EXPECT_EQ(client_->open_connections(), 0u);
+}
+
+TEST_F(ClientTest, FaultsAreTypedErrors) {
+  testing::FaultServer fault;
+  ClientOptions options;
+  options.request_timeout_ns = 300'000'000;
+  MakeClient(options);
+  struct Case {
+    const char* path;
+    net::NetError error;
+    int status;
+  } cases[] = {
+      {"/stall", net::NetError::kTimeout, 0},
+      {"/garbage", net::NetError::kProtocol, 0},
+      {"/bad-chunk", net::NetError::kProtocol, 0},
+      {"/reset-mid-body", net::NetError::kReset, 0},
+      {"/ok", net::NetError::kNone, 200},
+      {"/chunked", net::NetError::kNone, 200},
+      {"/close", net::NetError::kNone, 200},
+      {"/204", net::NetError::kNone, 204},
+      {"/304?cl=10", net::NetError::kNone, 304},
+      {"/status?code=503", net::NetError::kNone, 503},
+  };
+  for (const Case& c : cases) {
+    TestExchange ex;
+    Prepare(ex, fault.Url(c.path));
+    RunToCompletion(ex);
+    EXPECT_EQ(ex.error, c.error) << c.path << ": " << net::Name(ex.error) << " " << ex.error_detail;
+    EXPECT_EQ(ex.status, c.status) << c.path;
+  }
+}
+
+TEST_F(ClientTest, HeadIgnoresContentLength) {
+  testing::FaultServer fault;
+  MakeClient();
+  TestExchange ex;
+  Prepare(ex, fault.Url("/head-cl"), "HEAD");
+  for (int i = 0; i < 3; ++i) {
+    RunToCompletion(ex);
+    ASSERT_EQ(ex.error, net::NetError::kNone) << ex.error_detail;
+    EXPECT_EQ(ex.status, 200);
+  }
+  EXPECT_EQ(client_->connections_opened(), 1u);  // the connection stayed usable
+}
+
+TEST_F(ClientTest, ConnectionLimitQueuesAndReportsBlockedTime) {
+  testing::FaultServer fault;
+  ClientOptions options;
+  options.max_conns_per_origin = 1;
+  MakeClient(options);
+  TestExchange a, b, c;
+  for (TestExchange* ex : {&a, &b, &c}) Prepare(*ex, fault.Url("/slow-headers?ms=20"));
+  client_->Send(a);
+  client_->Send(b);
+  client_->Send(c);
+  for (int turns = 0; (a.completions + b.completions + c.completions) < 3 && turns < 100000;
+       ++turns) {
+    loop_.RunOnce();
+  }
+  for (TestExchange* ex : {&a, &b, &c}) {
+    EXPECT_EQ(ex->completions, 1);
+    EXPECT_EQ(ex->status, 200) << ex->error_detail;
+  }
+  EXPECT_FALSE(a.timings.waited_for_connection);
+  EXPECT_TRUE(b.timings.waited_for_connection);
+  EXPECT_GT(c.timings.BlockedNs(), b.timings.BlockedNs());
+  EXPECT_EQ(client_->connections_opened(), 1u);
+}
+
+}  // namespace
+}  // namespace stampede::http

@@ -1,0 +1,193 @@
+#include "metrics/exp_histogram.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace stampede::metrics {
+
+ExpHistogram::ExpHistogram() : counts_(kMaxBuckets, 0) {}
+
+// The mapping follows the OTel specification's exponential bucket mapping:
+// index = ceil(log2(v) * 2^scale) - 1, so that buckets are upper-inclusive.
+// v is split exactly by frexp into m * 2^e with m in [1, 2); exact powers of
+// two are handled exactly (they close the bucket below). For the rest, the
+// sub-octave index is floor(log2(m) * 2^scale): the product by 2^scale is exact
+// in binary floating point, so the same log2(m) yields sub-indices that agree
+// at every scale (floor(floor(y) / 2^k) == floor(y / 2^k)). That is why
+// downscaling a histogram recorded at a high scale gives bit-for-bit the
+// histogram recorded directly at the lower scale, and merges are exact.
+int32_t ExpHistogram::MapToIndex(double value, int scale) {
+  int exp = 0;
+  const double frac = std::frexp(value, &exp);  // value = frac * 2^exp, frac in [0.5, 1)
+  const int32_t e = exp - 1;                    // value = (2 * frac) * 2^e
+  if (frac == 0.5) {                            // exact power of two
+    if (scale > 0) return e * (int32_t{1} << scale) - 1;
+    return (e - 1) >> -scale;
+  }
+  if (scale <= 0) return e >> -scale;
+  const int32_t per_octave = int32_t{1} << scale;
+  const double sub = std::floor(std::log2(2.0 * frac) * static_cast<double>(per_octave));
+  // log2(m) may round up to exactly 1 for m just below 2; stay in the octave.
+  const int32_t s = std::min(static_cast<int32_t>(sub), per_octave - 1);
+  return e * per_octave + s;
+}
+
+double ExpHistogram::LowerBoundary(int32_t index, int scale) {
+  if (scale <= 0) return std::ldexp(1.0, index * (int32_t{1} << -scale));
+  const int32_t octave = index >> scale;  // floor division, also for negatives
+  const int32_t rest = index - octave * (int32_t{1} << scale);
+  return std::ldexp(std::exp2(std::ldexp(static_cast<double>(rest), -scale)), octave);
+}
+
+int ExpHistogram::ShiftToFit(int32_t lo, int32_t hi) {
+  int shift = 0;
+  while ((static_cast<int64_t>(hi >> shift) - (lo >> shift) + 1) > kMaxBuckets) ++shift;
+  return shift;
+}
+
+uint64_t ExpHistogram::BucketCount(int32_t index) const {
+  if (empty_buckets() || index < lo_ || index > hi_) return 0;
+  return Slot(index);
+}
+
+void ExpHistogram::Record(double value) {
+  if (!(value < std::numeric_limits<double>::infinity())) return;  // NaN, +inf
+  if (value < 0) value = 0;
+  ++count_;
+  sum_ += value;
+  if (value < min_) min_ = value;
+  if (value > max_) max_ = value;
+  if (value == 0) {
+    ++zero_count_;
+    return;
+  }
+  int32_t index = MapToIndex(value, scale_);
+  if (empty_buckets()) {
+    lo_ = hi_ = base_ = index;
+  } else if (index < lo_ || index > hi_) {
+    const int shift =
+        std::min(ShiftToFit(std::min(lo_, index), std::max(hi_, index)), scale_ - kMinScale);
+    if (shift > 0) {
+      Downscale(shift);
+      index >>= shift;
+    }
+    lo_ = std::min(lo_, index);
+    hi_ = std::max(hi_, index);
+  }
+  ++Slot(index);
+}
+
+void ExpHistogram::Downscale(int shift) {
+  if (shift <= 0) return;
+  scale_ -= shift;
+  if (empty_buckets()) return;
+  // Make the buffer linear (lo_ at position 0). Then every bucket moves to a
+  // position at or below its own ((i >> k) - (lo >> k) <= i - lo), so one
+  // ascending pass merges in place without clobbering unread buckets.
+  const auto start = static_cast<std::ptrdiff_t>(static_cast<uint32_t>(lo_ - base_) & kMask);
+  std::rotate(counts_.begin(), counts_.begin() + start, counts_.end());
+  const int32_t new_lo = lo_ >> shift;
+  for (int32_t i = lo_; i <= hi_; ++i) {
+    const auto from = static_cast<size_t>(i - lo_);
+    const uint64_t c = counts_[from];
+    if (c == 0) continue;
+    counts_[from] = 0;
+    counts_[static_cast<size_t>((i >> shift) - new_lo)] += c;
+  }
+  hi_ >>= shift;
+  lo_ = new_lo;
+  base_ = new_lo;
+}
+
+void ExpHistogram::Merge(const ExpHistogram& other) {
+  if (other.count_ == 0) return;
+  if (&other == this) {  // the union of a multiset with itself: every count doubles
+    for (int32_t i = lo_; i <= hi_; ++i) Slot(i) *= 2;
+    count_ *= 2;
+    zero_count_ *= 2;
+    sum_ *= 2;
+    return;
+  }
+  count_ += other.count_;
+  zero_count_ += other.zero_count_;
+  sum_ += other.sum_;
+  min_ = std::min(min_, other.min_);
+  max_ = std::max(max_, other.max_);
+  if (other.empty_buckets()) return;
+
+  // Common scale: the lower of the two, lowered further until the combined
+  // range fits. Recording the union would have ended at exactly this scale.
+  const int target = std::min(scale_, other.scale_);
+  int shift_this = scale_ - target;
+  int shift_other = other.scale_ - target;
+  int32_t lo = other.lo_ >> shift_other;
+  int32_t hi = other.hi_ >> shift_other;
+  if (!empty_buckets()) {
+    lo = std::min(lo, lo_ >> shift_this);
+    hi = std::max(hi, hi_ >> shift_this);
+  }
+  const int extra = std::min(ShiftToFit(lo, hi), target - kMinScale);
+  shift_this += extra;
+  shift_other += extra;
+  const bool was_empty = empty_buckets();
+  Downscale(shift_this);
+  const int32_t other_lo = other.lo_ >> shift_other;
+  const int32_t other_hi = other.hi_ >> shift_other;
+  if (was_empty) {
+    base_ = lo_ = other_lo;
+    hi_ = other_hi;
+  } else {
+    lo_ = std::min(lo_, other_lo);
+    hi_ = std::max(hi_, other_hi);
+  }
+  for (int32_t i = other.lo_; i <= other.hi_; ++i) {
+    const uint64_t c = other.Slot(i);
+    if (c != 0) Slot(i >> shift_other) += c;
+  }
+}
+
+void ExpHistogram::Reset() {
+  for (int32_t i = lo_; i <= hi_; ++i) Slot(i) = 0;
+  scale_ = kMaxScale;
+  base_ = 0;
+  lo_ = 0;
+  hi_ = -1;
+  count_ = 0;
+  zero_count_ = 0;
+  sum_ = 0;
+  min_ = std::numeric_limits<double>::infinity();
+  max_ = -std::numeric_limits<double>::infinity();
+}
+
+double ExpHistogram::ValueAtRank(uint64_t rank) const {
+  if (rank == 0) return min_;
+  if (rank + 1 >= count_) return max_;
+  if (rank < zero_count_) return 0;
+  uint64_t left = rank - zero_count_;
+  for (int32_t i = lo_; i <= hi_; ++i) {
+    const uint64_t c = Slot(i);
+    if (left < c) {
+      // The point with the same relative distance to both bucket bounds
+      // (their harmonic mean) bounds the relative error by (b-1)/(b+1).
+      const double lower = LowerBoundary(i, scale_);
+      const double upper = LowerBoundary(i + 1, scale_);
+      return std::clamp(2.0 * lower * upper / (lower + upper), min_, max_);
+    }
+    left -= c;
+  }
+  return max_;
+}
+
+double ExpHistogram::Quantile(double q) const {
+  if (count_ == 0) return 0;
+  if (!(q > 0)) q = 0;  // also NaN
+  if (q > 1) q = 1;
+  const double pos = q * static_cast<double>(count_ - 1);
+  const auto rank = static_cast<uint64_t>(pos);
+  const double frac = pos - static_cast<double>(rank);
+  double v = ValueAtRank(rank);
+  if (frac > 0 && rank + 1 < count_) v += frac * (ValueAtRank(rank + 1) - v);
+  return std::clamp(v, min_, max_);
+}
+
+}  // namespace stampede::metrics

@@ -1,0 +1,121 @@
+#include "report/summary.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "metrics/shard.h"
+
+namespace stampede::report {
+namespace {
+
+using metrics::Registry;
+using metrics::Shard;
+using metrics::Snapshot;
+using metrics::TagSetId;
+namespace builtin = metrics::builtin;
+
+class SummaryTest : public ::testing::Test {
+ protected:
+  // A 10 s run: 4 requests on two shards (one /api failure), 12 MB received,
+  // 10 VUs. Durations 1 ms and 3 ms on /, 2 ms and 4 ms on /api.
+  Snapshot Run() {
+    Shard a(registry_), b(registry_);
+    const TagSetId a_home = a.Intern({{"name", "/"}, {"status", "200"}});
+    const TagSetId b_api_ok = b.Intern({{"status", "200"}, {"name", "/api"}});
+    const TagSetId b_api_err = b.Intern({{"status", "500"}, {"name", "/api"}});
+    const TagSetId b_home = b.Intern({{"status", "200"}, {"name", "/"}});
+    auto request = [](Shard& s, TagSetId t, double duration_ns, bool failed) {
+      s.Add(builtin::kHttpReqs, t, 1);
+      s.Add(builtin::kHttpReqDuration, t, duration_ns);
+      s.Add(builtin::kHttpReqFailed, t, failed ? 1 : 0);
+    };
+    request(a, a_home, 1e6, false);
+    request(b, b_home, 3e6, false);
+    request(b, b_api_ok, 2e6, false);
+    request(b, b_api_err, 4e6, true);
+    a.Add(builtin::kDataReceived, Shard::kNoTags, 4'000'000);
+    b.Add(builtin::kDataReceived, Shard::kNoTags, 8'000'000);
+    a.Add(builtin::kVus, Shard::kNoTags, 10);
+    const Shard* shards[] = {&a, &b};
+    Snapshot s = Snapshot::Merge(registry_, shards);
+    s.set_elapsed_ns(10'000'000'000);
+    return s;
+  }
+
+  Registry registry_ = Registry::WithBuiltins();
+};
+
+TEST_F(SummaryTest, K6Layout) {
+  const std::string text = FormatSummary(Run(), registry_, SummaryOptions{});
+  EXPECT_EQ(
+      text,
+      "     data_received.......: 12 MB  1.2 MB/s\n"
+      "     http_req_duration...: avg=2.5ms min=1ms med=2.5ms max=4ms p(90)=3.7ms p(95)=3.85ms\n"
+      "     http_req_failed.....: 25.00% ✓ 1      ✗ 3\n"
+      "     http_reqs...........: 4      0.4/s\n"
+      "     vus.................: 10     min=10   max=10\n")
+      << text;
+}
+
+TEST_F(SummaryTest, ThresholdMarksAndSubMetrics) {
+  SummaryOptions options;
+  options.trend_stats = {"count", "min", "max", "p(99.9)"};
+  options.thresholds = {
+      {"http_req_duration", {{"p(95)<500", true}, {"avg<100", true}}},
+      {"http_req_duration{name:/api}", {{"p(95)<3", false}}},
+      {"http_req_duration{name:/}", {{"max<5", true}}},
+      {"http_req_failed", {{"rate<0.01", false}}},
+      {"http_req_duration{name:/none}", {{"max<5", true}}},  // no samples: not shown
+      {"checks", {{"rate>0.9", true}}},                      // no samples: not shown
+  };
+  const std::string text = FormatSummary(Run(), registry_, options);
+  EXPECT_EQ(text,
+            "     data_received.......: 12 MB  1.2 MB/s\n"
+            "   ✓ http_req_duration...: count=4 min=1ms max=4ms p(99.9)=4ms\n"
+            "   ✓   { name:/ }........: count=2 min=1ms max=3ms p(99.9)=3ms\n"
+            "   ✗   { name:/api }.....: count=2 min=2ms max=4ms p(99.9)=4ms\n"
+            "   ✗ http_req_failed.....: 25.00% ✓ 1      ✗ 3\n"
+            "     http_reqs...........: 4      0.4/s\n"
+            "     vus.................: 10     min=10   max=10\n")
+      << text;
+}
+
+TEST_F(SummaryTest, EmptyMetricsAreNotShown) {
+  Shard shard(registry_);
+  shard.Add(builtin::kIterations, Shard::kNoTags, 1);
+  shard.Add(builtin::kHttpReqDuration, Shard::kNoTags, 5e6);
+  shard.ResetValues();  // a series that exists but has no samples
+  shard.Add(builtin::kIterations, Shard::kNoTags, 1);
+  const Shard* shards[] = {&shard};
+  Snapshot s = Snapshot::Merge(registry_, shards);
+  s.set_elapsed_ns(2'000'000'000);
+  EXPECT_EQ(FormatSummary(s, registry_, SummaryOptions{}), "     iterations...: 1 0.5/s\n");
+  EXPECT_EQ(FormatSummary(Snapshot(), registry_, SummaryOptions{}), "");
+}
+
+TEST_F(SummaryTest, CustomMetricsAndLongDurations) {
+  const auto lag =
+      registry_.Define("queue_wait", metrics::MetricType::kTrend, metrics::ValueType::kTime);
+  const auto size = registry_.Define("payload", metrics::MetricType::kTrend);
+  Shard shard(registry_);
+  shard.Add(lag, Shard::kNoTags, 90e9);
+  shard.Add(size, Shard::kNoTags, 0.5);
+  const Shard* shards[] = {&shard};
+  const Snapshot s = Snapshot::Merge(registry_, shards);
+  SummaryOptions options;
+  options.trend_stats = {"avg", "max"};
+  EXPECT_EQ(FormatSummary(s, registry_, options),
+            "     payload......: avg=0.5   max=0.5\n"
+            "     queue_wait...: avg=1m30s max=1m30s\n");
+}
+
+TEST_F(SummaryTest, RejectsUnknownTrendStat) {
+  SummaryOptions options;
+  options.trend_stats = {"avg", "p(101)"};
+  EXPECT_THROW(FormatSummary(Run(), registry_, options), core::ConfigError);
+  options.trend_stats = {"mode"};
+  EXPECT_THROW(FormatSummary(Run(), registry_, options), core::ConfigError);
+}
+
+}  // namespace
+}  // namespace stampede::report
