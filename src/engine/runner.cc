@@ -152,7 +152,8 @@ RunOutcome Runner::Execute() {
   run_shard.Add(metrics::builtin::kVus, metrics::Shard::kNoTags, config_.vus);
   run_shard.Add(metrics::builtin::kVusMax, metrics::Shard::kNoTags, config_.vus);
   shards.push_back(&run_shard);
-  out.snapshot = metrics::Snapshot::Merge(registry_, shards, out.elapsed_ns);
+  out.snapshot = metrics::Snapshot::Merge(registry_, shards);
+  out.snapshot.set_elapsed_ns(out.elapsed_ns);
   return out;
 }
 
@@ -185,7 +186,9 @@ int Runner::Run() {
   std::fflush(stdout);
 
   if (!config_.summary_export.empty()) {
-    nlohmann::json j = report::SummaryJson(out.snapshot, registry_, options);
+    report::SummaryOptions json_options = options;
+    json_options.trend_stats.push_back("p(99)");  // the export carries p(99) too
+    nlohmann::json j = report::SummaryJson(out.snapshot, registry_, json_options);
     nlohmann::json errs = nlohmann::json::object();
     for (size_t i = 1; i < out.errors_by_type.size(); ++i) {
       if (out.errors_by_type[i] > 0) {
