@@ -290,13 +290,15 @@ void Connection::Finish() {
   ++served_;
   ex_ = nullptr;
   ex.conn_ = nullptr;
-  client_.Complete(ex);  // synchronous: the VU may re-send on this turn
+  // Back to the pool first, so that the VU's next request (sent from inside
+  // Complete) finds this connection idle instead of opening another.
   if (keep && fd_ >= 0) {
     client_.ConnectionIdle(*this);
   } else {
     Close();
     client_.ConnectionClosed(*this);
   }
+  client_.Complete(ex);  // synchronous: the VU may re-send on this turn
 }
 
 void Connection::Fail(net::NetError error, std::string_view detail) {

@@ -99,6 +99,40 @@ TEST_F(ClientTest, KeepAliveReusesOneConnectionAndRecordsPhases) {
   EXPECT_EQ(client_->open_connections(), 1u);
 }
 
+// A VU sends its next request from inside OnComplete: the connection it just
+// used must already be back in the pool.
+class ResendingExchange final : public Exchange {
+ public:
+  ResendingExchange(Client*& client, int total) : client_(client), left_(total) {}
+  void OnComplete() override {
+    ++completions;
+    if (error != net::NetError::kNone) failures++;
+    if (--left_ > 0) client_->Send(*this);
+  }
+  int completions = 0;
+  int failures = 0;
+
+ private:
+  Client*& client_;
+  int left_;
+};
+
+TEST_F(ClientTest, ResendFromCompletionReusesTheSameConnection) {
+  testing::NginxServer nginx;
+  MakeClient();
+  Client* client = client_.get();
+  ResendingExchange ex(client, 20);
+  Url u = ParseUrl(nginx.url(), "test");
+  PreparedRequest req = PreparedRequest::Prepare(writer_, "GET", u);
+  ex.origin = client_->GetOrigin(u);
+  ex.request_bytes = req.bytes();
+  client_->Send(ex);
+  for (int turns = 0; ex.completions < 20 && turns < 100000; ++turns) loop_.RunOnce();
+  EXPECT_EQ(ex.completions, 20);
+  EXPECT_EQ(ex.failures, 0);
+  EXPECT_EQ(client_->connections_opened(), 1u);
+}
+
 TEST_F(ClientTest, SteadyStateAllocatesNothing) {
   testing::NginxServer nginx;
   MakeClient();
