@@ -6,6 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <memory>
@@ -219,6 +224,65 @@ TEST_F(ClientTest, FaultsAreTypedErrors) {
     EXPECT_EQ(ex.error, c.error) << c.path << ": " << net::Name(ex.error) << " " << ex.error_detail;
     EXPECT_EQ(ex.status, c.status) << c.path;
   }
+}
+
+TEST_F(ClientTest, BodyIsDiscardedByDefaultAndKeptUpToABound) {
+  testing::NginxServer nginx;
+  MakeClient();
+  TestExchange ex;
+  Prepare(ex, nginx.url());
+  RunToCompletion(ex);
+  EXPECT_TRUE(ex.body.empty());  // nothing asked for it
+  ex.keep_body_bytes = 100;
+  RunToCompletion(ex);
+  EXPECT_EQ(ex.body.size(), 100u);
+  EXPECT_TRUE(ex.body_truncated);
+  EXPECT_EQ(ex.body.rfind("<!DOCTYPE html>", 0), 0u);
+  ex.keep_body_bytes = 1 << 20;
+  RunToCompletion(ex);
+  EXPECT_EQ(ex.body.size(), 612u);
+  EXPECT_FALSE(ex.body_truncated);
+}
+
+TEST_F(ClientTest, Ipv6Loopback) {
+  testing::FaultServer fault({"--host", "::1"});
+  MakeClient();
+  TestExchange ex;
+  Prepare(ex, "http://[::1]:" + std::to_string(fault.port()) + "/ok");
+  RunToCompletion(ex);
+  ASSERT_EQ(ex.error, net::NetError::kNone) << ex.error_detail;
+  EXPECT_EQ(ex.status, 200);
+  EXPECT_EQ(ex.peer.family(), AF_INET6);
+}
+
+TEST_F(ClientTest, ConnectTimeoutWhenTheListenQueueIsFull) {
+  // A listener that never accepts, with its backlog filled: the kernel drops
+  // further SYNs, so a connect stays in progress until our timeout.
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(lfd, 0), 0);
+  socklen_t len = sizeof a;
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(fd);
+  }
+  ClientOptions options;
+  options.connect_timeout_ns = 200'000'000;
+  MakeClient(options);
+  TestExchange ex;
+  Prepare(ex, "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/");
+  RunToCompletion(ex);
+  EXPECT_EQ(ex.error, net::NetError::kTimeout) << net::Name(ex.error) << " " << ex.error_detail;
+  EXPECT_EQ(ex.error_detail, "connect timeout");
+  EXPECT_EQ(client_->open_connections(), 0u);
+  for (int fd : fillers) close(fd);
+  close(lfd);
 }
 
 TEST_F(ClientTest, HeadIgnoresContentLength) {
