@@ -2,6 +2,16 @@
 # Builds a GoogleTest binary and registers it with ctest under the given label.
 function(stampede_test name)
   cmake_parse_arguments(T "" "LABEL" "SOURCES;LIBS" ${ARGN})
+  # Development aid while several people edit the tree: skip a test whose
+  # sources are not written yet. Off by default, so CI fails loudly.
+  if(STAMPEDE_SKIP_MISSING_TESTS)
+    foreach(src ${T_SOURCES})
+      if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${src})
+        message(WARNING "skipping ${name}: ${src} does not exist yet")
+        return()
+      endif()
+    endforeach()
+  endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
   add_test(NAME ${name} COMMAND ${name})

@@ -211,8 +211,10 @@ void Connection::StartWrite() {
   state_ = State::kWriting;
   written_ = 0;
   saw_response_byte_ = false;
-  parser_.Reset(ex_->head, ex_->keep_body_bytes > 0 ? &ex_->body : nullptr,
-                ex_->keep_body_bytes);
+  parser_.Reset(ResponseOptions{.head_request = ex_->head,
+                                .body_string = ex_->keep_body_bytes > 0 ? &ex_->body : nullptr,
+                                .max_body_bytes = ex_->keep_body_bytes,
+                                .headers = ex_->response_headers});
   ex_->timings.send_start_ns = client_.loop_.UpdateNow();
   ContinueWrite();
 }

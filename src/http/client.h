@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/response_parser.h"
 #include "http/timings.h"
 #include "http/url.h"
 #include "loop/event_loop.h"
@@ -61,6 +62,8 @@ class Exchange : private loop::Task, private loop::Timer {
   size_t keep_body_bytes = 0;
   // in: per-request timeout override in ns (0: ClientOptions).
   int64_t timeout_ns = 0;
+  // in: capture the response headers here (null: not captured, no cost).
+  HeaderList* response_headers = nullptr;
 
   // out
   int status = 0;                        // 0 when no response status was read

@@ -1,0 +1,24 @@
+// Internal to script/: the Lua API (`stampede.http`, check, sleep, group,
+// fail, random_int, uuid, open, ENV, vu, scenario) and the glue that turns
+// finished requests into Lua response tables and host callbacks.
+#pragma once
+
+#include "script/runtime.h"
+#include "script/vu.h"
+
+struct lua_State;
+
+namespace stampede::script {
+
+// Installs the API into L's globals and package.preload.
+void OpenBindings(lua_State* L, Runtime& runtime);
+
+// Called when one request of a VU ends: reports it to the host, stores
+// cookies, and, for a redirect that should be followed, sends the next hop
+// and returns true.
+bool FollowRedirect(Vu& vu, Vu::Request& request);
+
+// Pushes the response object of a finished request onto `co`.
+void PushResponse(lua_State* co, Vu::Request& request);
+
+}  // namespace stampede::script

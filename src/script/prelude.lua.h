@@ -1,0 +1,57 @@
+// Lua source run before the user's script. check() and group() are written in
+// Lua so that user functions they call may themselves block (yield): a C
+// function cannot call user Lua that yields.
+#pragma once
+
+namespace stampede::script {
+
+inline constexpr const char* kPrelude = R"LUA(
+local record_check, group_enter, group_exit = __stampede.record_check,
+    __stampede.group_enter, __stampede.group_exit
+
+function check(value, sets, tags)
+  if type(sets) ~= "table" then
+    error("check(value, sets): sets must be a table of name = function(value) or boolean", 2)
+  end
+  if tags ~= nil and type(tags) ~= "table" then
+    error("check(value, sets, tags): tags must be a table", 2)
+  end
+  local all = true
+  for name, fn in pairs(sets) do
+    local passed
+    if type(fn) == "function" then
+      local ok, res = pcall(fn, value)
+      if not ok then
+        record_check(tostring(name), false, tags)
+        error(res, 0)
+      end
+      passed = res and true or false
+    else
+      passed = fn and true or false
+    end
+    record_check(tostring(name), passed, tags)
+    if not passed then all = false end
+  end
+  return all
+end
+
+function group(name, fn)
+  if type(name) ~= "string" or name == "" then
+    error("group(name, fn): name must be a non-empty string", 2)
+  end
+  if type(fn) ~= "function" then
+    error("group(name, fn): fn must be a function", 2)
+  end
+  group_enter(name)
+  local ok, res = pcall(fn)
+  group_exit()
+  if not ok then error(res, 0) end
+  return res
+end
+
+function fail(message)
+  error(message == nil and "fail() called" or tostring(message), 2)
+end
+)LUA";
+
+}  // namespace stampede::script

@@ -1,0 +1,150 @@
+// The LuaJIT scripting layer: one lua_State per worker thread, one coroutine
+// per virtual user. A blocking API call (http.*, sleep) follows the
+// lua-nginx-module pattern: validate the arguments, start the operation,
+// record it as the VU's pending operation (with its cleanup), and yield; the
+// event loop resumes the coroutine with the result. User Lua is never called
+// from a C function that may yield (check() and group() are written in Lua).
+//
+// script/ knows HTTP (it drives http::Client) but not metrics or OTel: what a
+// VU does is reported through ScriptHost, which the engine implements.
+// Thread: a Runtime and its Vus belong to one worker thread.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "http/client.h"
+#include "http/request_writer.h"
+#include "http/response_parser.h"
+#include "loop/event_loop.h"
+
+struct lua_State;
+
+namespace stampede::script {
+
+class Runtime;
+class Vu;
+
+// What the engine learns from the scripts. Called on the worker thread.
+class ScriptHost {
+ public:
+  virtual ~ScriptHost() = default;
+  // One HTTP request finished (each redirect hop is one request). `tags` are
+  // the request's tags (name, method, status, error_code, group, scenario and
+  // the user's), valid during the call only.
+  struct Tag {
+    std::string_view key;
+    std::string_view value;
+  };
+  virtual void OnRequest(Vu& vu, const http::Exchange& ex, const std::vector<Tag>& tags,
+                         bool expected_status) = 0;
+  // check(): one check evaluated.
+  virtual void OnCheck(Vu& vu, std::string_view name, bool passed,
+                       const std::vector<Tag>& tags) = 0;
+  // An iteration ended: `error` is empty on success, else the script error
+  // with file:line. `interrupted` when the engine cancelled it.
+  virtual void OnIterationEnd(Vu& vu, int64_t started_ns, std::string_view error) = 0;
+};
+
+struct RuntimeOptions {
+  std::string script_path;   // for messages and relative open()
+  std::string source;        // the script text
+  std::vector<std::pair<std::string, std::string>> env;  // ENV: environment + -e
+  bool discard_response_bodies = false;
+  std::string user_agent;    // empty: stampede/<version>
+  size_t max_body_bytes = 16 * 1024 * 1024;  // kept response bodies are cut here
+  uint64_t seed = 0;         // base seed for per-VU random generators
+};
+
+// A Lua error at init time (syntax error, runtime error in the top level):
+// one line with file:line. The CLI maps it to exit code 107.
+class ScriptError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Runtime {
+ public:
+  // Creates the Lua state and runs the script's top level (init). Throws
+  // ScriptError for syntax or init errors. `loop` and `client` must outlive
+  // the runtime; `host` may be set later but before any VU runs.
+  Runtime(const RuntimeOptions& options, loop::EventLoop& loop, http::Client& client);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  void set_host(ScriptHost* host) { host_ = host; }
+
+  // The script's `options` global converted to JSON (null when absent).
+  // Throws ScriptError when it holds something JSON cannot express.
+  nlohmann::json Options() const;
+  // Whether the script defines a global function `name`.
+  bool HasFunction(std::string_view name) const;
+
+  // Creates a VU (its coroutine is made lazily). Owned by the runtime.
+  Vu& NewVu(uint64_t id, std::string scenario, std::string exec,
+            std::vector<std::pair<std::string, std::string>> scenario_tags);
+
+  // The data returned by setup(), as JSON; set on every worker before VUs
+  // start. Passed to every call of the exec function and teardown.
+  void SetSetupData(const nlohmann::json& data);
+
+  // Runs setup() / teardown(data) in a VU of their own, driving the loop until
+  // it ends or `timeout_ns` passes. Returns the JSON-serialised result of
+  // setup (null when absent). Throws ScriptError on error or timeout.
+  nlohmann::json RunSetup(int64_t timeout_ns);
+  void RunTeardown(int64_t timeout_ns);
+
+  lua_State* state() const { return L_; }
+  loop::EventLoop& loop() { return loop_; }
+  http::Client& client() { return client_; }
+  ScriptHost* host() const { return host_; }
+  const RuntimeOptions& options() const { return options_; }
+
+  // Internal (bindings): the VU that owns the running coroutine `co`.
+  Vu* VuFor(lua_State* co) const;
+  void Register(lua_State* co, Vu* vu) { vus_by_thread_[co] = vu; }
+  void Unregister(lua_State* co) { vus_by_thread_.erase(co); }
+  // Parsed URL + origin, cached by the URL text (no allocation on a hit).
+  struct Target {
+    http::Url url;
+    http::Origin* origin = nullptr;
+    std::string redacted;
+    std::string host_header;
+  };
+  const Target* FindTarget(std::string_view url, std::string* error);
+  const http::RequestWriter& writer() const { return writer_; }
+  int setup_data_ref() const { return setup_data_ref_; }
+  bool in_init() const { return in_init_; }
+  std::string ReadFileForOpen(std::string_view path, std::string* error);
+
+ private:
+  nlohmann::json RunLifecycle(const char* name, bool pass_data, int64_t timeout_ns);
+
+  RuntimeOptions options_;
+  loop::EventLoop& loop_;
+  http::Client& client_;
+  ScriptHost* host_ = nullptr;
+  lua_State* L_ = nullptr;
+  http::RequestWriter writer_;
+  std::vector<std::unique_ptr<Vu>> vus_;
+  std::unordered_map<lua_State*, Vu*> vus_by_thread_;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<Target>, StringHash, std::equal_to<>> targets_;
+  std::unordered_map<std::string, std::string> open_cache_;
+  int setup_data_ref_ = -2;  // LUA_NOREF
+  bool in_init_ = true;
+};
+
+}  // namespace stampede::script

@@ -1,0 +1,250 @@
+// The Lua runtime against real servers on loopback: VU coroutines that block
+// on http.* and sleep, checks, groups, batch, redirects, cookies, errors.
+#include "script/runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+extern "C" {
+#include <lua.h>
+}
+
+#include "child_process.h"
+#include "core/clock.h"
+#include "net/resolver.h"
+#include "script/vu.h"
+
+namespace stampede::script {
+namespace {
+
+struct Recorded {
+  std::string name, method, status, group, error_code;
+};
+
+class RecordingHost final : public ScriptHost {
+ public:
+  void OnRequest(Vu&, const http::Exchange&, const std::vector<Tag>& tags, bool) override {
+    Recorded r;
+    for (const Tag& t : tags) {
+      if (t.key == "name") r.name = t.value;
+      if (t.key == "method") r.method = t.value;
+      if (t.key == "status") r.status = t.value;
+      if (t.key == "group") r.group = t.value;
+      if (t.key == "error_code") r.error_code = t.value;
+    }
+    requests.push_back(r);
+  }
+  void OnCheck(Vu&, std::string_view name, bool passed, const std::vector<Tag>&) override {
+    checks[std::string(name)] += passed ? 1 : 0;
+    check_count[std::string(name)]++;
+  }
+  void OnIterationEnd(Vu&, int64_t, std::string_view error) override {
+    ++iterations;
+    errors.emplace_back(error);
+  }
+  std::vector<Recorded> requests;
+  std::map<std::string, int> checks, check_count;
+  int iterations = 0;
+  std::vector<std::string> errors;
+};
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  RuntimeTest() {
+    net::Resolver::Options ro;
+    ro.servers = {"127.0.0.1:1"};
+    resolver_ = std::make_unique<net::Resolver>(loop_, ro);
+    client_ = std::make_unique<http::Client>(loop_, *resolver_, nullptr, http::ClientOptions{});
+  }
+
+  std::unique_ptr<Runtime> Load(const std::string& source) {
+    RuntimeOptions o;
+    o.script_path = "test.lua";
+    o.source = source;
+    o.env = {{"BASE", fault_.Url("")}};
+    auto rt = std::make_unique<Runtime>(o, loop_, *client_);
+    rt->set_host(&host_);
+    return rt;
+  }
+
+  void RunIteration(Vu& vu) {
+    int before = host_.iterations;
+    vu.StartIteration();
+    for (int i = 0; host_.iterations == before && i < 100000; ++i) loop_.RunOnce(100'000'000);
+    ASSERT_EQ(host_.iterations, before + 1);
+  }
+
+  testing::FaultServer fault_;
+  core::MonotonicClock clock_;
+  loop::EventLoop loop_{clock_};
+  std::unique_ptr<net::Resolver> resolver_;
+  std::unique_ptr<http::Client> client_;
+  RecordingHost host_;
+};
+
+TEST_F(RuntimeTest, RequestsChecksGroupsAndSleep) {
+  auto rt = Load(R"(
+    local http = require("stampede.http")
+    options = { vus = 2, thresholds = { http_req_duration = {"p(95)<500"} } }
+    function default()
+      local res = http.get(ENV.BASE .. "/ok", { tags = { kind = "plain" } })
+      check(res, { ["status is 200"] = function(r) return r.status == 200 end,
+                   ["has timings"] = function(r) return r.timings.duration >= 0 end })
+      group("posting", function()
+        local e = http.post(ENV.BASE .. "/echo", { a = 1 }, { name = "echo" })
+        local j = e:json()
+        check(j, { ["json body sent"] = function(x) return x.body == '{"a":1}' end,
+                   ["content type"] = function(x)
+                     for _, h in ipairs(x.headers) do
+                       if h[1]:lower() == "content-type" then return h[2] == "application/json" end
+                     end
+                     return false
+                   end })
+      end)
+      sleep(0.01)
+      check(vu.id, { ["vu id"] = function(id) return id == 7 end })
+    end
+  )");
+  nlohmann::json options = rt->Options();
+  EXPECT_EQ(options["vus"], 2);
+  EXPECT_EQ(options["thresholds"]["http_req_duration"][0], "p(95)<500");
+  Vu& vu = rt->NewVu(7, "default", "default", {});
+  RunIteration(vu);
+  RunIteration(vu);
+  EXPECT_EQ(host_.errors[0], "");
+  EXPECT_EQ(host_.checks["status is 200"], 2);
+  EXPECT_EQ(host_.checks["has timings"], 2);
+  EXPECT_EQ(host_.checks["json body sent"], 2);
+  EXPECT_EQ(host_.checks["content type"], 2);
+  EXPECT_EQ(host_.checks["vu id"], 2);
+  ASSERT_EQ(host_.requests.size(), 4u);
+  EXPECT_EQ(host_.requests[0].status, "200");
+  EXPECT_EQ(host_.requests[0].group, "");
+  EXPECT_EQ(host_.requests[1].name, "echo");
+  EXPECT_EQ(host_.requests[1].method, "POST");
+  EXPECT_EQ(host_.requests[1].group, "::posting");
+}
+
+TEST_F(RuntimeTest, BatchRunsConcurrently) {
+  auto rt = Load(R"(
+    local http = require("stampede.http")
+    function default()
+      local rs = http.batch({ ENV.BASE .. "/ok", { "GET", ENV.BASE .. "/status?code=404" },
+                              { method = "HEAD", url = ENV.BASE .. "/head-cl" } })
+      check(rs, { ["three"] = function(r) return #r == 3 end,
+                  ["statuses"] = function(r)
+                    return r[1].status == 200 and r[2].status == 404 and r[3].status == 200
+                  end })
+    end
+  )");
+  Vu& vu = rt->NewVu(1, "default", "default", {});
+  RunIteration(vu);
+  EXPECT_EQ(host_.errors[0], "");
+  EXPECT_EQ(host_.checks["three"], 1);
+  EXPECT_EQ(host_.checks["statuses"], 1);
+  EXPECT_EQ(host_.requests.size(), 3u);
+}
+
+TEST_F(RuntimeTest, TransportErrorsAreValuesNotExceptions) {
+  int port = testing::UnusedPort();
+  auto rt = Load("local http = require('stampede.http')\n"
+                 "function default()\n"
+                 "  local r = http.get('http://127.0.0.1:" + std::to_string(port) + "/')\n"
+                 "  check(r, { refused = function(x) return x.status == 0 and x.error_code == 'refused' end })\n"
+                 "end\n");
+  Vu& vu = rt->NewVu(1, "default", "default", {});
+  RunIteration(vu);
+  EXPECT_EQ(host_.errors[0], "");
+  EXPECT_EQ(host_.checks["refused"], 1);
+  ASSERT_EQ(host_.requests.size(), 1u);
+  EXPECT_EQ(host_.requests[0].error_code, "refused");
+}
+
+TEST_F(RuntimeTest, ScriptErrorsEndTheIterationWithFileAndLine) {
+  auto rt = Load("local http = require('stampede.http')\n"
+                 "function default()\n"
+                 "  if vu.iteration == 0 then error('boom') end\n"
+                 "  http.get(42)\n"
+                 "end\n");
+  Vu& vu = rt->NewVu(1, "default", "default", {});
+  RunIteration(vu);
+  EXPECT_NE(host_.errors[0].find("test.lua:3: boom"), std::string::npos) << host_.errors[0];
+  RunIteration(vu);  // a new coroutine after the error
+  EXPECT_NE(host_.errors[1].find("http.get: the URL must be a string"), std::string::npos)
+      << host_.errors[1];
+}
+
+TEST_F(RuntimeTest, WrongArgumentTypesGiveClearErrors) {
+  const char* cases[][2] = {
+      {"sleep('x')", "sleep(seconds)"},
+      {"check(1, 2)", "check(value, sets)"},
+      {"group(1, function() end)", "group(name, fn)"},
+      {"random_int('a', 1)", "random_int(min, max)"},
+      {"require('stampede.http').post('http://127.0.0.1:1/', 5)", "body must be a string or a table"},
+      {"require('stampede.http').get('ftp://x')", "only http:// and https://"},
+      {"require('stampede.http').get('http://127.0.0.1:1/', { headers = 5 })", "params.headers"},
+      {"require('stampede.http').batch(5)", "http.batch"},
+      {"open('x')", "only available at init"},
+      {"fail('custom')", "custom"},
+  };
+  for (auto& c : cases) {
+    auto rt = Load(std::string("function default() ") + c[0] + " end");
+    Vu& vu = rt->NewVu(1, "default", "default", {});
+    RunIteration(vu);
+    EXPECT_NE(host_.errors.back().find(c[1]), std::string::npos)
+        << c[0] << " gave: " << host_.errors.back();
+  }
+}
+
+TEST_F(RuntimeTest, InitErrorsThrow) {
+  EXPECT_THROW(Load("function default( end"), ScriptError);
+  EXPECT_THROW(Load("error('at init')"), ScriptError);
+  EXPECT_THROW(Load("require('stampede.http').get('http://127.0.0.1:1/')"), ScriptError);
+  try {
+    Load("local x = nil\nx.y = 1\n");
+  } catch (const ScriptError& e) {
+    EXPECT_NE(std::string(e.what()).find("test.lua:2"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(RuntimeTest, SetupDataReachesDefault) {
+  auto rt = Load(R"(
+    local http = require("stampede.http")
+    function setup()
+      local r = http.get(ENV.BASE .. "/ok")
+      return { token = "abc", status = r.status }
+    end
+    function default(data)
+      check(data, { ["got setup data"] = function(d) return d.token == "abc" and d.status == 200 end })
+    end
+  )");
+  nlohmann::json data = rt->RunSetup(10'000'000'000);
+  EXPECT_EQ(data["token"], "abc");
+  rt->SetSetupData(data);
+  Vu& vu = rt->NewVu(1, "default", "default", {});
+  RunIteration(vu);
+  EXPECT_EQ(host_.checks["got setup data"], 1);
+}
+
+TEST_F(RuntimeTest, PerVuRandomIsSeededPerVu) {
+  auto rt = Load(R"(
+    values = {}
+    function default() values[vu.id] = math.random(1, 1000000) .. ":" .. uuid() end
+  )");
+  Vu& a = rt->NewVu(1, "default", "default", {});
+  Vu& b = rt->NewVu(2, "default", "default", {});
+  RunIteration(a);
+  RunIteration(b);
+  lua_State* L = rt->state();
+  lua_getglobal(L, "values");
+  lua_rawgeti(L, -1, 1);
+  std::string va = lua_tostring(L, -1);
+  lua_rawgeti(L, -2, 2);
+  std::string vb = lua_tostring(L, -1);
+  EXPECT_NE(va, vb);
+  EXPECT_EQ(va.size(), va.find(':') + 37);  // uuid is 36 characters
+}
+
+}  // namespace
+}  // namespace stampede::script

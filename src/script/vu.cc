@@ -1,0 +1,208 @@
+#include "script/vu.h"
+
+#include <strings.h>
+
+extern "C" {
+#include <lauxlib.h>
+#include <lua.h>
+}
+
+#include "script/bindings.h"
+#include "script/lua_json.h"
+#include "script/vu_request.h"
+
+namespace stampede::script {
+
+class Vu::SleepTimer final : public loop::Timer {
+ public:
+  explicit SleepTimer(Vu& vu) : vu_(vu) {}
+  void OnTimer() override { vu_.OnSleepDone(); }
+
+ private:
+  Vu& vu_;
+};
+
+Vu::Vu(Runtime& runtime, uint64_t id, std::string scenario, std::string exec,
+       std::vector<std::pair<std::string, std::string>> scenario_tags)
+    : runtime_(runtime),
+      id_(id),
+      scenario_(std::move(scenario)),
+      exec_(std::move(exec)),
+      scenario_tags_(std::move(scenario_tags)),
+      sleep_(std::make_unique<SleepTimer>(*this)),
+      rng_(runtime.options().seed * 0x9E3779B97F4A7C15ull + id) {}
+
+Vu::~Vu() {
+  Interrupt();
+  if (co_ref_ >= 0) luaL_unref(runtime_.state(), LUA_REGISTRYINDEX, co_ref_);
+}
+
+void Vu::EnsureCoroutine() {
+  if (co_ != nullptr) return;
+  lua_State* L = runtime_.state();
+  co_ = lua_newthread(L);
+  co_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+  runtime_.Register(co_, this);
+}
+
+Vu::Request& Vu::SlotAt(size_t i) {
+  while (requests_.size() <= i) requests_.push_back(std::make_unique<Request>(*this));
+  return *requests_[i];
+}
+
+void Vu::RebuildGroupPath() {
+  group_path_.clear();
+  for (const std::string& g : groups_) {
+    group_path_ += "::";
+    group_path_ += g;
+  }
+}
+
+void Vu::StartIteration() {
+  EnsureCoroutine();
+  ++iteration_;
+  busy_ = true;
+  groups_.clear();
+  group_path_.clear();
+  started_ns_ = runtime_.loop().UpdateNow();
+  lua_settop(co_, 0);
+  lua_getglobal(co_, exec_.c_str());
+  if (!lua_isfunction(co_, -1)) {
+    lua_settop(co_, 0);
+    Finish("the script has no function \"" + exec_ + "\" (define it, or fix the scenario's exec)");
+    return;
+  }
+  int nargs = 0;
+  if (runtime_.setup_data_ref() >= 0) {
+    lua_rawgeti(co_, LUA_REGISTRYINDEX, runtime_.setup_data_ref());
+    nargs = 1;
+  }
+  Resume(nargs);
+}
+
+void Vu::Resume(int nargs) {
+  int status = lua_resume(co_, nargs);
+  if (status == LUA_YIELD) return;  // a binding recorded the pending operation
+  if (status == 0) {
+    std::string error;
+    if (capture_result_ && lua_gettop(co_) > 0) {
+      if (!LuaToJson(co_, 1, exec_ + "() result", &result_, &error)) error = "cannot pass on " + error;
+    }
+    lua_settop(co_, 0);
+    Finish(error);
+    return;
+  }
+  // The coroutine is dead after an error: drop it; the next iteration gets a
+  // new one.
+  std::string message = lua_isstring(co_, -1) ? lua_tostring(co_, -1) : "error object is not a string";
+  lua_State* dead = co_;
+  runtime_.Unregister(dead);
+  luaL_unref(runtime_.state(), LUA_REGISTRYINDEX, co_ref_);
+  co_ = nullptr;
+  co_ref_ = -2;
+  Finish(message);
+}
+
+void Vu::Finish(std::string_view error) {
+  busy_ = false;
+  if (ScriptHost* host = runtime_.host()) host->OnIterationEnd(*this, started_ns_, error);
+}
+
+void Vu::Interrupt() {
+  if (!busy_) return;
+  for (size_t i = 0; i < pending_count_; ++i) {
+    Request& r = *requests_[i];
+    if (r.in_flight()) runtime_.client().Cancel(r);
+  }
+  outstanding_ = pending_count_ = 0;
+  runtime_.loop().Cancel(*sleep_);
+  if (co_ != nullptr) {
+    runtime_.Unregister(co_);
+    luaL_unref(runtime_.state(), LUA_REGISTRYINDEX, co_ref_);
+    co_ = nullptr;
+    co_ref_ = -2;
+  }
+  busy_ = false;
+}
+
+int Vu::StartRequestsAndYield(lua_State* co, size_t n, bool batch) {
+  pending_count_ = n;
+  outstanding_ = n;
+  batch_ = batch;
+  for (size_t i = 0; i < n; ++i) {
+    requests_[i]->done = false;
+    runtime_.client().Send(*requests_[i]);
+  }
+  return lua_yield(co, 0);
+}
+
+void Vu::OnRequestDone(Request& r) {
+  if (FollowRedirect(*this, r)) return;  // the next hop is in flight
+  r.done = true;
+  if (--outstanding_ > 0) return;
+  // Every request of the operation has ended: hand the responses to Lua.
+  lua_State* co = co_;
+  if (batch_) {
+    lua_createtable(co, static_cast<int>(pending_count_), 0);
+    for (size_t i = 0; i < pending_count_; ++i) {
+      PushResponse(co, *requests_[i]);
+      lua_rawseti(co, -2, static_cast<int>(i + 1));
+    }
+  } else {
+    PushResponse(co, *requests_[0]);
+  }
+  pending_count_ = 0;
+  Resume(1);
+}
+
+int Vu::SleepAndYield(lua_State* co, double seconds) {
+  int64_t ns = static_cast<int64_t>(seconds * 1e9);
+  runtime_.loop().Schedule(*sleep_, runtime_.loop().UpdateNow() + (ns > 0 ? ns : 0));
+  return lua_yield(co, 0);
+}
+
+void Vu::OnSleepDone() { Resume(0); }
+
+void Vu::StoreCookies(const std::string& host, const http::HeaderList& headers) {
+  for (size_t i = 0; i < headers.size(); ++i) {
+    std::string_view name = headers.name(i);
+    if (name.size() != 10 || strncasecmp(name.data(), "set-cookie", 10) != 0) continue;
+    std::string_view v = headers.value(i);
+    std::string_view pair = v.substr(0, v.find(';'));
+    size_t eq = pair.find('=');
+    if (eq == std::string_view::npos || eq == 0) continue;
+    std::string key = host + "\t" + std::string(pair.substr(0, eq));
+    std::string value(pair.substr(eq + 1));
+    bool expired = v.find("Max-Age=0") != std::string_view::npos;
+    bool found = false;
+    for (size_t c = 0; c < cookies_.size(); ++c) {
+      if (cookies_[c].first != key) continue;
+      found = true;
+      if (expired) {
+        cookies_.erase(cookies_.begin() + static_cast<long>(c));
+      } else {
+        cookies_[c].second = value;
+      }
+      break;
+    }
+    if (!found && !expired) cookies_.emplace_back(std::move(key), std::move(value));
+  }
+}
+
+const std::string* Vu::CookieHeaderFor(const std::string& host) const {
+  if (cookies_.empty()) return nullptr;
+  cookie_header_.clear();
+  for (const auto& [key, value] : cookies_) {
+    if (key.size() <= host.size() || key.compare(0, host.size(), host) != 0 ||
+        key[host.size()] != '\t') {
+      continue;
+    }
+    if (!cookie_header_.empty()) cookie_header_ += "; ";
+    cookie_header_.append(key, host.size() + 1);
+    cookie_header_ += '=';
+    cookie_header_ += value;
+  }
+  return cookie_header_.empty() ? nullptr : &cookie_header_;
+}
+
+}  // namespace stampede::script

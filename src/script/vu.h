@@ -1,0 +1,105 @@
+// One virtual user: a Lua coroutine that runs the scenario's exec function
+// once per iteration, and the operation it is blocked on (HTTP requests of
+// http.* or http.batch, or a sleep). Owned by its Runtime; the engine drives
+// it with StartIteration()/Interrupt() and learns the outcome through
+// ScriptHost::OnIterationEnd.
+// Thread: the worker thread of its Runtime.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "http/byte_buffer.h"
+#include "http/client.h"
+#include "http/response_parser.h"
+#include "loop/event_loop.h"
+#include "script/runtime.h"
+
+namespace stampede::script {
+
+class Vu {
+ public:
+  Vu(Runtime& runtime, uint64_t id, std::string scenario, std::string exec,
+     std::vector<std::pair<std::string, std::string>> scenario_tags);
+  ~Vu();
+  Vu(const Vu&) = delete;
+  Vu& operator=(const Vu&) = delete;
+
+  uint64_t id() const { return id_; }
+  // Iterations started so far by this VU (the running one counts).
+  uint64_t iteration() const { return iteration_; }
+  const std::string& scenario() const { return scenario_; }
+  const std::string& exec() const { return exec_; }
+  bool busy() const { return busy_; }
+
+  // Runs one iteration of exec(data). Precondition: !busy(). Ends through
+  // ScriptHost::OnIterationEnd (possibly before this returns, when the
+  // iteration never blocks).
+  void StartIteration();
+  // Abandons the running iteration: pending requests are cancelled, the sleep
+  // timer stopped, the coroutine dropped. OnIterationEnd is not called.
+  void Interrupt();
+
+  // The engine's own per-VU data.
+  void* user_data = nullptr;
+
+  // ---- used by the Lua bindings (bindings.cc) ----
+  struct Request;
+  Runtime& runtime() { return runtime_; }
+  std::mt19937_64& rng() { return rng_; }
+  std::vector<std::string>& groups() { return groups_; }
+  const std::string& group_path() const { return group_path_; }
+  void RebuildGroupPath();
+  const std::vector<std::pair<std::string, std::string>>& scenario_tags() const {
+    return scenario_tags_;
+  }
+  // Starts `n` requests described by the Request slots (filled by the binding)
+  // and yields the coroutine until all have finished.
+  std::vector<std::unique_ptr<Request>>& request_slots() { return requests_; }
+  Request& SlotAt(size_t i);
+  int StartRequestsAndYield(lua_State* co, size_t n, bool batch);
+  int SleepAndYield(lua_State* co, double seconds);
+  // Cookie jar: cookies set by responses, sent back to the same host.
+  void StoreCookies(const std::string& host, const http::HeaderList& headers);
+  const std::string* CookieHeaderFor(const std::string& host) const;
+
+ private:
+  class SleepTimer;
+  friend class SleepTimer;
+  void EnsureCoroutine();
+  void Resume(int nargs);
+  void OnRequestDone(Request& r);
+  void OnSleepDone();
+  void Finish(std::string_view error);
+
+  Runtime& runtime_;
+  uint64_t id_;
+  uint64_t iteration_ = 0;
+  std::string scenario_;
+  std::string exec_;
+  std::vector<std::pair<std::string, std::string>> scenario_tags_;
+  lua_State* co_ = nullptr;  // the coroutine, anchored in the registry at co_ref_
+  int co_ref_ = -2;
+  bool busy_ = false;
+  bool batch_ = false;
+  size_t outstanding_ = 0;   // requests of the pending operation still running
+  size_t pending_count_ = 0; // requests in the pending operation
+  int64_t started_ns_ = 0;
+  std::vector<std::unique_ptr<Request>> requests_;
+  std::unique_ptr<SleepTimer> sleep_;
+  std::vector<std::string> groups_;
+  std::string group_path_;
+  std::mt19937_64 rng_;
+  std::vector<std::pair<std::string, std::string>> cookies_;  // "host\tname" → value
+  mutable std::string cookie_header_;
+  bool capture_result_ = false;  // setup(): keep the return value as JSON
+  nlohmann::json result_;
+
+  friend class Runtime;
+};
+
+}  // namespace stampede::script

@@ -1,0 +1,42 @@
+// Internal to script/: one HTTP request of a VU's pending operation, with
+// what redirects and the response object need. Reused across iterations: its
+// strings and buffers keep their capacity, so steady state allocates nothing
+// outside Lua's own heap.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "http/byte_buffer.h"
+#include "http/client.h"
+#include "http/request_writer.h"
+#include "http/response_parser.h"
+#include "script/vu.h"
+
+namespace stampede::script {
+
+struct Vu::Request final : public http::Exchange {
+  explicit Request(Vu& owner) : vu(owner) {}
+  void OnComplete() override { vu.OnRequestDone(*this); }
+
+  Vu& vu;
+  // What to send (views point into Lua strings anchored on the coroutine's
+  // stack, or into the owned strings below).
+  std::string method;
+  const Runtime::Target* target = nullptr;
+  std::string_view body_view;
+  std::string body_storage;                 // a table body, encoded as JSON
+  std::vector<std::pair<std::string, std::string>> headers;  // the user's (copied)
+  std::vector<http::Header> header_views;
+  std::string name;                         // params.name; empty: the URL
+  std::vector<std::pair<std::string, std::string>> tags;  // params.tags
+  int redirects_left = 10;
+  bool want_body = true;
+  bool done = false;
+  http::ByteBuffer bytes;
+  http::HeaderList headers_in;
+  std::string status_text;                  // the status tag's storage
+};
+
+}  // namespace stampede::script
