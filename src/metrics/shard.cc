@@ -174,4 +174,19 @@ void Shard::ResetValues() {
   }
 }
 
+void Shard::CopyFrom(const Shard& other) {
+  registry_ = other.registry_;
+  metric_count_ = other.metric_count_;
+  tag_sets_ = other.tag_sets_;
+  tag_table_ = other.tag_table_;
+  index_ = other.index_;
+  series_ = other.series_;
+  // Histograms: reuse the ones we have (4096 counts each), make only the new.
+  while (histograms_.size() < other.histograms_.size()) {
+    histograms_.push_back(std::make_unique<ExpHistogram>());
+  }
+  histograms_.resize(other.histograms_.size());
+  for (size_t i = 0; i < other.histograms_.size(); ++i) *histograms_[i] = *other.histograms_[i];
+}
+
 }  // namespace stampede::metrics

@@ -104,6 +104,12 @@ class Shard {
   // worker can reuse the shard after a hand-off without allocating.
   void ResetValues();
 
+  // Makes this shard an exact copy of `other` (same interning, series and
+  // values), reusing this shard's storage: allocates only where `other` has
+  // grown past it. Used to publish a worker's cumulative values to the main
+  // thread once a second; cold path.
+  void CopyFrom(const Shard& other);
+
  private:
   struct TagSetEntry {
     uint64_t hash = 0;
