@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+extern char** environ;
+
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -59,14 +61,14 @@ std::string ReadBody(const std::string& flag) {
 }  // namespace
 
 CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
-  CLI::App* run = app.add_subcommand("run", "Run a load test");
-  run->add_option("--url", f.url, "URL every virtual user requests (http:// or https://)")
-      ->required();
+  CLI::App* run = app.add_subcommand("run", "Run a load test: a Lua script, or --url");
+  run->add_option("script", f.script, "Lua script to run (see docs/scripting.md)");
+  run->add_option("--url", f.url, "URL every virtual user requests (http:// or https://)");
   run->add_option("-X,--method", f.method, "HTTP method")->capture_default_str();
   run->add_option("-H,--header", f.headers, "Request header 'Name: value' (repeatable)")
       ->take_all();
   run->add_option("--body", f.body, "Request body: TEXT, or @FILE to read it from a file");
-  run->add_option("-u,--vus", f.vus, "Virtual users (closed loop)")->capture_default_str();
+  run->add_option("-u,--vus", f.vus, "Virtual users (closed loop; default 1)");
   run->add_option("-d,--duration", f.duration, "How long to run, e.g. 30s, 1m30s");
   run->add_option("-i,--iterations", f.iterations, "Total requests, shared by all VUs");
   run->add_option("--threads", f.threads, "Worker threads (default: one per core)");
@@ -84,13 +86,52 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   run->add_option("--cacert", f.ca_file, "Extra CA certificate file (PEM) to trust");
   run->add_option("--dns-server", f.dns_servers,
                   "DNS server IP[:port] to query instead of the system's (repeatable)");
+  run->add_option("-e,--env", f.env, "KEY=VALUE added to the script's ENV (repeatable)")
+      ->take_all();
+  run->add_option("--threshold", f.thresholds,
+                  "Threshold 'metric:expression', e.g. 'http_req_duration:p(95)<500' (repeatable)")
+      ->take_all();
+  run->add_option("-s,--stage", f.stages, "Ramping stage DURATION:TARGET, e.g. 30s:50 (repeatable)")
+      ->take_all();
+  run->add_option("--user-agent", f.user_agent, "User-Agent header (default stampede/VERSION)");
   return run;
 }
 
 engine::RunConfig BuildRunConfig(const RunFlags& f) {
   engine::RunConfig c;
-  c.url = http::ParseUrl(f.url, "--url");
-  c.url_text = f.url;
+  if (f.script.empty() == f.url.empty()) {
+    throw ConfigError(f.script.empty()
+                          ? "nothing to run: give a script (stampede run test.lua) or --url URL"
+                          : "give either a script or --url, not both");
+  }
+  if (!f.script.empty()) {
+    std::ifstream in(f.script, std::ios::binary);
+    if (!in) {
+      throw ConfigError("cannot read script " + Quote(f.script) +
+                        ": check the path (stampede run path/to/test.lua)");
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    c.script_path = f.script;
+    c.script_source = text.str();
+  } else {
+    c.url = http::ParseUrl(f.url, "--url");
+    c.url_text = f.url;
+  }
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos && eq > 0) c.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  for (const std::string& kv : f.env) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw ConfigError("invalid -e " + Quote(kv) + ": expected KEY=VALUE");
+    }
+    c.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  c.threshold_flags = f.thresholds;
+  c.user_agent = f.user_agent;
   if (f.method.empty()) throw ConfigError("invalid -X \"\": give a method such as GET or POST");
   for (char ch : f.method) {
     if (!std::isalpha(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') {
@@ -102,10 +143,11 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
   for (const std::string& h : f.headers) c.headers.push_back(ParseHeader(h));
   c.body = ReadBody(f.body);
 
-  if (f.vus < 1 || f.vus > 10'000'000) {
+  const bool vus_given = f.vus != -1;
+  if (vus_given && (f.vus < 1 || f.vus > 10'000'000)) {
     throw ConfigError("invalid --vus " + std::to_string(f.vus) + ": give at least 1 virtual user");
   }
-  c.vus = static_cast<uint32_t>(f.vus);
+  c.vus = vus_given ? static_cast<uint32_t>(f.vus) : 1;
   bool have_duration = !f.duration.empty();
   bool have_iterations = f.iterations != -2;
   if (have_iterations && f.iterations < 1) {
@@ -119,7 +161,16 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
     }
   }
   if (have_iterations) c.iterations = static_cast<uint64_t>(f.iterations);
-  if (!have_duration) {
+  // Script mode: flags that were given override the script's options.
+  if (vus_given) c.overrides.vus = f.vus;
+  if (have_duration) c.overrides.duration_ns = c.duration_ns;
+  if (have_iterations) c.overrides.iterations = f.iterations;
+  if (!f.stages.empty()) {
+    std::vector<engine::Stage> stages;
+    for (const std::string& st : f.stages) stages.push_back(engine::ParseStageFlag(st));
+    c.overrides.stages = stages;
+  }
+  if (!have_duration && c.script_path.empty()) {
     // Every run is bounded in time. With --iterations alone, k6's maxDuration
     // default (10m) applies; with neither, a 10 s test.
     c.duration_ns = have_iterations ? 600'000'000'000 : 10'000'000'000;
@@ -130,7 +181,8 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
   }
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   c.threads = f.threads > 0 ? static_cast<uint32_t>(f.threads) : cores;
-  if (c.threads > c.vus) c.threads = c.vus;  // a worker without VUs would idle
+  // A worker without VUs would idle (script mode caps by the plan's VUs).
+  if (c.script_path.empty() && c.threads > c.vus) c.threads = c.vus;
 
   c.graceful_stop_ns = core::ParseDuration(f.graceful_stop, "--graceful-stop").count();
   c.request_timeout_ns = core::ParseDuration(f.timeout, "--timeout").count();
@@ -150,7 +202,7 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
 
 int RunCommand(const RunFlags& flags) {
   engine::RunConfig config = BuildRunConfig(flags);
-  return engine::Runner(config).Run();
+  return engine::Runner(std::move(config)).Run();
 }
 
 }  // namespace stampede::cli

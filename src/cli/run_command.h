@@ -14,11 +14,12 @@ namespace stampede::cli {
 // The raw flag values, as typed. Durations stay text until validated so that
 // the error can quote what the user wrote.
 struct RunFlags {
+  std::string script;  // positional: a Lua script (or --url)
   std::string url;
   std::string method = "GET";
   std::vector<std::string> headers;
   std::string body;
-  int64_t vus = 1;
+  int64_t vus = -1;  // -1: not given (1 VU)
   std::string duration;
   int64_t iterations = -2;  // -2: not given
   int64_t threads = 0;
@@ -30,6 +31,10 @@ struct RunFlags {
   bool insecure_skip_tls_verify = false;
   std::string ca_file;
   std::vector<std::string> dns_servers;
+  std::vector<std::string> env;         // -e KEY=VALUE
+  std::vector<std::string> thresholds;  // --threshold 'metric:expr'
+  std::vector<std::string> stages;      // --stage 30s:50
+  std::string user_agent;
 };
 
 CLI::App* AddRunCommand(CLI::App& app, RunFlags& flags);

@@ -6,6 +6,8 @@ namespace stampede::engine {
 
 namespace mb = metrics::builtin;
 
+RequestRecorder::RequestRecorder(metrics::Shard& shard) : RequestRecorder(shard, RunConfig{}) {}
+
 RequestRecorder::RequestRecorder(metrics::Shard& shard, const RunConfig& config)
     : shard_(shard), name_(config.url.Redacted()), method_(config.method) {
   by_status_.fill(kUnset);
@@ -36,7 +38,13 @@ metrics::TagSetId RequestRecorder::TagsFor(const http::Exchange& ex) {
 }
 
 void RequestRecorder::Record(const http::Exchange& ex) {
-  const metrics::TagSetId tags = TagsFor(ex);
+  RecordHttp(ex, TagsFor(ex), Failed(ex));
+  shard_.Add(mb::kIterations, metrics::Shard::kNoTags, 1);
+  shard_.Add(mb::kIterationDuration, metrics::Shard::kNoTags,
+             static_cast<double>(ex.timings.TotalNs()));
+}
+
+void RequestRecorder::RecordHttp(const http::Exchange& ex, metrics::TagSetId tags, bool failed) {
   const http::Timings& t = ex.timings;
   const auto ns = [](int64_t v) { return static_cast<double>(v); };
   shard_.Add(mb::kHttpReqs, tags, 1);
@@ -48,11 +56,9 @@ void RequestRecorder::Record(const http::Exchange& ex) {
   shard_.Add(mb::kHttpReqWaiting, tags, ns(t.WaitingNs()));
   shard_.Add(mb::kHttpReqReceiving, tags, ns(t.ReceivingNs()));
   if (looking_up_ != ~0u) shard_.Add(looking_up_, tags, ns(t.DnsNs()));
-  shard_.Add(mb::kHttpReqFailed, tags, Failed(ex) ? 1 : 0);
+  shard_.Add(mb::kHttpReqFailed, tags, failed ? 1 : 0);
   shard_.Add(mb::kDataSent, tags, static_cast<double>(ex.bytes_sent));
   shard_.Add(mb::kDataReceived, tags, static_cast<double>(ex.bytes_received));
-  shard_.Add(mb::kIterations, metrics::Shard::kNoTags, 1);
-  shard_.Add(mb::kIterationDuration, metrics::Shard::kNoTags, ns(t.TotalNs()));
 }
 
 }  // namespace stampede::engine

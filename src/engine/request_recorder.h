@@ -19,10 +19,16 @@ class RequestRecorder {
   // `shard` must outlive the recorder. The request's `name` tag is the
   // redacted URL (as k6 tags plain URLs) and `method` the config's method.
   RequestRecorder(metrics::Shard& shard, const RunConfig& config);
+  explicit RequestRecorder(metrics::Shard& shard);
 
   // Records http_reqs, the http_req_* phase trends, http_req_failed,
-  // data_sent, data_received, iterations and iteration_duration.
+  // data_sent, data_received, iterations and iteration_duration (one request
+  // is one iteration of a `--url` VU).
   void Record(const http::Exchange& ex);
+
+  // The HTTP metrics of one request under tag set `tags` (script VUs intern
+  // their own tags). `failed` feeds http_req_failed.
+  void RecordHttp(const http::Exchange& ex, metrics::TagSetId tags, bool failed);
 
   // k6's default expected statuses are 200–399: anything else, and every
   // transport error, is a failed request.

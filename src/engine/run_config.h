@@ -7,11 +7,23 @@
 #include <utility>
 #include <vector>
 
+#include "engine/plan.h"
 #include "http/url.h"
 
 namespace stampede::engine {
 
 struct RunConfig {
+  // Script mode: the Lua script (empty in `--url` mode).
+  std::string script_path;
+  std::string script_source;
+  std::vector<std::pair<std::string, std::string>> env;  // ENV: environment + -e
+  bool discard_response_bodies = false;
+  std::string user_agent;
+  int64_t setup_timeout_ns = 60'000'000'000;
+  int64_t teardown_timeout_ns = 60'000'000'000;
+  std::vector<std::string> threshold_flags;  // --threshold 'metric:expr'
+  PlanOverrides overrides;                   // --vus/--duration/--iterations/--stage given
+
   // The request every VU repeats in `run --url` mode.
   http::Url url;
   std::string url_text;  // as given (redacted form is used in output)

@@ -10,12 +10,19 @@
 #include <fstream>
 
 #include "core/clock.h"
+#include "core/duration.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/script_worker.h"
 #include "engine/worker.h"
+#include "http/client.h"
+#include "loop/event_loop.h"
 #include "net/error_type.h"
+#include "net/resolver.h"
+#include "net/tls.h"
 #include "report/summary.h"
 #include "report/summary_json.h"
+#include "script/runtime.h"
 
 namespace stampede::engine {
 namespace {
@@ -31,7 +38,6 @@ class SignalBlock {
     pthread_sigmask(SIG_BLOCK, &set_, &old_);
   }
   ~SignalBlock() {
-    // Discard signals that arrived after the run ended, then unblock.
     timespec zero{0, 0};
     while (sigtimedwait(&set_, nullptr, &zero) > 0) {
     }
@@ -56,40 +62,192 @@ std::string FormatSeconds(int64_t ns) {
   return fmt::format("{}s", s);
 }
 
+core::ConfigError ScriptFailure(const std::string& message) {
+  return core::ConfigError(message, core::ExitCode::kScriptException);
+}
+
 }  // namespace
 
-Runner::Runner(const RunConfig& config)
-    : config_(config), registry_(metrics::Registry::WithBuiltins()) {
+// The script loaded on the main thread with a loop of its own: its init
+// validates the script and yields `options`; setup() and teardown() run here.
+class Runner::ScriptProbe {
+ public:
+  explicit ScriptProbe(const RunConfig& c)
+      : loop_(clock_),
+        resolver_(loop_, ResolverOptions(c)),
+        tls_(TlsOptions(c)),
+        client_(loop_, resolver_, &tls_, ClientOptions(c)) {
+    script::RuntimeOptions o;
+    o.script_path = c.script_path;
+    o.source = c.script_source;
+    o.env = c.env;
+    o.discard_response_bodies = c.discard_response_bodies;
+    o.user_agent = c.user_agent;
+    runtime_ = std::make_unique<script::Runtime>(o, loop_, client_);
+  }
+  script::Runtime& runtime() { return *runtime_; }
+
+ private:
+  static net::Resolver::Options ResolverOptions(const RunConfig& c) {
+    net::Resolver::Options o;
+    o.servers = c.dns_servers;
+    return o;
+  }
+  static net::TlsContext::Options TlsOptions(const RunConfig& c) {
+    net::TlsContext::Options o;
+    o.insecure_skip_verify = c.insecure_skip_tls_verify;
+    o.ca_file = c.ca_file;
+    return o;
+  }
+  static http::ClientOptions ClientOptions(const RunConfig& c) {
+    http::ClientOptions o;
+    o.connect_timeout_ns = c.connect_timeout_ns;
+    o.request_timeout_ns = c.request_timeout_ns;
+    return o;
+  }
+  core::MonotonicClock clock_;
+  loop::EventLoop loop_;
+  net::Resolver resolver_;
+  net::TlsContext tls_;
+  http::Client client_;
+  std::unique_ptr<script::Runtime> runtime_;
+};
+
+Runner::Runner(RunConfig config)
+    : config_(std::move(config)), registry_(metrics::Registry::WithBuiltins()) {
   registry_.Define("http_req_looking_up", metrics::MetricType::kTrend, metrics::ValueType::kTime);
 }
 
+Runner::~Runner() = default;
+
+void Runner::PrepareScript() {
+  try {
+    probe_ = std::make_unique<ScriptProbe>(config_);
+  } catch (const script::ScriptError& e) {
+    throw ScriptFailure(e.what());
+  }
+  nlohmann::json options;
+  try {
+    options = probe_->runtime().Options();
+  } catch (const script::ScriptError& e) {
+    throw core::ConfigError(e.what());
+  }
+  if (options.is_object()) {
+    // Script options that map onto flags; a flag given on the command line wins.
+    auto flag = [&](const char* key) -> const nlohmann::json* {
+      auto it = options.find(key);
+      return it == options.end() ? nullptr : &*it;
+    };
+    if (auto* v = flag("discardResponseBodies"); v && v->is_boolean()) {
+      config_.discard_response_bodies = v->get<bool>();
+    }
+    if (auto* v = flag("insecureSkipTLSVerify"); v && v->is_boolean() && !config_.insecure_skip_tls_verify) {
+      config_.insecure_skip_tls_verify = v->get<bool>();
+    }
+    if (auto* v = flag("userAgent"); v && v->is_string()) config_.user_agent = v->get<std::string>();
+    if (auto* v = flag("setupTimeout"); v && v->is_string()) {
+      config_.setup_timeout_ns = core::ParseDuration(v->get<std::string>(), "options.setupTimeout").count();
+    }
+    if (auto* v = flag("teardownTimeout"); v && v->is_string()) {
+      config_.teardown_timeout_ns =
+          core::ParseDuration(v->get<std::string>(), "options.teardownTimeout").count();
+    }
+  }
+  plan_ = ParsePlan(options.is_null() ? nlohmann::json::object() : options, config_.overrides);
+  for (const Scenario& sc : plan_.scenarios) {
+    if (!probe_->runtime().HasFunction(sc.exec)) {
+      throw ScriptFailure(fmt::format(
+          "{}: scenario \"{}\" runs \"{}\", which the script does not define as a function",
+          config_.script_path, sc.name, sc.exec));
+    }
+  }
+  PrepareThresholds(options);
+}
+
+void Runner::PrepareThresholds(const nlohmann::json& options) {
+  if (options.is_object() && options.contains("thresholds")) {
+    thresholds_ = metrics::ThresholdSet::FromJson(options["thresholds"], &registry_);
+  }
+  for (const std::string& flag : config_.threshold_flags) thresholds_.AddFlag(flag);
+  thresholds_.Validate(registry_);
+}
+
 RunOutcome Runner::Execute() {
+  const bool script_mode = !config_.script_path.empty();
+  if (script_mode) {
+    PrepareScript();
+  } else {
+    PrepareThresholds(nlohmann::json());
+  }
+
   SignalBlock signals;
   core::MonotonicClock clock;
-  const uint32_t threads = std::max<uint32_t>(1, std::min(config_.threads, config_.vus));
-  const int64_t start_ns = clock.NowNs();
-
-  // VUs spread evenly; shared iterations split in proportion to VUs, so a
-  // worker's VUs share only the worker's budget (no cross-thread counter).
-  std::vector<std::unique_ptr<Worker>> workers;
-  uint64_t iterations_left = config_.iterations;
-  for (uint32_t i = 0; i < threads; ++i) {
-    uint32_t vus = config_.vus / threads + (i < config_.vus % threads ? 1 : 0);
-    uint64_t iterations = 0;
-    if (config_.iterations > 0) {
-      iterations = (i + 1 == threads) ? iterations_left : config_.iterations * vus / config_.vus;
-      iterations_left -= iterations;
-      if (iterations == 0) continue;  // fewer iterations than workers
-    }
-    workers.push_back(std::make_unique<Worker>(static_cast<int>(i), config_, registry_, vus,
-                                               iterations, start_ns));
-  }
-  for (auto& w : workers) w->Start();
-
   RunOutcome out;
+
+  if (script_mode) {
+    try {
+      setup_data_ = probe_->runtime().RunSetup(config_.setup_timeout_ns);
+    } catch (const script::ScriptError& e) {
+      throw ScriptFailure(e.what());
+    }
+  }
+
+  const int64_t start_ns = clock.NowNs();
+  std::vector<std::unique_ptr<WorkerBase>> workers;
+  if (script_mode) {
+    uint32_t threads = std::max<uint32_t>(
+        1, std::min<uint32_t>(config_.threads, std::max<uint32_t>(1, plan_.MaxVus())));
+    for (uint32_t i = 0; i < threads; ++i) {
+      workers.push_back(std::make_unique<ScriptWorker>(static_cast<int>(i),
+                                                       static_cast<int>(threads), config_,
+                                                       registry_, SegmentFor(plan_, i, threads),
+                                                       setup_data_, start_ns));
+    }
+  } else {
+    // VUs spread evenly; shared iterations split in proportion to VUs, so a
+    // worker's VUs share only the worker's budget (no cross-thread counter).
+    const uint32_t threads = std::max<uint32_t>(1, std::min(config_.threads, config_.vus));
+    uint64_t iterations_left = config_.iterations;
+    for (uint32_t i = 0; i < threads; ++i) {
+      uint32_t vus = config_.vus / threads + (i < config_.vus % threads ? 1 : 0);
+      uint64_t iterations = 0;
+      if (config_.iterations > 0) {
+        iterations = (i + 1 == threads) ? iterations_left : config_.iterations * vus / config_.vus;
+        iterations_left -= iterations;
+        if (iterations == 0) continue;  // fewer iterations than workers
+      }
+      workers.push_back(std::make_unique<Worker>(static_cast<int>(i), config_, registry_, vus,
+                                                 iterations, start_ns));
+    }
+  }
+  try {
+    for (auto& w : workers) w->Start();
+  } catch (const script::ScriptError& e) {
+    for (auto& w : workers) w->RequestStop(true);
+    throw ScriptFailure(e.what());
+  }
+
+  // The run's own series: VU gauges sampled here (they are the run's, not a
+  // worker's).
+  metrics::Shard run_shard(registry_);
+  std::vector<metrics::Snapshot> latest(workers.size());
+  auto sample_vus = [&] {
+    uint32_t vus = 0, vus_max = 0;
+    for (auto& w : workers) {
+      vus += w->progress().active_vus.load(std::memory_order_relaxed);
+      vus_max += w->progress().allocated_vus.load(std::memory_order_relaxed);
+    }
+    run_shard.Add(metrics::builtin::kVus, metrics::Shard::kNoTags, vus);
+    run_shard.Add(metrics::builtin::kVusMax, metrics::Shard::kNoTags, vus_max);
+    return vus;
+  };
+
   const bool tty = isatty(STDERR_FILENO) == 1;
   const int64_t progress_every = tty ? core::kNsPerSec : 10 * core::kNsPerSec;
+  const int64_t threshold_every = 2 * core::kNsPerSec;
   int64_t next_progress = start_ns + progress_every;
+  int64_t next_thresholds = start_ns + threshold_every;
+  int64_t next_sample = start_ns + core::kNsPerSec;
   int signals_seen = 0;
   auto all_done = [&] {
     for (auto& w : workers) {
@@ -99,7 +257,8 @@ RunOutcome Runner::Execute() {
   };
   while (!all_done()) {
     int64_t now = clock.NowNs();
-    int64_t wait = std::min<int64_t>(200'000'000, std::max<int64_t>(1, next_progress - now));
+    int64_t next = std::min({next_progress, next_thresholds, next_sample});
+    int64_t wait = std::min<int64_t>(200'000'000, std::max<int64_t>(1, next - now));
     if (int sig = signals.Wait(wait); sig != 0) {
       ++signals_seen;
       out.aborted_by_signal = true;
@@ -109,6 +268,28 @@ RunOutcome Runner::Execute() {
       for (auto& w : workers) w->RequestStop(hard);
     }
     now = clock.NowNs();
+    if (now >= next_sample) {
+      sample_vus();
+      next_sample += core::kNsPerSec;
+    }
+    if (now >= next_thresholds && !thresholds_.empty()) {
+      for (size_t i = 0; i < workers.size(); ++i) {
+        workers[i]->publisher().Consume([&](const metrics::Shard& s) {
+          const metrics::Shard* one[] = {&s};
+          latest[i] = metrics::Snapshot::Merge(registry_, one);
+        });
+      }
+      metrics::Snapshot whole;
+      for (const metrics::Snapshot& s : latest) whole.MergeFrom(s);
+      whole.set_elapsed_ns(now - start_ns);
+      thresholds_.Evaluate(whole, now - start_ns, metrics::ThresholdSet::Phase::kDuringRun);
+      if (!out.aborted_by_threshold && thresholds_.ShouldAbort(now - start_ns)) {
+        out.aborted_by_threshold = true;
+        core::Warn("a threshold with abortOnFail failed: stopping the test");
+        for (auto& w : workers) w->RequestStop(false);
+      }
+      next_thresholds += threshold_every;
+    }
     if (now >= next_progress) {
       if (!config_.quiet) {
         uint64_t reqs = 0, failed = 0;
@@ -119,8 +300,8 @@ RunOutcome Runner::Execute() {
           vus += w->progress().active_vus.load(std::memory_order_relaxed);
         }
         double secs = static_cast<double>(now - start_ns) / 1e9;
-        std::string total =
-            config_.duration_ns > 0 ? "/" + FormatSeconds(config_.duration_ns) : std::string();
+        int64_t total_ns = script_mode ? plan_.TotalDurationNs() : config_.duration_ns;
+        std::string total = total_ns > 0 ? "/" + FormatSeconds(total_ns) : std::string();
         std::string line = fmt::format("running {}{}  {} VUs  {} requests  {:.1f}/s  {} failed",
                                        FormatSeconds(now - start_ns), total, vus, reqs,
                                        secs > 0 ? reqs / secs : 0.0, failed);
@@ -135,8 +316,18 @@ RunOutcome Runner::Execute() {
     }
   }
   if (tty && !config_.quiet) std::fprintf(stderr, "\r\033[K");
+  sample_vus();
   for (auto& w : workers) w->Join();
   out.elapsed_ns = clock.NowNs() - start_ns;
+
+  if (script_mode) {
+    try {
+      probe_->runtime().RunTeardown(config_.teardown_timeout_ns);
+    } catch (const script::ScriptError& e) {
+      core::Warn("{}", e.what());
+      ++out.script_errors;
+    }
+  }
 
   std::vector<const metrics::Shard*> shards;
   for (auto& w : workers) {
@@ -145,21 +336,44 @@ RunOutcome Runner::Execute() {
     for (size_t i = 0; i < r.errors_by_type.size(); ++i) out.errors_by_type[i] += r.errors_by_type[i];
     out.interrupted_iterations += r.interrupted_iterations;
     out.connections_opened += r.connections_opened;
+    out.script_errors += r.script_errors;
+    out.dropped_iterations += r.dropped_iterations;
+    if (out.first_script_error.empty()) out.first_script_error = r.first_script_error;
   }
-  // The VU gauges are the run's, not a worker's: the closed model keeps them
-  // constant at --vus.
-  metrics::Shard run_shard(registry_);
-  run_shard.Add(metrics::builtin::kVus, metrics::Shard::kNoTags, config_.vus);
-  run_shard.Add(metrics::builtin::kVusMax, metrics::Shard::kNoTags, config_.vus);
+  if (!script_mode) {
+    // The closed model keeps the VU gauges constant at --vus.
+    run_shard.ResetValues();
+    run_shard.Add(metrics::builtin::kVus, metrics::Shard::kNoTags, config_.vus);
+    run_shard.Add(metrics::builtin::kVusMax, metrics::Shard::kNoTags, config_.vus);
+  }
   shards.push_back(&run_shard);
   out.snapshot = metrics::Snapshot::Merge(registry_, shards);
   out.snapshot.set_elapsed_ns(out.elapsed_ns);
+  thresholds_.Evaluate(out.snapshot, out.elapsed_ns, metrics::ThresholdSet::Phase::kEndOfTest);
+  out.thresholds = thresholds_;
   return out;
+}
+
+std::string Runner::Describe() const {
+  if (config_.script_path.empty()) {
+    return fmt::format("     target: {} {}\n  scenarios: {} VUs, {}, closed model\n",
+                       config_.method, config_.url.Redacted(), config_.vus,
+                       config_.iterations > 0
+                           ? fmt::format("{} iterations shared", config_.iterations)
+                           : FormatSeconds(config_.duration_ns) + " duration");
+  }
+  std::string text = fmt::format("     script: {}\n  scenarios: {} (max {} VUs, {} max duration)\n",
+                                 config_.script_path, plan_.scenarios.size(), plan_.MaxVus(),
+                                 FormatSeconds(plan_.TotalDurationNs()));
+  for (const Scenario& sc : plan_.scenarios) {
+    text += fmt::format("           * {}: {}, exec {}\n", sc.name, ExecutorName(sc.type), sc.exec);
+  }
+  return text;
 }
 
 int Runner::Run() {
   RunOutcome out = Execute();
-  report::SummaryOptions options;
+  report::SummaryOptions options = report::WithThresholds(report::SummaryOptions{}, out.thresholds);
   std::string summary = report::FormatSummary(out.snapshot, registry_, options);
   std::string errors;
   for (size_t i = 1; i < out.errors_by_type.size(); ++i) {
@@ -168,20 +382,26 @@ int Runner::Run() {
                           fmt::format("{} ", net::Name(static_cast<net::NetError>(i))),
                           out.errors_by_type[i]);
   }
-  std::string header = fmt::format(
-      "\n  execution: local\n     target: {} {}\n  scenarios: {} VUs, {}, closed model\n\n",
-      config_.method, config_.url.Redacted(), config_.vus,
-      config_.iterations > 0 ? fmt::format("{} iterations shared", config_.iterations)
-                             : FormatSeconds(config_.duration_ns) + " duration");
-  std::fputs(header.c_str(), stdout);
+  std::fputs(fmt::format("\n  execution: local\n{}\n", Describe()).c_str(), stdout);
   std::fputs(summary.c_str(), stdout);
   if (!errors.empty()) {
     std::fputs("\n   errors by type:\n", stdout);
     std::fputs(errors.c_str(), stdout);
   }
+  if (out.script_errors > 0) {
+    std::fprintf(stdout, "\n   %llu iterations ended in a script error; the first: %s\n",
+                 static_cast<unsigned long long>(out.script_errors),
+                 out.first_script_error.c_str());
+  }
   if (out.interrupted_iterations > 0) {
-    std::fprintf(stdout, "\n   %llu in-flight requests interrupted by the stop\n",
+    std::fprintf(stdout, "\n   %llu in-flight iterations interrupted by the stop\n",
                  static_cast<unsigned long long>(out.interrupted_iterations));
+  }
+  std::vector<std::string> failed = out.thresholds.FailedMetrics();
+  if (!failed.empty()) {
+    std::string names;
+    for (const std::string& f : failed) names += (names.empty() ? "" : ", ") + f;
+    std::fprintf(stdout, "\n   thresholds on metrics '%s' have been crossed\n", names.c_str());
   }
   std::fflush(stdout);
 
@@ -196,6 +416,7 @@ int Runner::Run() {
       }
     }
     j["errors"] = errs;
+    j["script_errors"] = out.script_errors;
     std::ofstream f(config_.summary_export);
     f << j.dump(2) << "\n";
     if (!f) {
@@ -203,8 +424,9 @@ int Runner::Run() {
                  config_.summary_export);
     }
   }
-  return static_cast<int>(out.aborted_by_signal ? core::ExitCode::kAbortedBySignal
-                                                : core::ExitCode::kOk);
+  if (out.aborted_by_signal) return static_cast<int>(core::ExitCode::kAbortedBySignal);
+  if (!failed.empty()) return static_cast<int>(core::ExitCode::kThresholdsFailed);
+  return static_cast<int>(core::ExitCode::kOk);
 }
 
 }  // namespace stampede::engine

@@ -1,45 +1,67 @@
-// Runs one test on the main thread's behalf: spreads VUs and iterations over
-// workers, watches progress and signals, then merges the workers' shards into
-// one metrics::Snapshot and hands it to the report formatters.
+// Runs one test on the main thread's behalf: in script mode it loads the
+// script once here (init errors stop the run before any load), parses the
+// plan and thresholds, runs setup(); it spreads the load over workers,
+// watches progress, signals and thresholds (every 2 s, from the workers'
+// published metric copies), then merges the final shards into one
+// metrics::Snapshot for the report formatters, and runs teardown().
 //
 // Signals: SIGINT/SIGTERM are blocked in every thread and taken synchronously
 // here (sigtimedwait), so no handler runs inside a worker. The first signal
-// stops gracefully (in-flight requests get --graceful-stop), the second at
-// once. Main thread only.
+// stops gracefully, the second at once. Main thread only.
 #pragma once
 
+#include <array>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "engine/plan.h"
 #include "engine/run_config.h"
 #include "metrics/registry.h"
 #include "metrics/snapshot.h"
+#include "metrics/threshold.h"
 
 namespace stampede::engine {
 
 struct RunOutcome {
   metrics::Snapshot snapshot;
+  metrics::ThresholdSet thresholds;
   std::array<uint64_t, 16> errors_by_type{};  // indexed by net::NetError
   uint64_t interrupted_iterations = 0;
   uint64_t connections_opened = 0;
+  uint64_t script_errors = 0;
+  uint64_t dropped_iterations = 0;
+  std::string first_script_error;
   int64_t elapsed_ns = 0;
   bool aborted_by_signal = false;
+  bool aborted_by_threshold = false;
 };
 
 class Runner {
  public:
-  explicit Runner(const RunConfig& config);
+  explicit Runner(RunConfig config);
+  ~Runner();
   // Runs the test, prints the summary, writes the exports; returns the exit
-  // code. Throws core::ConfigError for configuration found bad at start.
+  // code. Throws core::ConfigError for configuration found bad at start
+  // (exit 104), or for a script that fails at init or in setup (exit 107).
   int Run();
   // Runs the test and returns its outcome without printing (tests use this).
   RunOutcome Execute();
 
  private:
-  void PrintProgress(int64_t elapsed_ns, bool final_line);
+  class ScriptProbe;
+  void PrepareScript();
+  void PrepareThresholds(const nlohmann::json& options);
+  std::string Describe() const;
 
-  const RunConfig& config_;
+  RunConfig config_;
   metrics::Registry registry_;
+  std::unique_ptr<ScriptProbe> probe_;  // script mode: init + setup/teardown here
+  Plan plan_;
+  metrics::ThresholdSet thresholds_;
+  nlohmann::json setup_data_;
 };
 
 }  // namespace stampede::engine

@@ -40,6 +40,19 @@ class Worker::Impl {
     bool hard_;
   };
 
+  // Once a second: hand a copy of the cumulative metrics to the main thread.
+  class PublishTick final : public loop::Timer {
+   public:
+    explicit PublishTick(Impl& impl) : impl_(impl) {}
+    void OnTimer() override {
+      impl_.w_.publisher_.Publish(*impl_.w_.shard_);
+      impl_.loop_.Schedule(*this, impl_.loop_.Now() + core::kNsPerSec);
+    }
+
+   private:
+    Impl& impl_;
+  };
+
   Impl(Worker& w)
       : w_(w),
         loop_(clock_),
@@ -50,7 +63,8 @@ class Worker::Impl {
                                                 Headers(w.config_), w.config_.body)),
         recorder_(*w.shard_, w.config_),
         end_of_test_(*this, false),
-        end_of_grace_(*this, true) {
+        end_of_grace_(*this, true),
+        publish_tick_(*this) {
     origin_ = client_.GetOrigin(w.config_.url);
     vus_.reserve(w.vus_);
     for (uint32_t i = 0; i < w.vus_; ++i) {
@@ -66,14 +80,17 @@ class Worker::Impl {
   void Run() {
     loop_.UpdateNow();
     if (w_.config_.duration_ns > 0) loop_.Schedule(end_of_test_, w_.start_ns_ + w_.config_.duration_ns);
+    loop_.Schedule(publish_tick_, loop_.Now() + core::kNsPerSec);
     for (auto& vu : vus_) StartIteration(*vu);
     w_.progress_.active_vus.store(active_, std::memory_order_relaxed);
+    w_.progress_.allocated_vus.store(w_.vus_, std::memory_order_relaxed);
     while (!finished_) {
       loop_.RunOnce();
       int request = w_.stop_request_.load(std::memory_order_acquire);
       if (request != 0 && request > stop_level_) BeginStop(request == 2);
       if (stop_level_ > 0 && active_ == 0) finished_ = true;
     }
+    loop_.Cancel(publish_tick_);
     client_.CloseAll();
     for (int i = 0; i < 3 && loop_.scheduled_timers() > 0; ++i) loop_.RunOnce(0);
     w_.result_.connections_opened = client_.connections_opened();
@@ -168,6 +185,7 @@ class Worker::Impl {
   std::vector<std::unique_ptr<UrlVu>> vus_;
   Deadline end_of_test_;
   Deadline end_of_grace_;
+  PublishTick publish_tick_;
   uint64_t remaining_ = 0;
   uint32_t active_ = 0;
   int stop_level_ = 0;  // 0 running, 1 graceful stop, 2 hard stop
@@ -176,13 +194,13 @@ class Worker::Impl {
 
 Worker::Worker(int index, const RunConfig& config, const metrics::Registry& registry,
                uint32_t vus, uint64_t iterations, int64_t start_ns)
-    : index_(index),
+    : WorkerBase(registry),
+      index_(index),
       config_(config),
       registry_(registry),
       vus_(vus),
       iterations_(iterations),
-      start_ns_(start_ns),
-      shard_(std::make_unique<metrics::Shard>(registry)) {}
+      start_ns_(start_ns) {}
 
 Worker::~Worker() {
   if (thread_.joinable()) {

@@ -10,53 +10,33 @@
 #include <thread>
 
 #include "engine/run_config.h"
+#include "engine/worker_base.h"
 #include "metrics/registry.h"
 #include "metrics/shard.h"
 #include "net/error_type.h"
 
 namespace stampede::engine {
 
-// What the main thread may read while the worker runs (relaxed atomics,
-// written only by the worker: no lock, no contention).
-struct WorkerProgress {
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> failed{0};  // transport errors + unexpected statuses
-  std::atomic<uint32_t> active_vus{0};
-  std::atomic<bool> done{false};
-};
-
-// Results that only exist once the worker has been joined.
-struct WorkerResult {
-  std::array<uint64_t, 16> errors_by_type{};  // indexed by net::NetError
-  uint64_t interrupted_iterations = 0;        // cut short by the end of the test
-  uint64_t connections_opened = 0;
-};
-
-class Worker {
+class Worker final : public WorkerBase {
  public:
   // `config` and `registry` must outlive the worker. `vus` VUs run here and
   // share `iterations` (0: unbounded). `start_ns` is the common monotonic
   // start instant of the test (durations count from it).
   Worker(int index, const RunConfig& config, const metrics::Registry& registry, uint32_t vus,
          uint64_t iterations, int64_t start_ns);
-  ~Worker();
+  ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
   // Main thread. Builds the worker's loop, client and VUs, then spawns the
   // thread. Throws core::ConfigError for configuration the worker cannot use
   // (e.g. an unreadable CA file).
-  void Start();
-  void Join();
+  void Start() override;
+  void Join() override;
 
   // Thread-safe. Graceful: no new requests; in-flight ones get the configured
   // graceful stop. Hard: in-flight requests are abandoned at once.
-  void RequestStop(bool hard);
-
-  const WorkerProgress& progress() const { return progress_; }
-  // After Join().
-  const metrics::Shard& shard() const { return *shard_; }
-  const WorkerResult& result() const { return result_; }
+  void RequestStop(bool hard) override;
 
  private:
   class Impl;
@@ -68,9 +48,6 @@ class Worker {
   uint32_t vus_;
   uint64_t iterations_;
   int64_t start_ns_;
-  std::unique_ptr<metrics::Shard> shard_;
-  WorkerProgress progress_;
-  WorkerResult result_;
   std::atomic<int> stop_request_{0};  // 0 none, 1 graceful, 2 hard
   std::unique_ptr<Impl> impl_;        // built by Start(), used by the thread
   std::thread thread_;

@@ -81,11 +81,23 @@ void PadTo(std::string& s, size_t width) {
 
 }  // namespace
 
+SummaryOptions WithThresholds(SummaryOptions options, const metrics::ThresholdSet& thresholds) {
+  options.thresholds.clear();
+  for (const metrics::MetricThresholdResults& m : thresholds.Results()) {
+    ThresholdSummary summary;
+    summary.metric = m.metric;
+    for (const metrics::ThresholdResult& r : m.thresholds)
+      summary.results.emplace_back(r.source, r.passed);
+    options.thresholds.push_back(std::move(summary));
+  }
+  return options;
+}
+
 std::string FormatSummary(const metrics::Snapshot& snapshot, const metrics::Registry& registry,
                           const SummaryOptions& options) {
   const std::vector<internal::TrendStat> stats = internal::ParseTrendStats(options.trend_stats);
   const std::vector<internal::SummaryEntry> entries =
-      internal::CollectEntries(snapshot, registry, options, /*keep_empty_with_thresholds=*/false);
+      internal::CollectEntries(snapshot, registry, options);
 
   std::vector<Line> lines;
   for (const internal::SummaryEntry& e : entries) {

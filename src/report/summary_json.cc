@@ -20,7 +20,7 @@ nlohmann::json SummaryJson(const metrics::Snapshot& snapshot, const metrics::Reg
   const std::vector<internal::TrendStat> stats = internal::ParseTrendStats(options.trend_stats);
   nlohmann::json metrics_json = nlohmann::json::object();
   for (const internal::SummaryEntry& e :
-       internal::CollectEntries(snapshot, registry, options, /*keep_empty_with_thresholds=*/true)) {
+       internal::CollectEntries(snapshot, registry, options)) {
     const metrics::SeriesValue& v = e.value;
     const ValueType vt = e.def.value_type;
     nlohmann::json m = nlohmann::json::object();

@@ -15,8 +15,12 @@
 // SummaryOptions::trend_stats. A "thresholds" object maps each expression to
 // true when the threshold FAILED and false when it passed: k6's legacy export
 // uses this inverted sense and keeps it for compatibility (grafana/k6 issue
-// #1498, grafana/k6-docs issue #30). Metrics without samples are left out,
-// unless thresholds name them (then they appear with zero values).
+// #1498, grafana/k6-docs issue #30; grafana/k6 js/summary-wrapper.js
+// oldJSONSummary sets `thresholds[name] = !threshold.ok`). Metrics without
+// samples are left out, unless thresholds name them or one of their
+// sub-metrics (then they appear with zero values, as in k6).
+// Known difference: for rate metrics k6's legacy export has "value" but no
+// "rate" key; this export keeps both (the e2e tests and bench read "rate").
 //
 // Cold path; pure function of its inputs; any thread.
 #pragma once

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "metrics/shard.h"
+#include "metrics/threshold.h"
 
 namespace stampede::report {
 namespace {
@@ -67,6 +68,39 @@ TEST(SummaryJsonTest, K6SummaryExportShape) {
   EXPECT_FALSE(m.contains("iterations"));
   EXPECT_FALSE(m.contains("http_req_blocked"));
   EXPECT_EQ(m.size(), 7u);
+}
+
+TEST(SummaryJsonTest, EvaluatedThresholdSetFailedIsTrue) {
+  const Registry registry = Registry::WithBuiltins();
+  Shard shard(registry);
+  const auto api = shard.Intern({{"name", "/api"}});
+  shard.Add(builtin::kHttpReqDuration, api, 300e6);  // 300 ms
+  shard.Add(builtin::kHttpReqDuration, Shard::kNoTags, 100e6);
+  shard.Add(builtin::kHttpReqFailed, api, 1);
+  const Shard* shards[] = {&shard};
+  Snapshot snapshot = Snapshot::Merge(registry, shards);
+  snapshot.set_elapsed_ns(1'000'000'000);
+
+  const nlohmann::json thresholds = nlohmann::json::parse(R"({
+      "http_req_duration": ["p(95)<500", "max<250"],
+      "http_req_duration{name:/api}": ["avg<=300"],
+      "http_req_failed": ["rate<0.01"],
+      "checks{check:status is 200}": ["rate>0.9"]})");
+  metrics::ThresholdSet set = metrics::ThresholdSet::FromJson(thresholds, &registry);
+  set.Evaluate(snapshot, snapshot.elapsed_ns(), metrics::ThresholdSet::Phase::kEndOfTest);
+  SummaryOptions options;
+  options.trend_stats = {"avg", "max"};
+  const nlohmann::json m = SummaryJson(snapshot, registry, WithThresholds(options, set))["metrics"];
+
+  EXPECT_EQ(m["http_req_duration"]["thresholds"],
+            (nlohmann::json{{"p(95)<500", false}, {"max<250", true}}));
+  EXPECT_DOUBLE_EQ(m["http_req_duration"]["max"].get<double>(), 300);  // ms, as compared
+  EXPECT_EQ(m["http_req_duration{name:/api}"]["thresholds"], (nlohmann::json{{"avg<=300", false}}));
+  EXPECT_EQ(m["http_req_failed"]["thresholds"], (nlohmann::json{{"rate<0.01", true}}));
+  // A rate sub-metric without samples passes (k6) and shows, with its parent.
+  EXPECT_EQ(m["checks{check:status is 200}"]["thresholds"], (nlohmann::json{{"rate>0.9", false}}));
+  EXPECT_EQ(m["checks"],
+            (nlohmann::json{{"passes", 0}, {"fails", 0}, {"value", 0.0}, {"rate", 0.0}}));
 }
 
 TEST(SummaryJsonTest, EmptySnapshot) {

@@ -22,8 +22,7 @@ struct SubMetric {
 
 std::vector<SummaryEntry> CollectEntries(const metrics::Snapshot& snapshot,
                                          const metrics::Registry& registry,
-                                         const SummaryOptions& options,
-                                         bool keep_empty_with_thresholds) {
+                                         const SummaryOptions& options) {
   // Thresholds by parent metric name: the metric's own, and its sub-metrics.
   std::map<std::string, std::vector<std::pair<std::string, bool>>, std::less<>> own;
   std::map<std::string, std::vector<SubMetric>, std::less<>> subs;
@@ -65,9 +64,8 @@ std::vector<SummaryEntry> CollectEntries(const metrics::Snapshot& snapshot,
     if (id) entry.value = snapshot.Aggregate(*id);
     entry.value.type = def.type;
     entry.value.value_type = def.value_type;
-    if (auto it = own.find(name); it != own.end()) entry.thresholds = it->second;
-    const bool parent_has_thresholds = !entry.thresholds.empty();
-    const bool show = !entry.value.empty() || (keep_empty_with_thresholds && parent_has_thresholds);
+    const auto own_it = own.find(name);
+    if (own_it != own.end()) entry.thresholds = own_it->second;
 
     std::vector<SummaryEntry> children;
     if (auto it = subs.find(name); it != subs.end()) {
@@ -81,19 +79,17 @@ std::vector<SummaryEntry> CollectEntries(const metrics::Snapshot& snapshot,
         child.value.type = def.type;
         child.value.value_type = def.value_type;
         child.thresholds = sub.thresholds;
-        if (!child.value.empty() || keep_empty_with_thresholds)
-          children.push_back(std::move(child));
+        children.push_back(std::move(child));
       }
     }
-    if (!show && children.empty()) continue;
+    // Named by a threshold (even with an empty list), or parent of a named
+    // sub-metric: shown even without samples, as k6 does.
+    const bool named = own_it != own.end() || !children.empty();
+    if (entry.value.empty() && !named) continue;
     std::sort(children.begin(), children.end(),
               [](const SummaryEntry& a, const SummaryEntry& b) { return a.display < b.display; });
-    // The text summary lists sub-metrics under a shown parent only; the JSON
-    // export lists every entry by its own key.
-    if (show) entries.push_back(std::move(entry));
-    if (show || keep_empty_with_thresholds) {
-      for (SummaryEntry& child : children) entries.push_back(std::move(child));
-    }
+    entries.push_back(std::move(entry));
+    for (SummaryEntry& child : children) entries.push_back(std::move(child));
   }
   return entries;
 }

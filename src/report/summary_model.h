@@ -22,12 +22,13 @@ struct SummaryEntry {
 };
 
 // Metrics sorted by name, each followed by its sub-metrics (those named by
-// thresholds) sorted by display text. Entries without samples are left out
-// unless `keep_empty_with_thresholds` and they have thresholds.
+// thresholds) sorted by display text. Metrics without samples are left out
+// unless thresholds name them or one of their sub-metrics: k6 marks those
+// "observed" so that they show in the summary with zero values
+// (grafana/k6 metrics/engine/engine.go, InitSubMetricsAndThresholds).
 std::vector<SummaryEntry> CollectEntries(const metrics::Snapshot& snapshot,
                                          const metrics::Registry& registry,
-                                         const SummaryOptions& options,
-                                         bool keep_empty_with_thresholds);
+                                         const SummaryOptions& options);
 
 // A parsed trend stat: "avg", "min", "med", "max", "count" or a percentile.
 struct TrendStat {

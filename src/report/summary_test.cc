@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
 #include "metrics/shard.h"
+#include "metrics/threshold.h"
 
 namespace stampede::report {
 namespace {
@@ -65,19 +68,56 @@ TEST_F(SummaryTest, ThresholdMarksAndSubMetrics) {
       {"http_req_duration{name:/api}", {{"p(95)<3", false}}},
       {"http_req_duration{name:/}", {{"max<5", true}}},
       {"http_req_failed", {{"rate<0.01", false}}},
-      {"http_req_duration{name:/none}", {{"max<5", true}}},  // no samples: not shown
-      {"checks", {{"rate>0.9", true}}},                      // no samples: not shown
+      // No samples: shown with zero values all the same, as k6 does.
+      {"http_req_duration{name:/none}", {{"max<5", true}}},
+      {"checks", {{"rate>0.9", true}}},
   };
   const std::string text = FormatSummary(Run(), registry_, options);
   EXPECT_EQ(text,
+            "   ✓ checks..............: 0.00%  ✓ 0      ✗ 0\n"
             "     data_received.......: 12 MB  1.2 MB/s\n"
             "   ✓ http_req_duration...: count=4 min=1ms max=4ms p(99.9)=4ms\n"
             "   ✓   { name:/ }........: count=2 min=1ms max=3ms p(99.9)=3ms\n"
             "   ✗   { name:/api }.....: count=2 min=2ms max=4ms p(99.9)=4ms\n"
+            "   ✓   { name:/none }....: count=0 min=0s  max=0s  p(99.9)=0s\n"
             "   ✗ http_req_failed.....: 25.00% ✓ 1      ✗ 3\n"
             "     http_reqs...........: 4      0.4/s\n"
             "     vus.................: 10     min=10   max=10\n")
       << text;
+}
+
+TEST_F(SummaryTest, EvaluatedThresholdSet) {
+  // The engine's path: parse, validate, evaluate at the end, then format.
+  const nlohmann::json thresholds = nlohmann::json::parse(R"({
+      "http_req_duration": ["p(95)<500", "avg<2"],
+      "http_req_duration{name:/api}": ["max<=4"],
+      "http_req_failed": ["rate<0.5"],
+      "iteration_duration{scenario:default}": ["p(90)<100"],
+      "iterations": []})");
+  metrics::ThresholdSet set = metrics::ThresholdSet::FromJson(thresholds, &registry_);
+  const Snapshot snapshot = Run();
+  set.Evaluate(snapshot, snapshot.elapsed_ns(), metrics::ThresholdSet::Phase::kEndOfTest);
+  SummaryOptions base;
+  base.trend_stats = {"avg", "max"};
+  const SummaryOptions options = WithThresholds(base, set);
+  EXPECT_EQ(options.trend_stats, base.trend_stats);
+  ASSERT_EQ(options.thresholds.size(), 5u);
+  EXPECT_EQ(options.thresholds[0].metric, "http_req_duration");
+  EXPECT_EQ(options.thresholds[0].results,
+            (std::vector<std::pair<std::string, bool>>{{"p(95)<500", true}, {"avg<2", false}}));
+
+  // A sub-metric with no samples brings its empty parent along; a metric with
+  // an empty threshold list shows without a mark.
+  EXPECT_EQ(FormatSummary(snapshot, registry_, options),
+            "     data_received............: 12 MB  1.2 MB/s\n"
+            "   ✗ http_req_duration........: avg=2.5ms max=4ms\n"
+            "   ✓   { name:/api }..........: avg=3ms   max=4ms\n"
+            "   ✓ http_req_failed..........: 25.00% ✓ 1      ✗ 3\n"
+            "     http_reqs................: 4      0.4/s\n"
+            "     iteration_duration.......: avg=0s    max=0s\n"
+            "   ✓   { scenario:default }...: avg=0s    max=0s\n"
+            "     iterations...............: 0      0/s\n"
+            "     vus......................: 10     min=10   max=10\n");
 }
 
 TEST_F(SummaryTest, EmptyMetricsAreNotShown) {

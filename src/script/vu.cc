@@ -64,6 +64,7 @@ void Vu::StartIteration() {
   busy_ = true;
   groups_.clear();
   group_path_.clear();
+  cookies_.clear();  // as k6: each iteration starts with an empty cookie jar
   started_ns_ = runtime_.loop().UpdateNow();
   lua_settop(co_, 0);
   lua_getglobal(co_, exec_.c_str());
