@@ -332,10 +332,10 @@ int Sleep(lua_State* L) {
   return vu.SleepAndYield(L, lua_tonumber(L, 1));
 }
 
-std::mt19937_64& RngOf(lua_State* L) {
+Rng& RngOf(lua_State* L) {
   Runtime& rt = RuntimeOf(L);
   if (Vu* vu = rt.VuFor(L)) return vu->rng();
-  static thread_local std::mt19937_64 init_rng(rt.options().seed);
+  static thread_local Rng init_rng(rt.options().seed);
   return init_rng;
 }
 
@@ -353,7 +353,7 @@ int RandomInt(lua_State* L) {
 
 // math.random with Lua 5.1's contract, but from the VU's own generator.
 int MathRandom(lua_State* L) {
-  std::mt19937_64& rng = RngOf(L);
+  Rng& rng = RngOf(L);
   int n = lua_gettop(L);
   if (n == 0) {
     lua_pushnumber(L, std::uniform_real_distribution<double>(0.0, 1.0)(rng));
@@ -377,7 +377,7 @@ int MathRandomSeed(lua_State* L) {
 }
 
 int Uuid(lua_State* L) {
-  std::mt19937_64& rng = RngOf(L);
+  Rng& rng = RngOf(L);
   uint64_t hi = rng(), lo = rng();
   hi = (hi & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
   lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // variant 10

@@ -17,6 +17,7 @@
 #include "http/client.h"
 #include "http/response_parser.h"
 #include "loop/event_loop.h"
+#include "script/rng.h"
 #include "script/runtime.h"
 
 namespace stampede::script {
@@ -50,7 +51,7 @@ class Vu {
   // ---- used by the Lua bindings (bindings.cc) ----
   struct Request;
   Runtime& runtime() { return runtime_; }
-  std::mt19937_64& rng() { return rng_; }
+  Rng& rng() { return rng_; }
   std::vector<std::string>& groups() { return groups_; }
   const std::string& group_path() const { return group_path_; }
   void RebuildGroupPath();
@@ -93,7 +94,7 @@ class Vu {
   std::unique_ptr<SleepTimer> sleep_;
   std::vector<std::string> groups_;
   std::string group_path_;
-  std::mt19937_64 rng_;
+  Rng rng_;
   std::vector<std::pair<std::string, std::string>> cookies_;  // "host\tname" → value
   mutable std::string cookie_header_;
   bool capture_result_ = false;  // setup(): keep the return value as JSON
