@@ -13,7 +13,8 @@
 # stampede/wrk, as markdown ready to paste into bench/RESULTS.md.
 #
 # Env: DURATION (10s; Ns or Nm), RUNS (3), CONNS (50), STAMPEDE (binary path,
-# default build/src/cli/stampede), NGINX_CPU (0), GEN_CPU (1), KEEP=1 keeps the
+# default build/src/cli/stampede), SCRIPT (a Lua script run with -e URL=...
+# instead of --url, e.g. bench/get_check.lua), NGINX_CPU (0), GEN_CPU (1), KEEP=1 keeps the
 # raw outputs. Bounded: every run is killed after DURATION + 60 s.
 set -euo pipefail
 
@@ -96,8 +97,13 @@ TSV="$WORK/runs.tsv"
 for ((run = 1; run <= RUNS; run++)); do
   echo "run $run/$RUNS: stampede ..." >&2
   json="$WORK/stampede-$run.json"
+  if [[ -n "${SCRIPT:-}" ]]; then
+    target=("$SCRIPT" -e URL="$URL")  # a Lua script: its iterations drive the requests
+  else
+    target=(--url "$URL")
+  fi
   read -r u s w rc < <(measure "$WORK/stampede-$run.out" "$WORK/stampede-$run.err" \
-    taskset -c "$GEN_CPU" "$STAMPEDE" run --url "$URL" --vus "$CONNS" --threads 1 \
+    taskset -c "$GEN_CPU" "$STAMPEDE" run "${target[@]}" --vus "$CONNS" --threads 1 \
     --duration "$DURATION" --quiet --summary-export "$json")
   printf 'stampede\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$u" "$s" "$w" "$rc" \
     "$WORK/stampede-$run.out" "$json" >>"$TSV"
@@ -113,9 +119,9 @@ cpu_model="$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
 git_rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 python3 - "$TSV" "$DURATION" "$CONNS" "$RUNS" "$nginx_version" "$wrk_version" \
-  "${cpu_model:-unknown}" "$ncpu" "$git_rev" "$(uname -r)" "$load1" <<'PY'
+  "${cpu_model:-unknown}" "$ncpu" "$git_rev" "$(uname -r)" "$load1" "${SCRIPT:-}" <<'PY'
 import json, re, statistics, sys
-tsv, duration, conns, runs, nginx_v, wrk_v, cpu, ncpu, rev, kernel, load1 = sys.argv[1:]
+tsv, duration, conns, runs, nginx_v, wrk_v, cpu, ncpu, rev, kernel, load1, script = sys.argv[1:]
 
 def to_ms(v, unit):
     return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
@@ -179,7 +185,8 @@ def fmt(v, nd=0):
         return "n/a"
     return "{:,.{}f}".format(v, nd)
 
-print("## stampede vs wrk: %s, %s connections, %s runs each" % (duration, conns, runs))
+print("## stampede%s vs wrk: %s, %s connections, %s runs each"
+      % (" (script %s)" % script if script else "", duration, conns, runs))
 print()
 print("Machine: %s CPUs (%s), kernel %s, load average %s at start; %s "
       "(worker_processes 1, pinned); wrk %s; stampede at %s. Generator pinned to its own "

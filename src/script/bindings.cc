@@ -322,6 +322,70 @@ void SetNumber(lua_State* L, const char* key, double value) {
   lua_setfield(L, -2, key);
 }
 
+constexpr const char* kTimingNames[8] = {"blocked", "looking_up", "connecting", "tls_handshaking",
+                                         "sending", "waiting",    "receiving",  "duration"};
+
+// res.headers / res.timings / res:json(): decoded on first access, then
+// cached in the response table itself.
+int ResponseIndex(lua_State* L) {
+  std::string_view key = lua_type(L, 2) == LUA_TSTRING ? ToView(L, 2) : std::string_view();
+  if (key == "json") {
+    lua_pushvalue(L, lua_upvalueindex(2));
+    return 1;
+  }
+  if (key == "headers") {
+    lua_newtable(L);
+    lua_getfield(L, 1, "__headers");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      std::string_view packed = ToView(L, -1);
+      std::string lower;
+      size_t pos = 0;
+      while (pos + 8 <= packed.size()) {
+        uint32_t lens[2];
+        std::memcpy(lens, packed.data() + pos, sizeof lens);
+        pos += sizeof lens;
+        std::string_view n = packed.substr(pos, lens[0]);
+        std::string_view v = packed.substr(pos + lens[0], lens[1]);
+        pos += lens[0] + lens[1];
+        lower.assign(n.data(), n.size());
+        for (char& c : lower) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+        lua_pushlstring(L, lower.data(), lower.size());
+        lua_rawget(L, -3);
+        if (lua_isstring(L, -1)) {  // repeated header: joined with ", "
+          lua_pushliteral(L, ", ");
+          lua_pushlstring(L, v.data(), v.size());
+          lua_concat(L, 3);
+        } else {
+          lua_pop(L, 1);
+          lua_pushlstring(L, v.data(), v.size());
+        }
+        lua_pushlstring(L, lower.data(), lower.size());
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+      }
+    }
+    lua_pop(L, 1);
+  } else if (key == "timings") {
+    lua_createtable(L, 0, 8);
+    lua_getfield(L, 1, "__timings");
+    if (lua_type(L, -1) == LUA_TSTRING && lua_objlen(L, -1) == 8 * sizeof(double)) {
+      double ms[8];
+      std::memcpy(ms, lua_tostring(L, -1), sizeof ms);
+      lua_pop(L, 1);
+      for (int i = 0; i < 8; ++i) SetNumber(L, kTimingNames[i], ms[i]);
+    } else {
+      lua_pop(L, 1);
+    }
+  } else {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);  // cache: __index is not consulted again for this key
+  return 1;
+}
+
 // ---- globals ----
 
 int Sleep(lua_State* L) {
@@ -507,11 +571,11 @@ void OpenBindings(lua_State* L, Runtime& rt) {
   lua_setfield(L, -2, "stampede.http");
   lua_pop(L, 2);
 
-  // Response metatable: res:json().
+  // Response metatable: res:json(), lazy res.headers and res.timings.
   luaL_newmetatable(L, kResponseMeta);
-  lua_newtable(L);
+  lua_pushlightuserdata(L, &rt);
   PushClosure(L, rt, ResponseJson);
-  lua_setfield(L, -2, "json");
+  lua_pushcclosure(L, ResponseIndex, 2);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 
@@ -646,39 +710,28 @@ void PushResponse(lua_State* co, Vu::Request& r) {
     lua_pushlstring(co, r.body.data(), r.body.size());
     lua_setfield(co, -2, "body");
   }
-  // headers: lower-case names; repeated headers joined with ", ".
-  lua_createtable(co, 0, static_cast<int>(r.headers_in.size()));
-  if (r.error == net::NetError::kNone) {
-    std::string lower;
+  // `headers` and `timings` are built on first access (most scripts never
+  // read them): the raw values are kept in two compact strings, decoded by
+  // the metatable's __index.
+  if (r.error == net::NetError::kNone && !r.headers_in.empty()) {
+    thread_local std::string packed;
+    packed.clear();
     for (size_t i = 0; i < r.headers_in.size(); ++i) {
-      std::string_view n = r.headers_in.name(i);
-      lower.assign(n.data(), n.size());
-      for (char& c : lower) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-      std::string_view v = r.headers_in.value(i);
-      lua_getfield(co, -1, lower.c_str());
-      if (lua_isstring(co, -1)) {
-        lua_pushliteral(co, ", ");
-        lua_pushlstring(co, v.data(), v.size());
-        lua_concat(co, 3);
-      } else {
-        lua_pop(co, 1);
-        lua_pushlstring(co, v.data(), v.size());
-      }
-      lua_setfield(co, -2, lower.c_str());
+      std::string_view n = r.headers_in.name(i), v = r.headers_in.value(i);
+      uint32_t lens[2] = {static_cast<uint32_t>(n.size()), static_cast<uint32_t>(v.size())};
+      packed.append(reinterpret_cast<const char*>(lens), sizeof lens);
+      packed.append(n);
+      packed.append(v);
     }
+    lua_pushlstring(co, packed.data(), packed.size());
+    lua_setfield(co, -2, "__headers");
   }
-  lua_setfield(co, -2, "headers");
   const http::Timings& t = r.timings;
-  lua_createtable(co, 0, 8);
-  SetNumber(co, "blocked", t.BlockedNs() / 1e6);
-  SetNumber(co, "looking_up", t.DnsNs() / 1e6);
-  SetNumber(co, "connecting", t.ConnectingNs() / 1e6);
-  SetNumber(co, "tls_handshaking", t.TlsNs() / 1e6);
-  SetNumber(co, "sending", t.SendingNs() / 1e6);
-  SetNumber(co, "waiting", t.WaitingNs() / 1e6);
-  SetNumber(co, "receiving", t.ReceivingNs() / 1e6);
-  SetNumber(co, "duration", t.DurationNs() / 1e6);
-  lua_setfield(co, -2, "timings");
+  double ms[8] = {t.BlockedNs() / 1e6,  t.DnsNs() / 1e6,     t.ConnectingNs() / 1e6,
+                  t.TlsNs() / 1e6,      t.SendingNs() / 1e6, t.WaitingNs() / 1e6,
+                  t.ReceivingNs() / 1e6, t.DurationNs() / 1e6};
+  lua_pushlstring(co, reinterpret_cast<const char*>(ms), sizeof ms);
+  lua_setfield(co, -2, "__timings");
   luaL_getmetatable(co, kResponseMeta);
   lua_setmetatable(co, -2);
 }

@@ -91,8 +91,11 @@ void Runtime::SetSetupData(const nlohmann::json& data) {
 }
 
 Vu* Runtime::VuFor(lua_State* co) const {
+  if (co == last_thread_) return last_vu_;
   auto it = vus_by_thread_.find(co);
-  return it == vus_by_thread_.end() ? nullptr : it->second;
+  last_thread_ = co;
+  last_vu_ = it == vus_by_thread_.end() ? nullptr : it->second;
+  return last_vu_;
 }
 
 const Runtime::Target* Runtime::FindTarget(std::string_view url, std::string* error) {

@@ -111,8 +111,14 @@ class Runtime {
 
   // Internal (bindings): the VU that owns the running coroutine `co`.
   Vu* VuFor(lua_State* co) const;
-  void Register(lua_State* co, Vu* vu) { vus_by_thread_[co] = vu; }
-  void Unregister(lua_State* co) { vus_by_thread_.erase(co); }
+  void Register(lua_State* co, Vu* vu) {
+    vus_by_thread_[co] = vu;
+    last_thread_ = nullptr;
+  }
+  void Unregister(lua_State* co) {
+    vus_by_thread_.erase(co);
+    last_thread_ = nullptr;
+  }
   // Parsed URL + origin, cached by the URL text (no allocation on a hit).
   struct Target {
     http::Url url;
@@ -137,6 +143,9 @@ class Runtime {
   http::RequestWriter writer_;
   std::vector<std::unique_ptr<Vu>> vus_;
   std::unordered_map<lua_State*, Vu*> vus_by_thread_;
+  // One-entry cache of VuFor: API calls come in runs from one coroutine.
+  mutable lua_State* last_thread_ = nullptr;
+  mutable Vu* last_vu_ = nullptr;
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }

@@ -90,7 +90,10 @@ TEST_F(RuntimeTest, RequestsChecksGroupsAndSleep) {
     function default()
       local res = http.get(ENV.BASE .. "/ok", { tags = { kind = "plain" } })
       check(res, { ["status is 200"] = function(r) return r.status == 200 end,
-                   ["has timings"] = function(r) return r.timings.duration >= 0 end })
+                   ["has timings"] = function(r) return r.timings.duration >= 0 end,
+                   ["headers lower-case"] = function(r)
+                     return r.headers["content-length"] ~= nil and r.headers["Content-Length"] == nil
+                   end })
       group("posting", function()
         local e = http.post(ENV.BASE .. "/echo", { a = 1 }, { name = "echo" })
         local j = e:json()
@@ -115,6 +118,7 @@ TEST_F(RuntimeTest, RequestsChecksGroupsAndSleep) {
   EXPECT_EQ(host_.errors[0], "");
   EXPECT_EQ(host_.checks["status is 200"], 2);
   EXPECT_EQ(host_.checks["has timings"], 2);
+  EXPECT_EQ(host_.checks["headers lower-case"], 2);
   EXPECT_EQ(host_.checks["json body sent"], 2);
   EXPECT_EQ(host_.checks["content type"], 2);
   EXPECT_EQ(host_.checks["vu id"], 2);

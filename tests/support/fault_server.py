@@ -27,6 +27,9 @@ Behaviour by request path (the query string carries parameters):
                       (legal for 304; a client must not wait for those N bytes)
   /status?code=N      status N (default 200) with a small body (none for 1xx/204/304)
   /big?bytes=N        200 with an N-byte body (default 102400, max 64 MiB)
+  /redirect?to=T&code=N
+                      status N (default 302; any 3xx) with `Location: T` (default /ok)
+                      and a small body
   /echo               200, JSON body describing the request: method, target, path,
                       query, version, headers (list of [name, value] in order),
                       body (utf-8, invalid bytes replaced), body_base64, body_len
@@ -74,7 +77,8 @@ SIOCOUTQ = 0x5411  # == TIOCOUTQ: bytes not yet acknowledged by the peer (Linux)
 
 REASONS = {
     100: "Continue", 103: "Early Hints", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
-    301: "Moved Permanently", 302: "Found", 304: "Not Modified", 400: "Bad Request",
+    301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+    307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request",
     401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     408: "Request Timeout", 413: "Payload Too Large", 429: "Too Many Requests",
     431: "Request Header Fields Too Large", 500: "Internal Server Error",
@@ -428,6 +432,12 @@ class Server:
                     k = min(left, len(block))
                     sock.sendall(block[:k])
                     left -= k
+        elif p == "/redirect":
+            code = req.qint("code", 302)
+            if code < 300 or code > 399:
+                code = 302
+            to = (req.query.get("to") or ["/ok"])[0]
+            send_simple(sock, req, code, b"redirecting\n", extra=[("Location", to)], close=close)
         elif p == "/echo":
             body = json.dumps(req.as_json(), sort_keys=True).encode("utf-8") + b"\n"
             send_simple(sock, req, 200, body, ctype="application/json", close=close)
