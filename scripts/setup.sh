@@ -14,6 +14,8 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config git ca-certificates
   # libraries (DESIGN.md: Dependencies)
   libhttp-parser-dev libssl-dev libc-ares-dev zlib1g-dev libnghttp2-dev
+  # (libluajit2 is OpenResty's maintained LuaJIT; Debian's `luajit` package
+  # conflicts with it, so never install that one alongside)
   libluajit2-5.1-dev lua-cjson libsqlite3-dev libcurl4-openssl-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -25,6 +27,10 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js runs the demo shop and the OTLP test sink (the machine image ships
+# Node 20; Debian's nodejs is the fallback).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
