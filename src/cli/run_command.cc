@@ -10,6 +10,8 @@ extern char** environ;
 
 #include "core/duration.h"
 #include "core/error.h"
+#include "core/log.h"
+#include "otel/trace_context.h"
 #include "engine/runner.h"
 #include "http/url.h"
 
@@ -94,6 +96,11 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   run->add_option("-s,--stage", f.stages, "Ramping stage DURATION:TARGET, e.g. 30s:50 (repeatable)")
       ->take_all();
   run->add_option("--user-agent", f.user_agent, "User-Agent header (default stampede/VERSION)");
+  run->add_flag("--baggage-run-id", f.baggage_run_id,
+                "Send the run id as W3C baggage (stampede.run.id=...) on every request");
+  run->add_option("--trace-root", f.trace_root,
+                  "iteration: a script iteration is one trace; request: every request its own")
+      ->capture_default_str();
   return run;
 }
 
@@ -132,6 +139,25 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
   }
   c.threshold_flags = f.thresholds;
   c.user_agent = f.user_agent;
+
+  // Trace context, configured as the OpenTelemetry specification says.
+  auto env = [&](const char* name) -> std::string {
+    const char* v = getenv(name);
+    return v == nullptr ? std::string() : std::string(v);
+  };
+  std::string warning;
+  c.propagators = otel::ParsePropagators(env("OTEL_PROPAGATORS"), &warning);
+  if (!warning.empty()) core::Warn("{}", warning);
+  c.sampler = otel::Sampler::FromEnv(env("OTEL_TRACES_SAMPLER"), env("OTEL_TRACES_SAMPLER_ARG"));
+  c.baggage_run_id = f.baggage_run_id;
+  {
+    otel::IdGenerator ids;
+    c.run_id = otel::ToHex(ids.NewTraceId());
+  }
+  if (f.trace_root != "iteration" && f.trace_root != "request") {
+    throw ConfigError("invalid --trace-root " + Quote(f.trace_root) + ": use iteration or request");
+  }
+  c.trace_root_request = f.trace_root == "request";
   if (f.method.empty()) throw ConfigError("invalid -X \"\": give a method such as GET or POST");
   for (char ch : f.method) {
     if (!std::isalpha(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') {

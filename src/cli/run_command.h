@@ -35,6 +35,8 @@ struct RunFlags {
   std::vector<std::string> thresholds;  // --threshold 'metric:expr'
   std::vector<std::string> stages;      // --stage 30s:50
   std::string user_agent;
+  bool baggage_run_id = false;
+  std::string trace_root = "iteration";
 };
 
 CLI::App* AddRunCommand(CLI::App& app, RunFlags& flags);

@@ -9,6 +9,7 @@
 
 #include "engine/plan.h"
 #include "http/url.h"
+#include "otel/trace_context.h"
 
 namespace stampede::engine {
 
@@ -45,9 +46,38 @@ struct RunConfig {
   std::string ca_file;                 // extra trust anchor (tests, private CAs)
   std::vector<std::string> dns_servers;  // empty: the system's resolver config
 
+  // Trace context on every request (OTEL_PROPAGATORS, OTEL_TRACES_SAMPLER).
+  otel::Propagators propagators;
+  otel::Sampler sampler;
+  std::string run_id;             // unique per run; sent as baggage when enabled
+  bool baggage_run_id = false;    // --baggage-run-id: `baggage: stampede.run.id=...`
+  bool trace_root_request = false;  // --trace-root=request
+
   // Output.
   bool quiet = false;
   std::string summary_export;  // k6-shaped JSON file, empty: none
 };
+
+}  // namespace stampede::engine
+
+#include "script/runtime.h"
+
+namespace stampede::engine {
+
+// What a script runtime (a worker's, or the main thread's probe) needs of a
+// run's configuration.
+inline script::RuntimeOptions RuntimeOptionsFor(const RunConfig& c) {
+  script::RuntimeOptions o;
+  o.script_path = c.script_path;
+  o.source = c.script_source;
+  o.env = c.env;
+  o.discard_response_bodies = c.discard_response_bodies;
+  o.user_agent = c.user_agent;
+  o.propagators = c.propagators;
+  o.sampler = c.sampler;
+  o.trace_root_request = c.trace_root_request;
+  if (c.baggage_run_id) o.baggage = "stampede.run.id=" + otel::EncodeBaggageValue(c.run_id);
+  return o;
+}
 
 }  // namespace stampede::engine

@@ -13,6 +13,7 @@
 #include "core/duration.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/client_stack.h"
 #include "engine/script_worker.h"
 #include "engine/worker.h"
 #include "http/client.h"
@@ -73,43 +74,15 @@ core::ConfigError ScriptFailure(const std::string& message) {
 class Runner::ScriptProbe {
  public:
   explicit ScriptProbe(const RunConfig& c)
-      : loop_(clock_),
-        resolver_(loop_, ResolverOptions(c)),
-        tls_(TlsOptions(c)),
-        client_(loop_, resolver_, &tls_, ClientOptions(c)) {
-    script::RuntimeOptions o;
-    o.script_path = c.script_path;
-    o.source = c.script_source;
-    o.env = c.env;
-    o.discard_response_bodies = c.discard_response_bodies;
-    o.user_agent = c.user_agent;
-    runtime_ = std::make_unique<script::Runtime>(o, loop_, client_);
+      : loop_(clock_), stack_(loop_, c, /*with_tls=*/true) {
+    runtime_ = std::make_unique<script::Runtime>(RuntimeOptionsFor(c), loop_, stack_.client());
   }
   script::Runtime& runtime() { return *runtime_; }
 
  private:
-  static net::Resolver::Options ResolverOptions(const RunConfig& c) {
-    net::Resolver::Options o;
-    o.servers = c.dns_servers;
-    return o;
-  }
-  static net::TlsContext::Options TlsOptions(const RunConfig& c) {
-    net::TlsContext::Options o;
-    o.insecure_skip_verify = c.insecure_skip_tls_verify;
-    o.ca_file = c.ca_file;
-    return o;
-  }
-  static http::ClientOptions ClientOptions(const RunConfig& c) {
-    http::ClientOptions o;
-    o.connect_timeout_ns = c.connect_timeout_ns;
-    o.request_timeout_ns = c.request_timeout_ns;
-    return o;
-  }
   core::MonotonicClock clock_;
   loop::EventLoop loop_;
-  net::Resolver resolver_;
-  net::TlsContext tls_;
-  http::Client client_;
+  ClientStack stack_;
   std::unique_ptr<script::Runtime> runtime_;
 };
 

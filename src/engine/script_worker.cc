@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "engine/client_stack.h"
 #include "engine/request_recorder.h"
 #include "engine/schedule.h"
 #include "http/client.h"
@@ -347,17 +348,11 @@ class ScriptWorker::Impl final : public script::ScriptHost {
   explicit Impl(ScriptWorker& w)
       : w_(w),
         loop_(clock_),
-        resolver_(loop_, ResolverOptions(w.config_)),
-        tls_(MakeTls(w.config_)),
-        client_(loop_, resolver_, tls_.get(), ClientOptions(w.config_)),
+        stack_(loop_, w.config_, /*with_tls=*/true),
+        client_(stack_.client()),
         recorder_(*w.shard_),
         publish_timer_(*this) {
-    script::RuntimeOptions ro;
-    ro.script_path = w.config_.script_path;
-    ro.source = w.config_.script_source;
-    ro.env = w.config_.env;
-    ro.discard_response_bodies = w.config_.discard_response_bodies;
-    ro.user_agent = w.config_.user_agent;
+    script::RuntimeOptions ro = RuntimeOptionsFor(w.config_);
     ro.seed = static_cast<uint64_t>(w.start_ns_) + static_cast<uint64_t>(w.index_) * 7919;
     runtime_ = std::make_unique<script::Runtime>(ro, loop_, client_);
     runtime_->set_host(this);
@@ -485,30 +480,12 @@ class ScriptWorker::Impl final : public script::ScriptHost {
   }
   friend class MemberTimer<Impl, &Impl::Publish>;
 
-  static net::Resolver::Options ResolverOptions(const RunConfig& c) {
-    net::Resolver::Options o;
-    o.servers = c.dns_servers;
-    return o;
-  }
-  static std::unique_ptr<net::TlsContext> MakeTls(const RunConfig& c) {
-    net::TlsContext::Options o;
-    o.insecure_skip_verify = c.insecure_skip_tls_verify;
-    o.ca_file = c.ca_file;
-    return std::make_unique<net::TlsContext>(o);
-  }
-  static http::ClientOptions ClientOptions(const RunConfig& c) {
-    http::ClientOptions o;
-    o.connect_timeout_ns = c.connect_timeout_ns;
-    o.request_timeout_ns = c.request_timeout_ns;
-    return o;
-  }
 
   ScriptWorker& w_;
   core::MonotonicClock clock_;
   loop::EventLoop loop_;
-  net::Resolver resolver_;
-  std::unique_ptr<net::TlsContext> tls_;
-  http::Client client_;
+  ClientStack stack_;
+  http::Client& client_;
   RequestRecorder recorder_;
   std::unique_ptr<script::Runtime> runtime_;
   std::vector<std::unique_ptr<ScenarioRun>> runs_;

@@ -5,12 +5,16 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "engine/client_stack.h"
 #include "engine/request_recorder.h"
 #include "http/client.h"
 #include "http/request_writer.h"
 #include "loop/event_loop.h"
 #include "net/resolver.h"
 #include "net/tls.h"
+#include "otel/trace_context.h"
+
+#include <strings.h>
 
 namespace stampede::engine {
 
@@ -24,6 +28,12 @@ class Worker::Impl {
    public:
     explicit UrlVu(Impl& impl) : impl_(impl) {}
     void OnComplete() override { impl_.OnVuDone(*this); }
+    // This VU's copy of the request: its traceparent differs per request and
+    // is rewritten in place (fixed length), so sending allocates nothing.
+    std::string bytes;
+    otel::TraceId trace_id;
+    otel::SpanId span_id;
+    uint8_t trace_flags = 0;
 
    private:
     Impl& impl_;
@@ -56,11 +66,13 @@ class Worker::Impl {
   Impl(Worker& w)
       : w_(w),
         loop_(clock_),
-        resolver_(loop_, ResolverOptions(w.config_)),
-        tls_(MakeTls(w.config_)),
-        client_(loop_, resolver_, tls_.get(), ClientOptions(w.config_)),
+        stack_(loop_, w.config_, w.config_.url.is_https()),
+        client_(stack_.client()),
         request_(http::PreparedRequest::Prepare(writer_, w.config_.method, w.config_.url,
                                                 Headers(w.config_), w.config_.body)),
+        traceparent_at_(WritesTraceparent(w.config_)
+                            ? TraceparentOffset(request_.bytes().substr(0, request_.head_size()))
+                            : std::string::npos),
         recorder_(*w.shard_, w.config_),
         end_of_test_(*this, false),
         end_of_grace_(*this, true),
@@ -71,7 +83,8 @@ class Worker::Impl {
       vus_.push_back(std::make_unique<UrlVu>(*this));
       UrlVu& vu = *vus_.back();
       vu.origin = origin_;
-      vu.request_bytes = request_.bytes();
+      vu.bytes.assign(request_.bytes());
+      vu.request_bytes = vu.bytes;
       vu.head = request_.head_request();
     }
     remaining_ = w.iterations_;
@@ -99,28 +112,35 @@ class Worker::Impl {
   void Wake() { loop_.Wake(); }
 
  private:
-  static net::Resolver::Options ResolverOptions(const RunConfig& c) {
-    net::Resolver::Options o;
-    o.servers = c.dns_servers;
-    return o;
+  // The user's headers, plus the trace context headers unless the user set
+  // them (theirs win). The traceparent value is a placeholder of the final
+  // length, rewritten per request.
+  static bool UserSets(const RunConfig& c, const char* header) {
+    for (const auto& [name, value] : c.headers) {
+      if (strcasecmp(name.c_str(), header) == 0) return true;
+    }
+    return false;
   }
-  static std::unique_ptr<net::TlsContext> MakeTls(const RunConfig& c) {
-    if (!c.url.is_https()) return nullptr;
-    net::TlsContext::Options o;
-    o.insecure_skip_verify = c.insecure_skip_tls_verify;
-    o.ca_file = c.ca_file;
-    return std::make_unique<net::TlsContext>(o);
-  }
-  static http::ClientOptions ClientOptions(const RunConfig& c) {
-    http::ClientOptions o;
-    o.connect_timeout_ns = c.connect_timeout_ns;
-    o.request_timeout_ns = c.request_timeout_ns;
-    return o;
+  static bool WritesTraceparent(const RunConfig& c) {
+    return c.propagators.tracecontext && !UserSets(c, "traceparent");
   }
   static std::vector<http::Header> Headers(const RunConfig& c) {
+    static const std::string kPlaceholder(otel::kTraceparentSize, '0');
     std::vector<http::Header> h;
     for (const auto& [name, value] : c.headers) h.push_back({name, value});
+    if (WritesTraceparent(c)) h.push_back({"traceparent", kPlaceholder});
+    if (c.propagators.baggage && c.baggage_run_id && !UserSets(c, "baggage")) {
+      static thread_local std::string baggage;
+      baggage = "stampede.run.id=" + otel::EncodeBaggageValue(c.run_id);
+      h.push_back({"baggage", baggage});
+    }
     return h;
+  }
+  // Searches the request head only; our header comes after the user's, so
+  // the last match is ours.
+  static size_t TraceparentOffset(std::string_view bytes) {
+    size_t at = bytes.rfind("\r\ntraceparent: ");
+    return at == std::string_view::npos ? std::string_view::npos : at + 15;
   }
 
   void StartIteration(UrlVu& vu) {
@@ -133,6 +153,15 @@ class Worker::Impl {
       --remaining_;
     }
     ++active_;
+    if (traceparent_at_ != std::string::npos) {
+      // Each request is its own trace here (one request per iteration).
+      vu.trace_id = ids_.NewTraceId();
+      vu.span_id = ids_.NewSpanId();
+      vu.trace_flags = otel::kFlagRandom |
+                       (w_.config_.sampler.ShouldSample(vu.trace_id, std::nullopt) ? otel::kFlagSampled : 0);
+      otel::FormatTraceparent(vu.trace_id, vu.span_id, vu.trace_flags,
+                              vu.bytes.data() + traceparent_at_);
+    }
     client_.Send(vu);
   }
 
@@ -175,11 +204,12 @@ class Worker::Impl {
   Worker& w_;
   core::MonotonicClock clock_;
   loop::EventLoop loop_;
-  net::Resolver resolver_;
-  std::unique_ptr<net::TlsContext> tls_;
-  http::Client client_;
+  ClientStack stack_;
+  http::Client& client_;
   http::RequestWriter writer_;
   http::PreparedRequest request_;
+  size_t traceparent_at_;  // offset of the traceparent value in the request, or npos
+  otel::IdGenerator ids_;
   RequestRecorder recorder_;
   http::Origin* origin_ = nullptr;
   std::vector<std::unique_ptr<UrlVu>> vus_;

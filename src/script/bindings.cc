@@ -98,7 +98,8 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
   r.redirects_left = 10;
   r.timeout_ns = 0;
   r.want_body = !rt.options().discard_response_bodies;
-  bool user_content_type = false, user_cookie = false;
+  bool user_content_type = false, user_cookie = false, user_traceparent = false,
+       user_baggage = false;
   if (params_idx != 0 && !lua_isnoneornil(L, params_idx)) {
     if (!lua_istable(L, params_idx)) {
       return std::string(fn) + ": params must be a table, got " +
@@ -121,6 +122,8 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
         lua_pop(L, 2);
         if (k.size() == 12 && strncasecmp(k.data(), "content-type", 12) == 0) user_content_type = true;
         if (k.size() == 6 && strncasecmp(k.data(), "cookie", 6) == 0) user_cookie = true;
+        if (k.size() == 11 && strncasecmp(k.data(), "traceparent", 11) == 0) user_traceparent = true;
+        if (k.size() == 7 && strncasecmp(k.data(), "baggage", 7) == 0) user_baggage = true;
         ++nheaders;
       }
     } else if (!lua_isnil(L, -1)) {
@@ -202,6 +205,21 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
   }
   r.header_views.clear();
   for (size_t i = 0; i < nheaders; ++i) r.header_views.push_back({r.headers[i].first, r.headers[i].second});
+  // Trace context: this request's CLIENT span is a child of the iteration
+  // span; unsampled requests carry the ids too, with the sampled flag clear.
+  const RuntimeOptions& ro = rt.options();
+  if (ro.trace_root_request) vu.NewTrace();
+  r.trace_id = vu.trace_id();
+  r.parent_span_id = ro.trace_root_request ? otel::SpanId{} : vu.iteration_span_id();
+  r.span_id = rt.ids().NewSpanId();
+  r.trace_flags = otel::kFlagRandom | (vu.trace_sampled() ? otel::kFlagSampled : 0);
+  if (ro.propagators.tracecontext && !user_traceparent) {
+    otel::FormatTraceparent(r.trace_id, r.span_id, r.trace_flags, r.traceparent);
+    r.header_views.push_back({"traceparent", std::string_view(r.traceparent, otel::kTraceparentSize)});
+  }
+  if (ro.propagators.baggage && !ro.baggage.empty() && !user_baggage) {
+    r.header_views.push_back({"baggage", ro.baggage});
+  }
   return {};
 }
 
@@ -396,10 +414,10 @@ int Sleep(lua_State* L) {
   return vu.SleepAndYield(L, lua_tonumber(L, 1));
 }
 
-Rng& RngOf(lua_State* L) {
+core::Rng& RngOf(lua_State* L) {
   Runtime& rt = RuntimeOf(L);
   if (Vu* vu = rt.VuFor(L)) return vu->rng();
-  static thread_local Rng init_rng(rt.options().seed);
+  static thread_local core::Rng init_rng(rt.options().seed);
   return init_rng;
 }
 
@@ -417,7 +435,7 @@ int RandomInt(lua_State* L) {
 
 // math.random with Lua 5.1's contract, but from the VU's own generator.
 int MathRandom(lua_State* L) {
-  Rng& rng = RngOf(L);
+  core::Rng& rng = RngOf(L);
   int n = lua_gettop(L);
   if (n == 0) {
     lua_pushnumber(L, std::uniform_real_distribution<double>(0.0, 1.0)(rng));
@@ -441,7 +459,7 @@ int MathRandomSeed(lua_State* L) {
 }
 
 int Uuid(lua_State* L) {
-  Rng& rng = RngOf(L);
+  core::Rng& rng = RngOf(L);
   uint64_t hi = rng(), lo = rng();
   hi = (hi & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
   lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;  // variant 10
@@ -683,6 +701,9 @@ bool FollowRedirect(Vu& vu, Vu::Request& r) {
   if (target == nullptr) return false;
   r.target = target;
   --r.redirects_left;
+  // Each hop is a wire attempt of its own: a new CLIENT span id.
+  r.span_id = vu.runtime().ids().NewSpanId();
+  otel::FormatTraceparent(r.trace_id, r.span_id, r.trace_flags, r.traceparent);
   if (r.status == 303 || ((r.status == 301 || r.status == 302) && r.method == "POST")) {
     r.method = "GET";
     r.body_view = {};

@@ -25,6 +25,7 @@
 #include "http/request_writer.h"
 #include "http/response_parser.h"
 #include "loop/event_loop.h"
+#include "otel/trace_context.h"
 
 struct lua_State;
 
@@ -62,6 +63,12 @@ struct RuntimeOptions {
   std::string user_agent;    // empty: stampede/<version>
   size_t max_body_bytes = 16 * 1024 * 1024;  // kept response bodies are cut here
   uint64_t seed = 0;         // base seed for per-VU random generators
+  // Trace context written on every request (a `traceparent` or `baggage`
+  // header set by the script wins over ours).
+  otel::Propagators propagators;
+  otel::Sampler sampler;
+  std::string baggage;       // e.g. "stampede.run.id=..."; empty: none
+  bool trace_root_request = false;  // each request its own trace (Locust-style)
 };
 
 // A Lua error at init time (syntax error, runtime error in the top level):
@@ -128,6 +135,7 @@ class Runtime {
   };
   const Target* FindTarget(std::string_view url, std::string* error);
   const http::RequestWriter& writer() const { return writer_; }
+  otel::IdGenerator& ids() { return ids_; }
   int setup_data_ref() const { return setup_data_ref_; }
   bool in_init() const { return in_init_; }
   std::string ReadFileForOpen(std::string_view path, std::string* error);
@@ -141,6 +149,7 @@ class Runtime {
   ScriptHost* host_ = nullptr;
   lua_State* L_ = nullptr;
   http::RequestWriter writer_;
+  otel::IdGenerator ids_;
   std::vector<std::unique_ptr<Vu>> vus_;
   std::unordered_map<lua_State*, Vu*> vus_by_thread_;
   // One-entry cache of VuFor: API calls come in runs from one coroutine.

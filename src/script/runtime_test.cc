@@ -13,6 +13,7 @@ extern "C" {
 #include "child_process.h"
 #include "core/clock.h"
 #include "net/resolver.h"
+#include "otel/trace_context.h"
 #include "script/vu.h"
 
 namespace stampede::script {
@@ -128,6 +129,45 @@ TEST_F(RuntimeTest, RequestsChecksGroupsAndSleep) {
   EXPECT_EQ(host_.requests[1].name, "echo");
   EXPECT_EQ(host_.requests[1].method, "POST");
   EXPECT_EQ(host_.requests[1].group, "::posting");
+}
+
+TEST_F(RuntimeTest, EveryRequestCarriesTraceparentChildOfTheIteration) {
+  auto rt = Load(R"(
+    local http = require("stampede.http")
+    seen = {}
+    local function tp(r)
+      for _, h in ipairs(r:json().headers) do
+        if h[1]:lower() == "traceparent" then return h[2] end
+      end
+    end
+    function default()
+      seen[#seen + 1] = tp(http.get(ENV.BASE .. "/echo"))
+      seen[#seen + 1] = tp(http.get(ENV.BASE .. "/echo"))
+      seen[#seen + 1] = tp(http.get(ENV.BASE .. "/echo", { headers = { traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } }))
+    end
+  )");
+  Vu& vu = rt->NewVu(1, "default", "default", {});
+  RunIteration(vu);
+  RunIteration(vu);
+  ASSERT_EQ(host_.errors[0], "");
+  lua_State* L = rt->state();
+  lua_getglobal(L, "seen");
+  std::vector<std::string> tps;
+  for (int i = 1; i <= 6; ++i) {
+    lua_rawgeti(L, -1, i);
+    tps.push_back(lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+    lua_pop(L, 1);
+  }
+  auto parsed0 = otel::ParseTraceparent(tps[0]);
+  auto parsed1 = otel::ParseTraceparent(tps[1]);
+  auto parsed3 = otel::ParseTraceparent(tps[3]);
+  ASSERT_TRUE(parsed0 && parsed1 && parsed3) << tps[0] << " " << tps[1] << " " << tps[3];
+  EXPECT_EQ(parsed0->trace_id, parsed1->trace_id);    // one trace per iteration
+  EXPECT_NE(parsed0->parent_id, parsed1->parent_id);  // one CLIENT span per request
+  EXPECT_NE(parsed0->trace_id, parsed3->trace_id);    // the next iteration: a new trace
+  EXPECT_EQ(parsed0->flags & otel::kFlagRandom, otel::kFlagRandom);
+  EXPECT_EQ(parsed0->flags & otel::kFlagSampled, otel::kFlagSampled);  // default sampler
+  EXPECT_EQ(tps[2], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");  // the script's wins
 }
 
 TEST_F(RuntimeTest, BatchRunsConcurrently) {

@@ -50,6 +50,13 @@ Vu::Request& Vu::SlotAt(size_t i) {
   return *requests_[i];
 }
 
+void Vu::NewTrace() {
+  otel::IdGenerator& ids = runtime_.ids();
+  trace_id_ = ids.NewTraceId();
+  iteration_span_ = ids.NewSpanId();
+  trace_sampled_ = runtime_.options().sampler.ShouldSample(trace_id_, std::nullopt);
+}
+
 void Vu::RebuildGroupPath() {
   group_path_.clear();
   for (const std::string& g : groups_) {
@@ -65,6 +72,7 @@ void Vu::StartIteration() {
   groups_.clear();
   group_path_.clear();
   cookies_.clear();  // as k6: each iteration starts with an empty cookie jar
+  NewTrace();
   started_ns_ = runtime_.loop().UpdateNow();
   lua_settop(co_, 0);
   lua_getglobal(co_, exec_.c_str());

@@ -17,7 +17,7 @@
 #include "http/client.h"
 #include "http/response_parser.h"
 #include "loop/event_loop.h"
-#include "script/rng.h"
+#include "core/rng.h"
 #include "script/runtime.h"
 
 namespace stampede::script {
@@ -51,7 +51,7 @@ class Vu {
   // ---- used by the Lua bindings (bindings.cc) ----
   struct Request;
   Runtime& runtime() { return runtime_; }
-  Rng& rng() { return rng_; }
+  core::Rng& rng() { return rng_; }
   std::vector<std::string>& groups() { return groups_; }
   const std::string& group_path() const { return group_path_; }
   void RebuildGroupPath();
@@ -67,6 +67,12 @@ class Vu {
   // Cookie jar: cookies set by responses, sent back to the same host.
   void StoreCookies(const std::string& host, const http::HeaderList& headers);
   const std::string* CookieHeaderFor(const std::string& host) const;
+  // The iteration's trace: requests are children of the iteration span.
+  const otel::TraceId& trace_id() const { return trace_id_; }
+  const otel::SpanId& iteration_span_id() const { return iteration_span_; }
+  bool trace_sampled() const { return trace_sampled_; }
+  // A new trace for one request (--trace-root=request).
+  void NewTrace();
 
  private:
   class SleepTimer;
@@ -94,9 +100,12 @@ class Vu {
   std::unique_ptr<SleepTimer> sleep_;
   std::vector<std::string> groups_;
   std::string group_path_;
-  Rng rng_;
+  core::Rng rng_;
   std::vector<std::pair<std::string, std::string>> cookies_;  // "host\tname" → value
   mutable std::string cookie_header_;
+  otel::TraceId trace_id_;
+  otel::SpanId iteration_span_;
+  bool trace_sampled_ = false;
   bool capture_result_ = false;  // setup(): keep the return value as JSON
   nlohmann::json result_;
 

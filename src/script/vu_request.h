@@ -12,6 +12,7 @@
 #include "http/client.h"
 #include "http/request_writer.h"
 #include "http/response_parser.h"
+#include "otel/trace_context.h"
 #include "script/vu.h"
 
 namespace stampede::script {
@@ -37,6 +38,12 @@ struct Vu::Request final : public http::Exchange {
   http::ByteBuffer bytes;
   http::HeaderList headers_in;
   std::string status_text;                  // the status tag's storage
+  // Trace context of this request: its CLIENT span id and the header value.
+  otel::TraceId trace_id;
+  otel::SpanId span_id;
+  otel::SpanId parent_span_id;
+  uint8_t trace_flags = 0;
+  char traceparent[otel::kTraceparentSize];
 };
 
 }  // namespace stampede::script

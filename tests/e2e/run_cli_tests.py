@@ -72,10 +72,12 @@ def _pdeathsig():
         pass
 
 
-def child_env():
+def child_env(extra=None):
     # No OTel configuration leaks in from the caller's environment: the runs
-    # must not try to export anywhere.
-    return {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    # must not try to export anywhere. `extra` adds variables for one run.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(extra or {})
+    return env
 
 
 def free_port():
@@ -181,11 +183,11 @@ class Ctx:
             cmd += ["--summary-export", export_path]
         return cmd, export_path
 
-    def run(self, *args, export=True, timeout=RUN_TIMEOUT):
+    def run(self, *args, export=True, timeout=RUN_TIMEOUT, env=None):
         cmd, export_path = self.cmd(args, export)
         try:
             p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                               timeout=timeout, env=child_env(), preexec_fn=_pdeathsig,
+                               timeout=timeout, env=child_env(env), preexec_fn=_pdeathsig,
                                cwd=self.tmp)
             rc, out, err = p.returncode, p.stdout, p.stderr
         except subprocess.TimeoutExpired as e:
@@ -504,6 +506,33 @@ def default_is_get_without_body(t):
     check_eq(fs.stats()["connections"], 1 + 1, "connections (1 for the VU + 1 for /stats)")
 
 
+@case
+def every_request_carries_traceparent(t):
+    fs = t.fault_server()
+    r = t.run("--url", fs.url("/echo"), "--vus", "2", "--iterations", "6", "--baggage-run-id")
+    check_success(r, 6)
+    seen = []
+    for q in fs.logged():
+        headers = {k.lower(): v for k, v in q["headers"]}
+        tp = headers.get("traceparent", "")
+        check(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-03", tp) is not None,
+              "traceparent %r is not version 00, lowercase, sampled + random" % tp)
+        check(headers.get("baggage", "").startswith("stampede.run.id="),
+              "baggage %r has no run id" % headers.get("baggage"))
+        seen.append(tp)
+    check_eq(len(set(seen)), 6, "distinct traceparents (one trace and span per request)")
+    # A traceparent the user sets wins over ours; OTEL_PROPAGATORS=none sends none.
+    fixed = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    r = t.run("--url", fs.url("/echo"), "--iterations", "1", "-H", "traceparent: " + fixed)
+    check_success(r, 1)
+    headers = {k.lower(): v for k, v in fs.logged()[-1]["headers"]}
+    check_eq(headers.get("traceparent"), fixed, "user traceparent")
+    r = t.run("--url", fs.url("/echo"), "--iterations", "1", env={"OTEL_PROPAGATORS": "none"})
+    check_success(r, 1)
+    headers = {k.lower(): v for k, v in fs.logged()[-1]["headers"]}
+    check("traceparent" not in headers, "OTEL_PROPAGATORS=none still sent a traceparent")
+
+
 CONFIG_ERRORS = [
     # name, args, words of which at least one must appear in the stderr line
     ("bad_url_ftp", ["--url", "ftp://x"], ["ftp://x"]),
@@ -515,12 +544,13 @@ CONFIG_ERRORS = [
     ("iterations_negative", ["--url", "http://127.0.0.1:1/", "--iterations", "-1"],
      ["iterations", "-1"]),
     ("missing_url", ["--vus", "1"], ["url"]),
+    ("bad_sampler", ["--url", "http://127.0.0.1:1/"], ["OTEL_TRACES_SAMPLER"], {"OTEL_TRACES_SAMPLER": "sometimes"}),
 ]
 
 
-def make_config_case(name, args, words):
+def make_config_case(name, args, words, env=None):
     def fn(t):
-        r = t.run(*args, export=False, timeout=30)
+        r = t.run(*args, export=False, timeout=30, env=env)
         r.expect_rc(EXIT_CONFIG)
         lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
         check_eq(len(lines), 1, "number of non-empty stderr lines")
@@ -531,8 +561,8 @@ def make_config_case(name, args, words):
     return fn
 
 
-for _n, _a, _w in CONFIG_ERRORS:
-    case(make_config_case(_n, _a, _w))
+for _entry in CONFIG_ERRORS:
+    case(make_config_case(*_entry))
 
 
 @case

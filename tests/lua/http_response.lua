@@ -1,5 +1,6 @@
 -- The response object: status, lower-case headers, body, url, proto, timings,
--- res:json(); error/error_code on a refused port; a 404 is a normal response.
+-- res:json(); error/error_code on a refused port; a 404 is a normal response;
+-- responseType = "none" discards the body.
 local http = require("stampede.http")
 
 options = { vus = 1, iterations = 1 }
@@ -50,6 +51,12 @@ function default()
   check(missing, {
     ["404 is a response"] = function(r) return r.status == 404 and r.error_code == nil end,
     ["404 body"] = function(r) return r.body == "status 404\n" end,
+  })
+
+  local discarded = http.get(ENV.BASE_URL .. "/big?bytes=5000", { responseType = "none" })
+  check(discarded, {
+    ["responseType none: status"] = function(r) return r.status == 200 end,
+    ["responseType none: no body"] = function(r) return r.body == nil end,
   })
 
   -- res:json() on a body that is not JSON raises a Lua error.

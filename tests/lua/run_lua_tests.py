@@ -28,6 +28,7 @@ expect.json fields (all optional except exit_code):
                      http only), "shop" (examples/shop/server.js), or null
   server_args        extra fault_server arguments
   script             script path (placeholders allowed) instead of NAME.lua
+  env                extra process environment for stampede {NAME: value}
   args               extra stampede arguments; placeholders: ${BASE_URL},
                      ${REFUSED_URL} (a loopback port nothing listens on),
                      ${CASE_DIR}, ${REPO}, ${TMP}
@@ -38,7 +39,8 @@ expect.json fields (all optional except exit_code):
                      server has logged N requests, send the signal once
   metrics            {"METRIC[.FIELD]": EXPECT}; METRIC may be a sub-metric
                      `name{tag:value}`; FIELD is a key of the exported metric
-                     (count, rate, passes, fails, value, min, max, avg, p(95), ...)
+                     (count, rate, passes, fails, value, min, max, avg, p(95), ...);
+                     "M1.F1 + M2.F2" compares the sum (an absent metric is 0)
   thresholds         {"METRIC": {"EXPR": true|false}}: the export's thresholds
                      map (true = the threshold FAILED, k6's legacy export)
   script_errors      EXPECT for the export's script_errors (absent counts as 0)
@@ -92,7 +94,7 @@ DEFAULT_TIMEOUT = 60       # seconds, one stampede run
 SERVER_READY_TIMEOUT = 20  # seconds, a server printing `listening on PORT`
 SIGNAL_EXIT_TIMEOUT = 40   # seconds after the signal
 KNOWN_FIELDS = {
-    "description", "server", "server_args", "script", "args", "export", "timeout",
+    "description", "server", "server_args", "script", "env", "args", "export", "timeout",
     "exit_code", "signal", "metrics", "thresholds", "script_errors", "errors",
     "errors_total", "stdout_contains", "stdout_not_contains", "stderr_contains",
     "stderr_not_contains", "stdout_regex", "stderr_regex", "stderr_lines", "requests",
@@ -438,22 +440,24 @@ class Runner:
             cmd += ["--summary-export", export_path]
         cmd += [fill(a) for a in expect.get("args", [])]
         timeout = expect.get("timeout", DEFAULT_TIMEOUT)
+        env = cli.child_env()
+        env.update({k: fill(str(v)) for k, v in expect.get("env", {}).items()})
 
         if "signal" in expect:
-            r = self._run_with_signal(cmd, export_path, tmp, timeout, expect["signal"], server,
-                                      cleanups)
+            r = self._run_with_signal(cmd, env, export_path, tmp, timeout, expect["signal"],
+                                      server, cleanups)
         else:
-            r = self._run_plain(cmd, export_path, tmp, timeout)
+            r = self._run_plain(cmd, env, export_path, tmp, timeout)
         ctx["result"] = r
         check(not isinstance(r.rc, str), "stampede did not finish: %s" % r.rc)
         if server is not None and expect.get("server") == "fault":
             ctx["log"] = server.logged()
         self._assert(expect, r, ctx["log"], server)
 
-    def _run_plain(self, cmd, export_path, tmp, timeout):
+    def _run_plain(self, cmd, env, export_path, tmp, timeout):
         try:
             p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                               timeout=timeout, env=cli.child_env(),
+                               timeout=timeout, env=env,
                                preexec_fn=cli._pdeathsig, cwd=tmp)
             rc, out, err = p.returncode, p.stdout, p.stderr
         except subprocess.TimeoutExpired as e:
@@ -462,13 +466,13 @@ class Runner:
         return cli.RunResult(cmd, rc, out.decode("utf-8", "replace"),
                              err.decode("utf-8", "replace"), export_path)
 
-    def _run_with_signal(self, cmd, export_path, tmp, timeout, sig, server, cleanups):
+    def _run_with_signal(self, cmd, env, export_path, tmp, timeout, sig, server, cleanups):
         check(server is not None and hasattr(server, "logged"),
               "signal cases need the fault server")
         out = open(os.path.join(tmp, "stdout"), "w+b")
         err = open(os.path.join(tmp, "stderr"), "w+b")
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                             env=cli.child_env(), preexec_fn=cli._pdeathsig, cwd=tmp)
+                             env=env, preexec_fn=cli._pdeathsig, cwd=tmp)
 
         def kill():
             if p.poll() is None:
@@ -520,6 +524,12 @@ class Runner:
             check(r.export_path is not None, "metric assertions need the export")
             metrics = r.json["metrics"]
             for key, want in e.get("metrics", {}).items():
+                if " + " in key:  # a sum of fields, e.g. "iterations.count + dropped_iterations.count"
+                    parts = [split_metric_key(k.strip()) for k in key.split(" + ")]
+                    vals = [(metrics.get(n) or {}).get(f, 0) for n, f in parts]
+                    check(matches(sum(vals), want), "%s: expected %s, got %r (%r)"
+                          % (key, describe_expect(want), sum(vals), vals))
+                    continue
                 name, field = split_metric_key(key)
                 m = metrics.get(name)
                 if field is None:

@@ -7,8 +7,9 @@ local INIT = { id = vu.id, iteration = vu.iteration, scenario = scenario.name }
 options = { scenarios = { pervu = { executor = "per-vu-iterations", vus = 2, iterations = 3 } } }
 
 local function report(phase)
-  http.get(string.format("%s/echo?phase=%s&vu=%d&iter=%d&scenario=%s&greeting=%s",
-    ENV.BASE_URL, phase, vu.id, vu.iteration, tostring(scenario.name), tostring(ENV.GREETING)))
+  http.get(string.format("%s/echo?phase=%s&vu=%d&iter=%d&scenario=%s&greeting=%s&only=%s",
+    ENV.BASE_URL, phase, vu.id, vu.iteration, tostring(scenario.name), tostring(ENV.GREETING),
+    tostring(ENV.PROCESS_ONLY)))
 end
 
 function setup()

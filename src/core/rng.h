@@ -1,18 +1,22 @@
-// A small, fast per-VU random generator (xoshiro256**, public-domain
-// algorithm by Blackman and Vigna), satisfying UniformRandomBitGenerator.
-// Written here because std::mt19937_64 carries 2.5 KiB of state, which alone
-// would exceed the per-VU memory budget (≤ 4 KiB for a sleeping VU).
+// A small, fast random generator (xoshiro256**, the public-domain algorithm
+// by Blackman and Vigna), satisfying UniformRandomBitGenerator. Used for
+// per-VU randomness and for trace/span ids. Written here because
+// std::mt19937_64 carries 2.5 KiB of state, which alone would exceed the
+// per-VU memory budget (≤ 4 KiB for a sleeping VU). Not thread-safe: one per
+// owner.
 #pragma once
 
 #include <cstdint>
 #include <limits>
 
-namespace stampede::script {
+namespace stampede::core {
 
 class Rng {
  public:
   using result_type = uint64_t;
   explicit Rng(uint64_t seed = 0) { seed_state(seed); }
+  // Seeds from the OS (getrandom(2)).
+  static Rng FromOs();
 
   void seed(uint64_t seed) { seed_state(seed); }
   static constexpr result_type min() { return 0; }
@@ -45,4 +49,4 @@ class Rng {
   uint64_t s_[4];
 };
 
-}  // namespace stampede::script
+}  // namespace stampede::core

@@ -1,0 +1,31 @@
+// OTLP/JSON transcoding: protobuf ExportTraceServiceRequest bytes -> the JSON
+// body of OTLP/HTTP with `Content-Type: application/json`, following the
+// OTLP deviations from the proto3 JSON mapping (otel-spec.md §4):
+//   - trace and span ids (traceId, spanId, parentSpanId, links' ids) are
+//     lowercase hex strings, not base64;
+//   - enums (kind, status.code) are integers;
+//   - keys are lowerCamelCase (resourceSpans, scopeSpans, startTimeUnixNano...);
+//   - 64-bit integers (times, intValue) are decimal strings; 32-bit ones
+//     (flags, dropped*Count) are numbers;
+//   - bytesValue is base64 (plain proto3 JSON); non-finite doubleValue is
+//     "NaN" / "Infinity" / "-Infinity".
+// Only fields present on the wire appear (so proto3 defaults are omitted as the
+// encoder omitted them); unknown fields are skipped.
+//
+// Cold path (the http/json exporter and debugging): allocates freely.
+// Any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace stampede::otel {
+
+// Transcodes `protobuf_request` (an ExportTraceServiceRequest, such as
+// EncodeExportTraceRequest() produces) into compact OTLP/JSON. Returns "" when
+// the bytes are not a well-formed request (a known field with the wrong wire
+// type, or malformed wire format). An empty request gives "{}".
+// Invalid UTF-8 in strings is replaced by U+FFFD.
+std::string TraceRequestToJson(std::string_view protobuf_request);
+
+}  // namespace stampede::otel

@@ -1,0 +1,3 @@
+options = { vus = 1, duration = "ten seconds" }
+
+function default() end

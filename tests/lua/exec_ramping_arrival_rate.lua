@@ -1,0 +1,16 @@
+local http = require("stampede.http")
+
+options = {
+  scenarios = {
+    rar = {
+      executor = "ramping-arrival-rate",
+      startRate = 0, timeUnit = "1s",
+      stages = { { duration = "1s", target = 20 }, { duration = "1s", target = 20 } },
+      preAllocatedVUs = 5, maxVUs = 10,
+    },
+  },
+}
+
+function default()
+  http.get(ENV.BASE_URL .. "/ok")
+end
