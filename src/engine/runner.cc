@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "engine/client_stack.h"
+#include "engine/request_recorder.h"
 #include "engine/script_worker.h"
 #include "engine/worker.h"
 #include "http/client.h"
@@ -93,12 +94,39 @@ Runner::Runner(RunConfig config)
 
 Runner::~Runner() = default;
 
+// Counts the requests and checks of setup() and teardown() (k6 counts them
+// too) in a shard of the main thread's.
+class Runner::ProbeHost final : public script::ScriptHost {
+ public:
+  explicit ProbeHost(const metrics::Registry& registry) : shard_(registry), recorder_(shard_) {}
+  void OnRequest(script::Vu&, const http::Exchange& ex, const std::vector<Tag>& tags,
+                 bool expected) override {
+    recorder_.RecordHttp(ex, Intern(tags), !expected);
+  }
+  void OnCheck(script::Vu&, std::string_view, bool passed, const std::vector<Tag>& tags) override {
+    shard_.Add(metrics::builtin::kChecks, Intern(tags), passed ? 1 : 0);
+  }
+  void OnIterationEnd(script::Vu&, int64_t, std::string_view) override {}
+  const metrics::Shard& shard() const { return shard_; }
+
+ private:
+  metrics::TagSetId Intern(const std::vector<Tag>& tags) {
+    std::vector<metrics::Tag> t;
+    for (const Tag& tag : tags) t.push_back({tag.key, tag.value});
+    return shard_.Intern(t);
+  }
+  metrics::Shard shard_;
+  RequestRecorder recorder_;
+};
+
 void Runner::PrepareScript() {
   try {
     probe_ = std::make_unique<ScriptProbe>(config_);
   } catch (const script::ScriptError& e) {
     throw ScriptFailure(e.what());
   }
+  probe_host_ = std::make_unique<ProbeHost>(registry_);
+  probe_->runtime().set_host(probe_host_.get());
   nlohmann::json options;
   try {
     options = probe_->runtime().Options();
@@ -220,7 +248,7 @@ RunOutcome Runner::Execute() {
   const int64_t threshold_every = 2 * core::kNsPerSec;
   int64_t next_progress = start_ns + progress_every;
   int64_t next_thresholds = start_ns + threshold_every;
-  int64_t next_sample = start_ns + core::kNsPerSec;
+  int64_t next_sample = start_ns + 100'000'000;
   int signals_seen = 0;
   auto all_done = [&] {
     for (auto& w : workers) {
@@ -243,7 +271,7 @@ RunOutcome Runner::Execute() {
     now = clock.NowNs();
     if (now >= next_sample) {
       sample_vus();
-      next_sample += core::kNsPerSec;
+      next_sample += 200'000'000;
     }
     if (now >= next_thresholds && !thresholds_.empty()) {
       for (size_t i = 0; i < workers.size(); ++i) {
@@ -295,10 +323,11 @@ RunOutcome Runner::Execute() {
 
   if (script_mode) {
     try {
+      probe_->runtime().SetSetupData(setup_data_);
       probe_->runtime().RunTeardown(config_.teardown_timeout_ns);
     } catch (const script::ScriptError& e) {
       core::Warn("{}", e.what());
-      ++out.script_errors;
+      out.teardown_error = e.what();
     }
   }
 
@@ -313,6 +342,7 @@ RunOutcome Runner::Execute() {
     out.dropped_iterations += r.dropped_iterations;
     if (out.first_script_error.empty()) out.first_script_error = r.first_script_error;
   }
+  if (probe_) shards.push_back(&probe_host_->shard());  // setup() and teardown()
   if (!script_mode) {
     // The closed model keeps the VU gauges constant at --vus.
     run_shard.ResetValues();
@@ -361,6 +391,9 @@ int Runner::Run() {
     std::fputs("\n   errors by type:\n", stdout);
     std::fputs(errors.c_str(), stdout);
   }
+  if (!out.teardown_error.empty()) {
+    std::fprintf(stdout, "\n   %s\n", out.teardown_error.c_str());
+  }
   if (out.script_errors > 0) {
     std::fprintf(stdout, "\n   %llu iterations ended in a script error; the first: %s\n",
                  static_cast<unsigned long long>(out.script_errors),
@@ -399,6 +432,7 @@ int Runner::Run() {
   }
   if (out.aborted_by_signal) return static_cast<int>(core::ExitCode::kAbortedBySignal);
   if (!failed.empty()) return static_cast<int>(core::ExitCode::kThresholdsFailed);
+  if (!out.teardown_error.empty()) return static_cast<int>(core::ExitCode::kScriptException);
   return static_cast<int>(core::ExitCode::kOk);
 }
 

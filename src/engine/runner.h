@@ -34,6 +34,7 @@ struct RunOutcome {
   uint64_t script_errors = 0;
   uint64_t dropped_iterations = 0;
   std::string first_script_error;
+  std::string teardown_error;  // teardown() failed: exit 107 unless a threshold failed
   int64_t elapsed_ns = 0;
   bool aborted_by_signal = false;
   bool aborted_by_threshold = false;
@@ -52,6 +53,7 @@ class Runner {
 
  private:
   class ScriptProbe;
+  class ProbeHost;
   void PrepareScript();
   void PrepareThresholds(const nlohmann::json& options);
   std::string Describe() const;
@@ -59,6 +61,7 @@ class Runner {
   RunConfig config_;
   metrics::Registry registry_;
   std::unique_ptr<ScriptProbe> probe_;  // script mode: init + setup/teardown here
+  std::unique_ptr<ProbeHost> probe_host_;
   Plan plan_;
   metrics::ThresholdSet thresholds_;
   nlohmann::json setup_data_;

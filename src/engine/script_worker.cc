@@ -441,7 +441,7 @@ class ScriptWorker::Impl final : public script::ScriptHost {
   script::Vu& NewVu(const Scenario& sc) {
     uint64_t id = next_local_vu_++ * static_cast<uint64_t>(w_.workers_) +
                   static_cast<uint64_t>(w_.index_) + 1;
-    return runtime_->NewVu(id, sc.name, sc.exec, sc.tags);
+    return runtime_->NewVu(id, sc.name, sc.exec, &sc.tags, &sc.env);
   }
   metrics::Shard& shard() { return *w_.shard_; }
   WorkerResult& result() { return w_.result_; }

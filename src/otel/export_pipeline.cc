@@ -127,9 +127,9 @@ void ExportPipeline::Drain() {
   for (auto& sink : sinks_) {
     while (const SpanSink::Chunk* chunk = sink->TakeFilled()) {
       const std::string_view bytes = chunk->bytes();
-      if (pending_spans_ > 0 &&
-          (pending_spans_ + chunk->spans() > options_.max_batch_spans ||
-           ExportTraceRequestSize(header, pending_.size() + bytes.size()) > options_.max_batch_bytes)) {
+      if (pending_spans_ > 0 && (pending_spans_ + chunk->spans() > options_.max_batch_spans ||
+                                 ExportTraceRequestSize(header, pending_.size() + bytes.size()) >
+                                     options_.max_batch_bytes)) {
         ExportPending();
       }
       pending_.AppendRaw(bytes);

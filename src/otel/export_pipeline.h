@@ -47,9 +47,9 @@
 namespace stampede::otel {
 
 struct ExportPipelineOptions {
-  size_t max_batch_spans = 512;         // OTEL_BSP_MAX_EXPORT_BATCH_SIZE
-  size_t max_batch_bytes = 4u << 20;    // request size cap (gRPC receivers' 4 MiB default)
-  std::chrono::nanoseconds schedule_delay = std::chrono::seconds(5);  // OTEL_BSP_SCHEDULE_DELAY
+  size_t max_batch_spans = 512;       // OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+  size_t max_batch_bytes = 4u << 20;  // request size cap (gRPC receivers' 4 MiB default)
+  std::chrono::nanoseconds schedule_delay = std::chrono::seconds(5);   // OTEL_BSP_SCHEDULE_DELAY
   std::chrono::nanoseconds export_timeout = std::chrono::seconds(10);  // per attempt
   std::chrono::nanoseconds retry_budget = std::chrono::seconds(30);    // per batch, all attempts
   int max_attempts = 4;
@@ -80,7 +80,7 @@ struct ExportPipelineStats {
   uint64_t spans_rejected = 0;  // partial success: the receiver refused them
   uint64_t requests = 0;        // Export() calls, retries included
   uint64_t retries = 0;
-  uint64_t warnings = 0;        // warning lines emitted
+  uint64_t warnings = 0;  // warning lines emitted
 };
 
 class ExportPipeline {
@@ -146,7 +146,7 @@ class ExportPipeline {
   std::atomic<bool> wake_{false};
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> shutdown_deadline_ns_{INT64_MAX};  // steady_clock epoch ns
-  bool shut_down_ = false;  // control thread only
+  bool shut_down_ = false;                                // control thread only
   std::thread thread_;
 
   std::atomic<uint64_t> exported_{0}, failed_{0}, rejected_{0}, unsent_{0}, requests_{0},

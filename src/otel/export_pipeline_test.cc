@@ -299,7 +299,8 @@ TEST(ExportPipelineTest, PartialSuccessIsCountedNotRetried) {
 
 TEST(ExportPipelineTest, OneWarningPerDistinctCause) {
   Harness h;
-  for (int i = 0; i < 5; ++i) h.fake->script.push_back(ExportResult::Retryable(0, "connection refused"));
+  for (int i = 0; i < 5; ++i)
+    h.fake->script.push_back(ExportResult::Retryable(0, "connection refused"));
   for (int i = 0; i < 3; ++i) h.fake->script.push_back(ExportResult::Failed(400, "HTTP 400"));
   ExportPipelineOptions o = h.Options();
   o.max_attempts = 1;
@@ -409,7 +410,8 @@ TEST(ExportPipelineTest, OptionsFromConfig) {
   EXPECT_EQ(o.export_timeout, 1234ms);
   EXPECT_EQ(o.retry_budget, 4321ms);
   ASSERT_FALSE(o.resource_attributes.empty());
-  EXPECT_EQ(o.resource_attributes[0], std::make_pair(std::string("service.name"), std::string("svc")));
+  EXPECT_EQ(o.resource_attributes[0],
+            std::make_pair(std::string("service.name"), std::string("svc")));
 }
 
 // google.rpc.Status{code=8, details=[Any{type_url, RetryInfo{retry_delay{1s, 500ms}}}]}.

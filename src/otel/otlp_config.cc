@@ -85,7 +85,8 @@ size_t ParseCount(const Setting& s) {
   const char* first = s.value.data();
   const char* last = first + s.value.size();
   auto [ptr, ec] = std::from_chars(first, last, v);
-  if (ec != std::errc() || ptr != last || v == 0) Invalid(s, "expected a positive integer, e.g. 512");
+  if (ec != std::errc() || ptr != last || v == 0)
+    Invalid(s, "expected a positive integer, e.g. 512");
   return static_cast<size_t>(v);
 }
 
@@ -117,8 +118,7 @@ Url SplitUrl(const Setting& s, bool scheme_optional) {
 
 // `k=v,k=v` with percent-decoded keys and values. Returns false (and leaves
 // `out` unspecified) on a malformed entry.
-bool ParseKeyValueList(std::string_view text,
-                       std::vector<std::pair<std::string, std::string>>& out,
+bool ParseKeyValueList(std::string_view text, std::vector<std::pair<std::string, std::string>>& out,
                        std::string& problem) {
   out.clear();
   while (!text.empty()) {
@@ -208,9 +208,12 @@ bool PercentDecode(std::string_view in, std::string& out) {
 
 const char* ProtocolName(OtlpProtocol p) {
   switch (p) {
-    case OtlpProtocol::kHttpProtobuf: return "http/protobuf";
-    case OtlpProtocol::kHttpJson: return "http/json";
-    case OtlpProtocol::kGrpc: return "grpc";
+    case OtlpProtocol::kHttpProtobuf:
+      return "http/protobuf";
+    case OtlpProtocol::kHttpJson:
+      return "http/json";
+    case OtlpProtocol::kGrpc:
+      return "grpc";
   }
   return "?";
 }
@@ -280,8 +283,9 @@ OtlpConfig ParseOtlpConfig(const std::map<std::string, std::string>& env, Signal
   if (Setting s = GetOtlp(env, signal, "HEADERS"); s.set()) {
     std::string problem;
     if (!ParseKeyValueList(s.value, c.headers, problem)) {
-      Invalid(s, problem + "; expected key=value pairs separated by commas, "
-                           "with ',' and '=' percent-encoded (%2C, %3D)");
+      Invalid(s, problem +
+                     "; expected key=value pairs separated by commas, "
+                     "with ',' and '=' percent-encoded (%2C, %3D)");
     }
   }
 
@@ -304,10 +308,11 @@ OtlpConfig ParseOtlpConfig(const std::map<std::string, std::string>& env, Signal
   c.client_key_file = GetOtlp(env, signal, "CLIENT_KEY").value;
   c.client_certificate_file = GetOtlp(env, signal, "CLIENT_CERTIFICATE").value;
   if (c.client_key_file.empty() != c.client_certificate_file.empty()) {
-    Setting s = GetOtlp(env, signal, c.client_key_file.empty() ? "CLIENT_CERTIFICATE"
-                                                               : "CLIENT_KEY");
-    Invalid(s, "mutual TLS needs both OTEL_EXPORTER_OTLP_CLIENT_KEY and "
-               "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE");
+    Setting s =
+        GetOtlp(env, signal, c.client_key_file.empty() ? "CLIENT_CERTIFICATE" : "CLIENT_KEY");
+    Invalid(s,
+            "mutual TLS needs both OTEL_EXPORTER_OTLP_CLIENT_KEY and "
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE");
   }
 
   // Resource.
@@ -345,11 +350,10 @@ OtlpConfig ParseOtlpConfig(const std::map<std::string, std::string>& env, Signal
     c.bsp.max_export_batch_size = ParseCount(s);
   }
   if (c.bsp.max_export_batch_size > c.bsp.max_queue_size) {
-    c.warnings.push_back("OTEL_BSP_MAX_EXPORT_BATCH_SIZE=" +
-                         std::to_string(c.bsp.max_export_batch_size) +
-                         " exceeds OTEL_BSP_MAX_QUEUE_SIZE=" + std::to_string(c.bsp.max_queue_size) +
-                         "; using " + std::to_string(c.bsp.max_queue_size) +
-                         " (raise OTEL_BSP_MAX_QUEUE_SIZE too)");
+    c.warnings.push_back(
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=" + std::to_string(c.bsp.max_export_batch_size) +
+        " exceeds OTEL_BSP_MAX_QUEUE_SIZE=" + std::to_string(c.bsp.max_queue_size) + "; using " +
+        std::to_string(c.bsp.max_queue_size) + " (raise OTEL_BSP_MAX_QUEUE_SIZE too)");
     c.bsp.max_export_batch_size = c.bsp.max_queue_size;
   }
   return c;

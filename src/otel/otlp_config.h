@@ -65,10 +65,10 @@ struct OtlpConfig {
   std::string endpoint;
   // gRPC only: `host:port` for the channel (scheme and path stripped).
   std::string grpc_target;
-  bool use_tls = false;  // https scheme, or gRPC without scheme and !insecure
+  bool use_tls = false;   // https scheme, or gRPC without scheme and !insecure
   bool insecure = false;  // OTEL_EXPORTER_OTLP_INSECURE as given
   std::vector<std::pair<std::string, std::string>> headers;  // decoded, in order
-  std::chrono::milliseconds timeout{10000};  // per export attempt
+  std::chrono::milliseconds timeout{10000};                  // per export attempt
   OtlpCompression compression = OtlpCompression::kNone;
   std::string certificate_file;         // PEM CA bundle to trust (empty: system)
   std::string client_key_file;          // PEM, mTLS

@@ -62,10 +62,10 @@ TEST(OtlpConfigTest, GenericHttpEndpointGetsSignalPathAppended) {
             "http://collector:4318/v1/traces");
   EXPECT_EQ(Traces({{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://gw/otlp"}}).endpoint,
             "https://gw/otlp/v1/traces");
-  EXPECT_EQ(ParseOtlpConfig({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/base/"}},
-                            Signal::kMetrics)
-                .endpoint,
-            "http://c:4318/base/v1/metrics");
+  EXPECT_EQ(
+      ParseOtlpConfig({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/base/"}}, Signal::kMetrics)
+          .endpoint,
+      "http://c:4318/base/v1/metrics");
 }
 
 TEST(OtlpConfigTest, PerSignalEndpointIsUsedAsIsAndWins) {
@@ -92,17 +92,17 @@ TEST(OtlpConfigTest, HttpsMeansTls) {
 }
 
 TEST(OtlpConfigTest, GrpcEndpointForms) {
-  OtlpConfig plain = Traces({{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
-                             {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"}});
+  OtlpConfig plain = Traces(
+      {{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"}});
   EXPECT_EQ(plain.grpc_target, "c:4317");
   EXPECT_FALSE(plain.use_tls);
-  OtlpConfig tls = Traces({{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
-                           {"OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4317"}});
+  OtlpConfig tls = Traces(
+      {{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4317"}});
   EXPECT_TRUE(tls.use_tls);
   EXPECT_EQ(tls.endpoint, "https://c:4317");  // no path appended for gRPC
   // No scheme: TLS unless INSECURE.
-  OtlpConfig bare = Traces({{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
-                            {"OTEL_EXPORTER_OTLP_ENDPOINT", "c:4317"}});
+  OtlpConfig bare =
+      Traces({{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "c:4317"}});
   EXPECT_TRUE(bare.use_tls);
   EXPECT_EQ(bare.grpc_target, "c:4317");
   OtlpConfig insecure = Traces({{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
@@ -140,15 +140,15 @@ TEST(OtlpConfigTest, Protocols) {
 }
 
 TEST(OtlpConfigTest, HeadersArePercentDecodedAndTrimmed) {
-  OtlpConfig c = Traces(
-      {{"OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret, x-tenant = a%2Cb%3Dc ,,authorization=Basic%20Zm9v"}});
+  OtlpConfig c = Traces({{"OTEL_EXPORTER_OTLP_HEADERS",
+                          "api-key=secret, x-tenant = a%2Cb%3Dc ,,authorization=Basic%20Zm9v"}});
   EXPECT_THAT(c.headers, ElementsAre(Pair("api-key", "secret"), Pair("x-tenant", "a,b=c"),
                                      Pair("authorization", "Basic Zm9v")));
 }
 
 TEST(OtlpConfigTest, PerSignalHeadersReplaceGenericOnes) {
-  OtlpConfig c = Traces({{"OTEL_EXPORTER_OTLP_HEADERS", "a=1"},
-                         {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=2"}});
+  OtlpConfig c =
+      Traces({{"OTEL_EXPORTER_OTLP_HEADERS", "a=1"}, {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=2"}});
   EXPECT_THAT(c.headers, ElementsAre(Pair("b", "2")));
 }
 
@@ -163,10 +163,10 @@ TEST(OtlpConfigTest, BadHeadersAreAConfigError) {
 TEST(OtlpConfigTest, TimeoutInMilliseconds) {
   EXPECT_EQ(Traces({{"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"}}).timeout,
             std::chrono::milliseconds(2500));
-  EXPECT_EQ(Traces({{"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"},
-                    {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "700"}})
-                .timeout,
-            std::chrono::milliseconds(700));
+  EXPECT_EQ(
+      Traces({{"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"}, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "700"}})
+          .timeout,
+      std::chrono::milliseconds(700));
   EXPECT_THAT(ErrorOf({{"OTEL_EXPORTER_OTLP_TIMEOUT", "10s"}}),
               HasSubstr("integer number of milliseconds"));
   EXPECT_THAT(ErrorOf({{"OTEL_EXPORTER_OTLP_TIMEOUT", "-1"}}),
@@ -192,8 +192,7 @@ TEST(OtlpConfigTest, CertificatesPerSignalWin) {
   EXPECT_EQ(c.certificate_file, "/traces/ca.pem");
   EXPECT_EQ(c.client_key_file, "/k.pem");
   EXPECT_EQ(c.client_certificate_file, "/c.pem");
-  EXPECT_THAT(ErrorOf({{"OTEL_EXPORTER_OTLP_CLIENT_KEY", "/k.pem"}}),
-              HasSubstr("needs both"));
+  EXPECT_THAT(ErrorOf({{"OTEL_EXPORTER_OTLP_CLIENT_KEY", "/k.pem"}}), HasSubstr("needs both"));
 }
 
 TEST(OtlpConfigTest, InvalidBooleanWarnsAndIsFalse) {
@@ -222,10 +221,9 @@ TEST(OtlpConfigTest, ServiceNameAndResourceAttributes) {
                           "deployment.environment=staging,service.name=from-attrs,"
                           "team=a%2Cb,note=x%3Dy"}});
   EXPECT_EQ(c.service_name, "from-attrs");
-  EXPECT_THAT(c.resource_attributes,
-              ElementsAre(Pair("service.name", "from-attrs"),
-                          Pair("deployment.environment", "staging"), Pair("team", "a,b"),
-                          Pair("note", "x=y")));
+  EXPECT_THAT(c.resource_attributes, ElementsAre(Pair("service.name", "from-attrs"),
+                                                 Pair("deployment.environment", "staging"),
+                                                 Pair("team", "a,b"), Pair("note", "x=y")));
   // OTEL_SERVICE_NAME takes precedence.
   OtlpConfig d = Traces({{"OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,k=v"},
                          {"OTEL_SERVICE_NAME", "checkout-load"}});
@@ -241,8 +239,8 @@ TEST(OtlpConfigTest, DuplicateResourceKeysLastWins) {
 }
 
 TEST(OtlpConfigTest, ResourceAttributesDecodeErrorDiscardsWholeVariable) {
-  OtlpConfig c = Traces({{"OTEL_RESOURCE_ATTRIBUTES", "good=1,bad=%G1"},
-                         {"OTEL_SERVICE_NAME", "svc"}});
+  OtlpConfig c =
+      Traces({{"OTEL_RESOURCE_ATTRIBUTES", "good=1,bad=%G1"}, {"OTEL_SERVICE_NAME", "svc"}});
   EXPECT_THAT(c.resource_attributes, ElementsAre(Pair("service.name", "svc")));
   ASSERT_EQ(c.warnings.size(), 1u);
   EXPECT_THAT(c.warnings[0], HasSubstr("OTEL_RESOURCE_ATTRIBUTES ignored"));

@@ -29,8 +29,9 @@ std::string Quote(const std::string& s) { return "'" + s + "'"; }  // paths have
 
 // Installs the pinned npm packages once (package-lock.json).
 void EnsureNodeModules() {
-  const auto root_js = kTestdata / "node_modules/@opentelemetry/otlp-transformer/build/src/"
-                                   "generated/root.js";
+  const auto root_js = kTestdata /
+                       "node_modules/@opentelemetry/otlp-transformer/build/src/"
+                       "generated/root.js";
   if (std::filesystem::exists(root_js)) return;
   const std::string cmd = Quote(STAMPEDE_NPM) + " ci --no-audit --no-fund --prefix " +
                           Quote(kTestdata.string()) + " 1>&2";
@@ -127,12 +128,18 @@ TEST_F(OtlpDecodeTest, ProtobufjsRecoversEverything) {
     SCOPED_TRACE(std::string(kv.key));
     EXPECT_EQ(a["key"], kv.key);
     switch (kv.value.type) {
-      case AnyValue::Type::kString: EXPECT_EQ(a["value"]["stringValue"], kv.value.s); break;
+      case AnyValue::Type::kString:
+        EXPECT_EQ(a["value"]["stringValue"], kv.value.s);
+        break;
       case AnyValue::Type::kInt:
         EXPECT_EQ(a["value"]["intValue"], std::to_string(kv.value.i));
         break;
-      case AnyValue::Type::kDouble: EXPECT_EQ(a["value"]["doubleValue"], kv.value.d); break;
-      case AnyValue::Type::kBool: EXPECT_EQ(a["value"]["boolValue"], kv.value.b); break;
+      case AnyValue::Type::kDouble:
+        EXPECT_EQ(a["value"]["doubleValue"], kv.value.d);
+        break;
+      case AnyValue::Type::kBool:
+        EXPECT_EQ(a["value"]["boolValue"], kv.value.b);
+        break;
     }
   }
   ASSERT_EQ(c["events"].size(), 1u);

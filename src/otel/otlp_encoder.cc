@@ -132,9 +132,9 @@ struct EnvelopeSizes {
 EnvelopeSizes ComputeEnvelope(const ExportRequestHeader& h, size_t item_bytes) {
   EnvelopeSizes s{};
   s.scope_body = ScopeBodySize(h);
-  s.scope_items_body = (s.scope_body != 0 ? LengthDelimitedFieldSize(envelope::kScope, s.scope_body)
-                                           : 0) +
-                       item_bytes + StringFieldSize(envelope::kScopeSchemaUrl, h.scope_schema_url);
+  s.scope_items_body =
+      (s.scope_body != 0 ? LengthDelimitedFieldSize(envelope::kScope, s.scope_body) : 0) +
+      item_bytes + StringFieldSize(envelope::kScopeSchemaUrl, h.scope_schema_url);
   s.resource_body = AttributesSize(resource::kAttributes, h.resource_attributes);
   s.resource_items_body = LengthDelimitedFieldSize(envelope::kResource, s.resource_body) +
                           LengthDelimitedFieldSize(envelope::kScopeItems, s.scope_items_body) +

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -80,11 +80,24 @@ DecodedValue DecodeAnyValue(std::string_view bytes) {
     ++fields;
     v.which = static_cast<int>(f.number);
     switch (f.number) {
-      case 1: EXPECT_EQ(f.wire_type, WireType::kLengthDelimited); v.s = f.bytes; break;
-      case 2: EXPECT_EQ(f.wire_type, WireType::kVarint); v.b = f.AsBool(); break;
-      case 3: EXPECT_EQ(f.wire_type, WireType::kVarint); v.i = f.AsInt64(); break;
-      case 4: EXPECT_EQ(f.wire_type, WireType::kFixed64); v.d = f.AsDouble(); break;
-      default: ADD_FAILURE() << "AnyValue field " << f.number;
+      case 1:
+        EXPECT_EQ(f.wire_type, WireType::kLengthDelimited);
+        v.s = f.bytes;
+        break;
+      case 2:
+        EXPECT_EQ(f.wire_type, WireType::kVarint);
+        v.b = f.AsBool();
+        break;
+      case 3:
+        EXPECT_EQ(f.wire_type, WireType::kVarint);
+        v.i = f.AsInt64();
+        break;
+      case 4:
+        EXPECT_EQ(f.wire_type, WireType::kFixed64);
+        v.d = f.AsDouble();
+        break;
+      default:
+        ADD_FAILURE() << "AnyValue field " << f.number;
     }
   }
   EXPECT_TRUE(r.done());
@@ -98,9 +111,12 @@ DecodedKeyValue DecodeKeyValue(std::string_view bytes) {
   ProtoField f;
   while (r.Next(f)) {
     EXPECT_EQ(f.wire_type, WireType::kLengthDelimited);
-    if (f.number == 1) kv.key = f.bytes;
-    else if (f.number == 2) kv.value = DecodeAnyValue(f.bytes);
-    else ADD_FAILURE() << "KeyValue field " << f.number;
+    if (f.number == 1)
+      kv.key = f.bytes;
+    else if (f.number == 2)
+      kv.value = DecodeAnyValue(f.bytes);
+    else
+      ADD_FAILURE() << "KeyValue field " << f.number;
   }
   EXPECT_TRUE(r.done());
   return kv;
@@ -113,24 +129,51 @@ DecodedSpan DecodeSpan(std::string_view bytes) {
   while (r.Next(f)) {
     s.field_order.push_back(f.number);
     switch (f.number) {
-      case 1: s.trace_id = f.bytes; break;
-      case 2: s.span_id = f.bytes; break;
-      case 3: s.trace_state = f.bytes; break;
-      case 4: s.parent_span_id = f.bytes; s.has_parent = true; break;
-      case 5: s.name = f.bytes; break;
-      case 6: EXPECT_EQ(f.wire_type, WireType::kVarint); s.kind = f.value; break;
-      case 7: EXPECT_EQ(f.wire_type, WireType::kFixed64); s.start = f.value; break;
-      case 8: EXPECT_EQ(f.wire_type, WireType::kFixed64); s.end = f.value; break;
-      case 9: s.attributes.push_back(DecodeKeyValue(f.bytes)); break;
+      case 1:
+        s.trace_id = f.bytes;
+        break;
+      case 2:
+        s.span_id = f.bytes;
+        break;
+      case 3:
+        s.trace_state = f.bytes;
+        break;
+      case 4:
+        s.parent_span_id = f.bytes;
+        s.has_parent = true;
+        break;
+      case 5:
+        s.name = f.bytes;
+        break;
+      case 6:
+        EXPECT_EQ(f.wire_type, WireType::kVarint);
+        s.kind = f.value;
+        break;
+      case 7:
+        EXPECT_EQ(f.wire_type, WireType::kFixed64);
+        s.start = f.value;
+        break;
+      case 8:
+        EXPECT_EQ(f.wire_type, WireType::kFixed64);
+        s.end = f.value;
+        break;
+      case 9:
+        s.attributes.push_back(DecodeKeyValue(f.bytes));
+        break;
       case 11: {
         DecodedEvent e;
         ProtoReader er(f.bytes);
         ProtoField g;
         while (er.Next(g)) {
-          if (g.number == 1) { EXPECT_EQ(g.wire_type, WireType::kFixed64); e.time = g.value; }
-          else if (g.number == 2) e.name = g.bytes;
-          else if (g.number == 3) e.attributes.push_back(DecodeKeyValue(g.bytes));
-          else ADD_FAILURE() << "Event field " << g.number;
+          if (g.number == 1) {
+            EXPECT_EQ(g.wire_type, WireType::kFixed64);
+            e.time = g.value;
+          } else if (g.number == 2)
+            e.name = g.bytes;
+          else if (g.number == 3)
+            e.attributes.push_back(DecodeKeyValue(g.bytes));
+          else
+            ADD_FAILURE() << "Event field " << g.number;
         }
         EXPECT_TRUE(er.done());
         s.events.push_back(e);
@@ -141,14 +184,19 @@ DecodedSpan DecodeSpan(std::string_view bytes) {
         ProtoReader lr(f.bytes);
         ProtoField g;
         while (lr.Next(g)) {
-          if (g.number == 1) l.trace_id = g.bytes;
-          else if (g.number == 2) l.span_id = g.bytes;
-          else if (g.number == 3) l.trace_state = g.bytes;
-          else if (g.number == 4) l.attributes.push_back(DecodeKeyValue(g.bytes));
+          if (g.number == 1)
+            l.trace_id = g.bytes;
+          else if (g.number == 2)
+            l.span_id = g.bytes;
+          else if (g.number == 3)
+            l.trace_state = g.bytes;
+          else if (g.number == 4)
+            l.attributes.push_back(DecodeKeyValue(g.bytes));
           else if (g.number == 6) {
             EXPECT_EQ(g.wire_type, WireType::kFixed32);
             l.flags = static_cast<uint32_t>(g.value);
-          } else ADD_FAILURE() << "Link field " << g.number;
+          } else
+            ADD_FAILURE() << "Link field " << g.number;
         }
         EXPECT_TRUE(lr.done());
         s.links.push_back(l);
@@ -159,9 +207,12 @@ DecodedSpan DecodeSpan(std::string_view bytes) {
         ProtoReader sr(f.bytes);
         ProtoField g;
         while (sr.Next(g)) {
-          if (g.number == 2) s.status_message = g.bytes;
-          else if (g.number == 3) s.status_code = g.value;
-          else ADD_FAILURE() << "Status field " << g.number;
+          if (g.number == 2)
+            s.status_message = g.bytes;
+          else if (g.number == 3)
+            s.status_code = g.value;
+          else
+            ADD_FAILURE() << "Status field " << g.number;
         }
         EXPECT_TRUE(sr.done());
         break;
@@ -234,11 +285,11 @@ TEST(OtlpEncoderTest, MinimalSpanGolden) {
   const size_t n = EncodeSpan(s, w);
 
   const std::string body = Bytes({0x0A, 0x10}) + Raw(s.trace_id.bytes) +  // trace_id
-                           Bytes({0x12, 0x08}) + Raw(s.span_id.bytes) +    // span_id
-                           Bytes({0x2A, 0x01, 'a'}) +                      // name
-                           Bytes({0x30, 0x03}) +                           // kind CLIENT
-                           Bytes({0x39}) + Fixed64(1) +                    // start
-                           Bytes({0x41}) + Fixed64(2);                     // end
+                           Bytes({0x12, 0x08}) + Raw(s.span_id.bytes) +   // span_id
+                           Bytes({0x2A, 0x01, 'a'}) +                     // name
+                           Bytes({0x30, 0x03}) +                          // kind CLIENT
+                           Bytes({0x39}) + Fixed64(1) +                   // start
+                           Bytes({0x41}) + Fixed64(2);                    // end
   ASSERT_EQ(body.size(), 0x33u);
   EXPECT_EQ(w.view(), Bytes({0x12, 0x33}) + body);
   EXPECT_EQ(n, w.size());
@@ -246,12 +297,10 @@ TEST(OtlpEncoderTest, MinimalSpanGolden) {
 
 TEST(OtlpEncoderTest, ParentFlagsStatusAndAttributesGolden) {
   const KeyValue attributes[] = {
-      {"k", AnyValue::String("v")},
-      {"b", AnyValue::Bool(true)},
-      {"i", AnyValue::Int(0)},     // oneof: written although 0
-      {"n", AnyValue::Int(-1)},
-      {"d", AnyValue::Double(1.5)},
-      {"e", AnyValue::String("")}, // oneof: written although empty
+      {"k", AnyValue::String("v")}, {"b", AnyValue::Bool(true)},
+      {"i", AnyValue::Int(0)},  // oneof: written although 0
+      {"n", AnyValue::Int(-1)},     {"d", AnyValue::Double(1.5)},
+      {"e", AnyValue::String("")},  // oneof: written although empty
   };
   SpanData s;
   s.trace_id = MakeTraceId(0x01);
@@ -268,9 +317,9 @@ TEST(OtlpEncoderTest, ParentFlagsStatusAndAttributesGolden) {
 
   const std::string body =
       Bytes({0x0A, 0x10}) + Raw(s.trace_id.bytes) + Bytes({0x12, 0x08}) + Raw(s.span_id.bytes) +
-      Bytes({0x1A, 0x03}) + "x=1" +                                     // trace_state
-      Bytes({0x22, 0x08}) + Raw(s.parent_span_id.bytes) +               // parent_span_id
-      Bytes({0x30, 0x01}) +                                             // kind INTERNAL
+      Bytes({0x1A, 0x03}) + "x=1" +                        // trace_state
+      Bytes({0x22, 0x08}) + Raw(s.parent_span_id.bytes) +  // parent_span_id
+      Bytes({0x30, 0x01}) +                                // kind INTERNAL
       Bytes({0x4A, 0x08, 0x0A, 0x01, 'k', 0x12, 0x03, 0x0A, 0x01, 'v'}) +
       Bytes({0x4A, 0x07, 0x0A, 0x01, 'b', 0x12, 0x02, 0x10, 0x01}) +
       Bytes({0x4A, 0x07, 0x0A, 0x01, 'i', 0x12, 0x02, 0x18, 0x00}) +
@@ -304,12 +353,11 @@ TEST(OtlpEncoderTest, EventAndLinkGolden) {
   const std::string kv = Bytes({0x0A, 0x01, 'a', 0x12, 0x02, 0x18, 0x01});
   const std::string event = Bytes({0x09}) + Fixed64(3) + Bytes({0x12, 0x01, 'e', 0x1A, 0x07}) + kv;
   const std::string link = Bytes({0x0A, 0x10}) + Raw(links[0].trace_id.bytes) +
-                           Bytes({0x12, 0x08}) + Raw(links[0].span_id.bytes) +
-                           Bytes({0x22, 0x07}) + kv + Bytes({0x35, 0x01, 0x00, 0x00, 0x00});
+                           Bytes({0x12, 0x08}) + Raw(links[0].span_id.bytes) + Bytes({0x22, 0x07}) +
+                           kv + Bytes({0x35, 0x01, 0x00, 0x00, 0x00});
   const std::string body = Bytes({0x0A, 0x10}) + Raw(s.trace_id.bytes) + Bytes({0x12, 0x08}) +
-                           Raw(s.span_id.bytes) +
-                           Bytes({0x5A, static_cast<int>(event.size())}) + event +
-                           Bytes({0x6A, static_cast<int>(link.size())}) + link;
+                           Raw(s.span_id.bytes) + Bytes({0x5A, static_cast<int>(event.size())}) +
+                           event + Bytes({0x6A, static_cast<int>(link.size())}) + link;
   EXPECT_EQ(w.view(), Bytes({0x12, static_cast<int>(body.size())}) + body);
 }
 
@@ -322,14 +370,15 @@ TEST(OtlpEncoderTest, ExportRequestGolden) {
   ProtoWriter w;
   const size_t n = EncodeExportTraceRequest(header, chunks, w);
   const std::string want =
-      Bytes({0x0A, 0x23,                           // resource_spans, 35 bytes
-             0x0A, 0x15,                           //   resource, 21 bytes
-             0x0A, 0x13,                           //     attributes, 19 bytes
-             0x0A, 0x0C}) + "service.name" +       //       key
-      Bytes({0x12, 0x03, 0x0A, 0x01, 's',          //       value
-             0x12, 0x0A,                           //   scope_spans, 10 bytes
+      Bytes({0x0A, 0x23,  // resource_spans, 35 bytes
+             0x0A, 0x15,  //   resource, 21 bytes
+             0x0A, 0x13,  //     attributes, 19 bytes
+             0x0A, 0x0C}) +
+      "service.name" +                                      //       key
+      Bytes({0x12, 0x03, 0x0A, 0x01, 's',                   //       value
+             0x12, 0x0A,                                    //   scope_spans, 10 bytes
              0x0A, 0x06, 0x0A, 0x01, 'x', 0x12, 0x01, '1',  // scope {name, version}
-             0x12, 0x00});                         //     spans
+             0x12, 0x00});                                  //     spans
   EXPECT_EQ(w.view(), want);
   EXPECT_EQ(n, want.size());
   EXPECT_EQ(ExportTraceRequestSize(header, 2), want.size());

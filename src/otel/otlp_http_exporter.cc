@@ -37,7 +37,8 @@ void RequireReadable(const std::string& path, const char* variable) {
 size_t OnBody(char* data, size_t size, size_t nmemb, void* user) {
   auto* out = static_cast<std::string*>(user);
   const size_t n = size * nmemb;
-  if (out->size() < kMaxResponseBytes) out->append(data, std::min(n, kMaxResponseBytes - out->size()));
+  if (out->size() < kMaxResponseBytes)
+    out->append(data, std::min(n, kMaxResponseBytes - out->size()));
   return n;  // read and discard the rest: keeps the connection reusable
 }
 
@@ -94,8 +95,8 @@ struct OtlpHttpExporter::Impl {
   // zlib error (then the body is sent uncompressed).
   bool Gzip(std::string_view in) {
     if (!zs_ready) {
-      if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                       Z_DEFAULT_STRATEGY) != Z_OK) {
+      if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+          Z_OK) {
         return false;
       }
       zs_ready = true;
@@ -123,12 +124,14 @@ OtlpHttpExporter::OtlpHttpExporter(const OtlpConfig& config) : impl_(std::make_u
   m.signal = config.signal;
   m.gzip = config.compression == OtlpCompression::kGzip;
   if (m.protocol == OtlpProtocol::kGrpc) {
-    throw core::ConfigError("OtlpHttpExporter needs OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf "
-                            "or http/json");
+    throw core::ConfigError(
+        "OtlpHttpExporter needs OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf "
+        "or http/json");
   }
   if (m.protocol == OtlpProtocol::kHttpJson && m.signal != Signal::kTraces) {
-    throw core::ConfigError("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json is not supported "
-                            "yet; use http/protobuf or grpc");
+    throw core::ConfigError(
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json is not supported "
+        "yet; use http/protobuf or grpc");
   }
   RequireReadable(config.certificate_file, "OTEL_EXPORTER_OTLP_CERTIFICATE");
   RequireReadable(config.client_certificate_file, "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE");
@@ -165,7 +168,8 @@ OtlpHttpExporter::OtlpHttpExporter(const OtlpConfig& config) : impl_(std::make_u
   if (m.gzip) add("Content-Encoding: gzip");
   add("Expect:");  // no 100-continue round trip for large bodies
   for (const auto& [k, v] : config.headers) {
-    if (k.find_first_of(":\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) {
+    if (k.find_first_of(":\r\n") != std::string::npos ||
+        v.find_first_of("\r\n") != std::string::npos) {
       throw core::ConfigError("invalid OTEL_EXPORTER_OTLP_HEADERS entry \"" + k +
                               "\": header names cannot contain ':' or line breaks");
     }
@@ -184,7 +188,8 @@ ExportResult OtlpHttpExporter::Export(std::string_view body, int64_t timeout_ns)
   if (m.protocol == OtlpProtocol::kHttpJson) {
     m.json = TraceRequestToJson(body);
     if (m.json.empty()) {
-      return ExportResult::Failed(0, "cannot transcode the request to OTLP/JSON (malformed protobuf)");
+      return ExportResult::Failed(0,
+                                  "cannot transcode the request to OTLP/JSON (malformed protobuf)");
     }
     payload = m.json;
   }
@@ -210,9 +215,10 @@ ExportResult OtlpHttpExporter::Impl::Classify(CURLcode rc) {
     case CURLE_COULDNT_CONNECT: {
       long os_errno = 0;
       curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-      if (os_errno == ECONNREFUSED || os_errno == 0) return ExportResult::Retryable(0, "connection refused");
-      return ExportResult::Retryable(0, std::string("cannot connect: ") +
-                                            std::strerror(static_cast<int>(os_errno)));
+      if (os_errno == ECONNREFUSED || os_errno == 0)
+        return ExportResult::Retryable(0, "connection refused");
+      return ExportResult::Retryable(
+          0, std::string("cannot connect: ") + std::strerror(static_cast<int>(os_errno)));
     }
     case CURLE_OPERATION_TIMEDOUT:
       return ExportResult::Retryable(0, "timed out waiting for the answer");
@@ -225,8 +231,8 @@ ExportResult OtlpHttpExporter::Impl::Classify(CURLcode rc) {
       return ExportResult::Retryable(0, "connection closed without an answer");
     default:
       // TLS and certificate problems, bad URLs...: retrying cannot help.
-      return ExportResult::Failed(
-          0, std::string(curl_easy_strerror(rc)) + (error[0] != '\0' ? std::string(": ") + error : ""));
+      return ExportResult::Failed(0, std::string(curl_easy_strerror(rc)) +
+                                         (error[0] != '\0' ? std::string(": ") + error : ""));
   }
 
   long status = 0;

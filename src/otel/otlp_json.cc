@@ -1,35 +1,44 @@
 #include "otel/otlp_json.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <span>
-#include <nlohmann/json.hpp>
 
 #include "otel/proto_reader.h"
 
 namespace stampede::otel {
 namespace {
 
-using Json = nlohmann::ordered_json;  // keeps the proto field order
-
 // How a field's wire value becomes JSON.
 enum class Kind : uint8_t {
-  kString,          // LEN -> string
-  kHexId,           // LEN -> lowercase hex (trace/span ids)
-  kBase64,          // LEN -> base64 (AnyValue.bytes_value)
-  kUint32,          // VARINT -> number
-  kInt64String,     // VARINT -> decimal string
-  kFixed64String,   // I64 -> decimal string (unsigned)
-  kFixed32,         // I32 -> number
-  kEnum,            // VARINT -> integer
-  kBool,            // VARINT -> bool
-  kDouble,          // I64 -> number, or "NaN"/"Infinity"/"-Infinity"
-  kMessage,         // LEN -> object
+  kString,         // LEN -> string
+  kHexId,          // LEN -> lowercase hex (trace/span ids)
+  kBase64,         // LEN -> base64 (AnyValue.bytes_value)
+  kUint32,         // VARINT -> number
+  kInt64String,    // VARINT -> decimal string
+  kFixed64String,  // I64 -> decimal string (unsigned)
+  kFixed32,        // I32 -> number
+  kEnum,           // VARINT -> integer
+  kBool,           // VARINT -> bool
+  kDouble,         // I64 -> number, or "NaN"/"Infinity"/"-Infinity"
+  kMessage,        // LEN -> object
 };
 
 enum class Msg : uint8_t {
-  kRequest, kResourceSpans, kResource, kScopeSpans, kScope, kSpan, kEvent, kLink, kStatus,
-  kKeyValue, kAnyValue, kArrayValue, kKeyValueList,
+  kRequest,
+  kResourceSpans,
+  kResource,
+  kScopeSpans,
+  kScope,
+  kSpan,
+  kEvent,
+  kLink,
+  kStatus,
+  kKeyValue,
+  kAnyValue,
+  kArrayValue,
+  kKeyValueList,
 };
 
 struct FieldSpec {
@@ -48,53 +57,44 @@ constexpr FieldSpec kResourceSpansFields[] = {
     {1, "resource", Kind::kMessage, false, Msg::kResource},
     {2, "scopeSpans", Kind::kMessage, true, Msg::kScopeSpans},
     {3, "schemaUrl", Kind::kString}};
-constexpr FieldSpec kResourceFields[] = {
-    {1, "attributes", Kind::kMessage, true, Msg::kKeyValue},
-    {2, "droppedAttributesCount", Kind::kUint32}};
-constexpr FieldSpec kScopeSpansFields[] = {
-    {1, "scope", Kind::kMessage, false, Msg::kScope},
-    {2, "spans", Kind::kMessage, true, Msg::kSpan},
-    {3, "schemaUrl", Kind::kString}};
-constexpr FieldSpec kScopeFields[] = {
-    {1, "name", Kind::kString},
-    {2, "version", Kind::kString},
-    {3, "attributes", Kind::kMessage, true, Msg::kKeyValue},
-    {4, "droppedAttributesCount", Kind::kUint32}};
-constexpr FieldSpec kSpanFields[] = {
-    {1, "traceId", Kind::kHexId},
-    {2, "spanId", Kind::kHexId},
-    {3, "traceState", Kind::kString},
-    {4, "parentSpanId", Kind::kHexId},
-    {5, "name", Kind::kString},
-    {6, "kind", Kind::kEnum},
-    {7, "startTimeUnixNano", Kind::kFixed64String},
-    {8, "endTimeUnixNano", Kind::kFixed64String},
-    {9, "attributes", Kind::kMessage, true, Msg::kKeyValue},
-    {10, "droppedAttributesCount", Kind::kUint32},
-    {11, "events", Kind::kMessage, true, Msg::kEvent},
-    {12, "droppedEventsCount", Kind::kUint32},
-    {13, "links", Kind::kMessage, true, Msg::kLink},
-    {14, "droppedLinksCount", Kind::kUint32},
-    {15, "status", Kind::kMessage, false, Msg::kStatus},
-    {16, "flags", Kind::kFixed32}};
-constexpr FieldSpec kEventFields[] = {
-    {1, "timeUnixNano", Kind::kFixed64String},
-    {2, "name", Kind::kString},
-    {3, "attributes", Kind::kMessage, true, Msg::kKeyValue},
-    {4, "droppedAttributesCount", Kind::kUint32}};
-constexpr FieldSpec kLinkFields[] = {
-    {1, "traceId", Kind::kHexId},
-    {2, "spanId", Kind::kHexId},
-    {3, "traceState", Kind::kString},
-    {4, "attributes", Kind::kMessage, true, Msg::kKeyValue},
-    {5, "droppedAttributesCount", Kind::kUint32},
-    {6, "flags", Kind::kFixed32}};
-constexpr FieldSpec kStatusFields[] = {
-    {2, "message", Kind::kString},
-    {3, "code", Kind::kEnum}};
-constexpr FieldSpec kKeyValueFields[] = {
-    {1, "key", Kind::kString},
-    {2, "value", Kind::kMessage, false, Msg::kAnyValue}};
+constexpr FieldSpec kResourceFields[] = {{1, "attributes", Kind::kMessage, true, Msg::kKeyValue},
+                                         {2, "droppedAttributesCount", Kind::kUint32}};
+constexpr FieldSpec kScopeSpansFields[] = {{1, "scope", Kind::kMessage, false, Msg::kScope},
+                                           {2, "spans", Kind::kMessage, true, Msg::kSpan},
+                                           {3, "schemaUrl", Kind::kString}};
+constexpr FieldSpec kScopeFields[] = {{1, "name", Kind::kString},
+                                      {2, "version", Kind::kString},
+                                      {3, "attributes", Kind::kMessage, true, Msg::kKeyValue},
+                                      {4, "droppedAttributesCount", Kind::kUint32}};
+constexpr FieldSpec kSpanFields[] = {{1, "traceId", Kind::kHexId},
+                                     {2, "spanId", Kind::kHexId},
+                                     {3, "traceState", Kind::kString},
+                                     {4, "parentSpanId", Kind::kHexId},
+                                     {5, "name", Kind::kString},
+                                     {6, "kind", Kind::kEnum},
+                                     {7, "startTimeUnixNano", Kind::kFixed64String},
+                                     {8, "endTimeUnixNano", Kind::kFixed64String},
+                                     {9, "attributes", Kind::kMessage, true, Msg::kKeyValue},
+                                     {10, "droppedAttributesCount", Kind::kUint32},
+                                     {11, "events", Kind::kMessage, true, Msg::kEvent},
+                                     {12, "droppedEventsCount", Kind::kUint32},
+                                     {13, "links", Kind::kMessage, true, Msg::kLink},
+                                     {14, "droppedLinksCount", Kind::kUint32},
+                                     {15, "status", Kind::kMessage, false, Msg::kStatus},
+                                     {16, "flags", Kind::kFixed32}};
+constexpr FieldSpec kEventFields[] = {{1, "timeUnixNano", Kind::kFixed64String},
+                                      {2, "name", Kind::kString},
+                                      {3, "attributes", Kind::kMessage, true, Msg::kKeyValue},
+                                      {4, "droppedAttributesCount", Kind::kUint32}};
+constexpr FieldSpec kLinkFields[] = {{1, "traceId", Kind::kHexId},
+                                     {2, "spanId", Kind::kHexId},
+                                     {3, "traceState", Kind::kString},
+                                     {4, "attributes", Kind::kMessage, true, Msg::kKeyValue},
+                                     {5, "droppedAttributesCount", Kind::kUint32},
+                                     {6, "flags", Kind::kFixed32}};
+constexpr FieldSpec kStatusFields[] = {{2, "message", Kind::kString}, {3, "code", Kind::kEnum}};
+constexpr FieldSpec kKeyValueFields[] = {{1, "key", Kind::kString},
+                                         {2, "value", Kind::kMessage, false, Msg::kAnyValue}};
 constexpr FieldSpec kAnyValueFields[] = {
     {1, "stringValue", Kind::kString},
     {2, "boolValue", Kind::kBool},
@@ -103,12 +103,10 @@ constexpr FieldSpec kAnyValueFields[] = {
     {5, "arrayValue", Kind::kMessage, false, Msg::kArrayValue},
     {6, "kvlistValue", Kind::kMessage, false, Msg::kKeyValueList},
     {7, "bytesValue", Kind::kBase64}};
-constexpr FieldSpec kArrayValueFields[] = {
-    {1, "values", Kind::kMessage, true, Msg::kAnyValue}};
-constexpr FieldSpec kKeyValueListFields[] = {
-    {1, "values", Kind::kMessage, true, Msg::kKeyValue}};
+constexpr FieldSpec kArrayValueFields[] = {{1, "values", Kind::kMessage, true, Msg::kAnyValue}};
+constexpr FieldSpec kKeyValueListFields[] = {{1, "values", Kind::kMessage, true, Msg::kKeyValue}};
 
-std::span<const FieldSpec> Fields(Msg m) {
+constexpr std::span<const FieldSpec> Fields(Msg m) {
   switch (m) {
     case Msg::kRequest:
       return kRequestFields;
@@ -157,22 +155,103 @@ WireType WireTypeOf(Kind k) {
   }
 }
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(bytes.size() * 2, '\0');
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    const auto b = static_cast<uint8_t>(bytes[i]);
-    out[2 * i] = kDigits[b >> 4];
-    out[2 * i + 1] = kDigits[b & 0xF];
+// Length of the valid UTF-8 sequence at the start of `s` (RFC 3629: no
+// overlongs, no surrogates, nothing above U+10FFFF), or 0 if it is invalid.
+size_t Utf8SequenceLength(std::string_view s) {
+  const auto byte = [&s](size_t i) { return static_cast<uint8_t>(s[i]); };
+  const auto cont = [&](size_t i) { return i < s.size() && (byte(i) & 0xC0) == 0x80; };
+  const uint8_t b0 = byte(0);
+  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(1) ? 2 : 0;
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (b0 == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
+    if (b0 == 0xED && byte(1) > 0x9F) return 0;  // surrogate
+    return 3;
   }
-  return out;
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (b0 == 0xF0 && byte(1) < 0x90) return 0;  // overlong
+    if (b0 == 0xF4 && byte(1) > 0x8F) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
 }
 
-std::string Base64(std::string_view bytes) {
+// Appends `s` as a JSON string literal; invalid UTF-8 bytes become U+FFFD.
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    // Copy runs of plain ASCII in one go.
+    size_t run = i;
+    while (run < s.size()) {
+      const auto c = static_cast<uint8_t>(s[run]);
+      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
+      ++run;
+    }
+    out.append(s.data() + i, run - i);
+    i = run;
+    if (i == s.size()) break;
+    const auto c = static_cast<uint8_t>(s[i]);
+    if (c >= 0x80) {
+      const size_t n = Utf8SequenceLength(s.substr(i));
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+        i += 1;
+      } else {
+        out.append(s.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+    }
+    ++i;
+  }
+  out += '"';
+}
+
+void AppendHex(std::string& out, std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : bytes) {
+    const auto b = static_cast<uint8_t>(ch);
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0xF];
+  }
+  out += '"';
+}
+
+void AppendBase64(std::string& out, std::string_view bytes) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
+  out += '"';
   size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     const uint32_t v = uint32_t{static_cast<uint8_t>(bytes[i])} << 16 |
@@ -191,85 +270,156 @@ std::string Base64(std::string_view bytes) {
     out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
     out += '=';
   }
-  return out;
+  out += '"';
 }
 
-Json DoubleToJson(double d) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-  return d;
+template <typename T>
+void AppendNumber(std::string& out, T v, bool quoted) {
+  char buf[32];
+  const auto result = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  if (quoted) out += '"';
+  out.append(buf, result.ptr);
+  if (quoted) out += '"';
+}
+
+void AppendDouble(std::string& out, double d) {
+  if (std::isnan(d)) {
+    out += "\"NaN\"";
+  } else if (std::isinf(d)) {
+    out += d > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+  } else {
+    AppendNumber(out, d, false);
+  }
 }
 
 // Depth guard: AnyValue nests through arrays and kvlists; hostile input
 // must not overflow the stack.
 constexpr int kMaxDepth = 64;
+constexpr size_t kMaxFieldsPerMessage = 16;
 
-bool Transcode(std::string_view bytes, Msg msg, int depth, Json& out) {
-  if (depth > kMaxDepth) return false;
-  out = Json::object();
-  const std::span<const FieldSpec> specs = Fields(msg);
-  ProtoReader reader(bytes);
-  ProtoField f;
-  while (reader.Next(f)) {
-    const FieldSpec* spec = nullptr;
-    for (const FieldSpec& s : specs) {
-      if (s.number == f.number) spec = &s;
-    }
-    if (spec == nullptr) continue;  // unknown field: ignored, as OTLP requires
-    if (f.wire_type != WireTypeOf(spec->kind)) return false;
-    Json value;
-    switch (spec->kind) {
-      case Kind::kString:
-        value = std::string(f.bytes);
-        break;
-      case Kind::kHexId:
-        value = Hex(f.bytes);
-        break;
-      case Kind::kBase64:
-        value = Base64(f.bytes);
-        break;
-      case Kind::kUint32:
-        value = static_cast<uint32_t>(f.value);
-        break;
-      case Kind::kInt64String:
-        value = std::to_string(f.AsInt64());
-        break;
-      case Kind::kFixed64String:
-        value = std::to_string(f.value);
-        break;
-      case Kind::kFixed32:
-        value = static_cast<uint32_t>(f.value);
-        break;
-      case Kind::kEnum:
-        value = f.AsInt32();
-        break;
-      case Kind::kBool:
-        value = f.AsBool();
-        break;
-      case Kind::kDouble:
-        value = DoubleToJson(f.AsDouble());
-        break;
-      case Kind::kMessage:
-        if (!Transcode(f.bytes, spec->message, depth + 1, value)) return false;
-        break;
-    }
-    if (spec->repeated) {
-      Json& array = out[spec->json_name];
-      if (array.is_null()) array = Json::array();
-      array.push_back(std::move(value));
-    } else {
-      out[spec->json_name] = std::move(value);  // proto: the last one wins
-    }
+constexpr bool SpecTablesFit() {
+  for (int m = 0; m <= static_cast<int>(Msg::kKeyValueList); ++m) {
+    if (Fields(static_cast<Msg>(m)).size() > kMaxFieldsPerMessage) return false;
   }
-  return !reader.error();
+  return true;
 }
+static_assert(SpecTablesFit(), "raise kMaxFieldsPerMessage");
+
+// Streams one message as a JSON object. Fields come out in the order of the
+// spec table (proto field order), repeated fields gathered into one array
+// even when their occurrences are not adjacent on the wire; for a singular
+// field the last occurrence wins, as in protobuf.
+class Transcoder {
+ public:
+  explicit Transcoder(std::string& out) : out_(out) {}
+
+  bool Message(std::string_view bytes, Msg msg, int depth) {
+    if (depth > kMaxDepth) return false;
+    const std::span<const FieldSpec> specs = Fields(msg);
+    // Pass 1: validate, and note where each known field first starts and last
+    // ends, so that gathering a field later scans only that range.
+    struct Range {
+      size_t begin = 0, end = 0;
+      bool seen = false;
+    };
+    Range ranges[kMaxFieldsPerMessage];
+    ProtoReader reader(bytes);
+    ProtoField f;
+    size_t before = 0;
+    while (reader.Next(f)) {
+      const size_t after = bytes.size() - reader.remaining();
+      for (size_t i = 0; i < specs.size(); ++i) {
+        if (specs[i].number != f.number) continue;
+        if (f.wire_type != WireTypeOf(specs[i].kind)) return false;
+        if (!ranges[i].seen) ranges[i] = {before, after, true};
+        ranges[i].end = after;
+        break;
+      }
+      before = after;
+    }
+    if (reader.error()) return false;
+
+    out_ += '{';
+    bool first = true;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      if (!ranges[i].seen) continue;
+      const FieldSpec& spec = specs[i];
+      if (!first) out_ += ',';
+      first = false;
+      out_ += '"';
+      out_ += spec.json_name;
+      out_ += "\":";
+      ProtoReader range(bytes.substr(ranges[i].begin, ranges[i].end - ranges[i].begin));
+      if (spec.repeated) {
+        out_ += '[';
+        bool first_element = true;
+        while (range.Next(f)) {
+          if (f.number != spec.number) continue;
+          if (!first_element) out_ += ',';
+          first_element = false;
+          if (!Value(spec, f, depth)) return false;
+        }
+        out_ += ']';
+      } else {
+        ProtoField last;
+        while (range.Next(f)) {
+          if (f.number == spec.number) last = f;
+        }
+        if (!Value(spec, last, depth)) return false;
+      }
+    }
+    out_ += '}';
+    return true;
+  }
+
+ private:
+  bool Value(const FieldSpec& spec, const ProtoField& f, int depth) {
+    switch (spec.kind) {
+      case Kind::kString:
+        AppendJsonString(out_, f.bytes);
+        return true;
+      case Kind::kHexId:
+        AppendHex(out_, f.bytes);
+        return true;
+      case Kind::kBase64:
+        AppendBase64(out_, f.bytes);
+        return true;
+      case Kind::kUint32:
+      case Kind::kFixed32:
+        AppendNumber(out_, static_cast<uint32_t>(f.value), false);
+        return true;
+      case Kind::kInt64String:
+        AppendNumber(out_, f.AsInt64(), true);
+        return true;
+      case Kind::kFixed64String:
+        AppendNumber(out_, f.value, true);
+        return true;
+      case Kind::kEnum:
+        AppendNumber(out_, f.AsInt32(), false);
+        return true;
+      case Kind::kBool:
+        out_ += f.AsBool() ? "true" : "false";
+        return true;
+      case Kind::kDouble:
+        AppendDouble(out_, f.AsDouble());
+        return true;
+      case Kind::kMessage:
+        return Message(f.bytes, spec.message, depth + 1);
+    }
+    return false;
+  }
+
+  std::string& out_;
+};
 
 }  // namespace
 
 std::string TraceRequestToJson(std::string_view protobuf_request) {
-  Json json;
-  if (!Transcode(protobuf_request, Msg::kRequest, 0, json)) return {};
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string out;
+  // JSON is roughly twice the protobuf size (hex ids, quoted keys).
+  out.reserve(protobuf_request.size() * 2 + 16);
+  if (!Transcoder(out).Message(protobuf_request, Msg::kRequest, 0)) return {};
+  return out;
 }
 
 }  // namespace stampede::otel

@@ -10,10 +10,11 @@
 //   - bytesValue is base64 (plain proto3 JSON); non-finite doubleValue is
 //     "NaN" / "Infinity" / "-Infinity".
 // Only fields present on the wire appear (so proto3 defaults are omitted as the
-// encoder omitted them); unknown fields are skipped.
+// encoder omitted them), in proto field order, repeated fields gathered into
+// one array; unknown fields are skipped.
 //
-// Cold path (the http/json exporter and debugging): allocates freely.
-// Any thread.
+// Streams straight from the wire bytes into the output string (no DOM): the
+// only allocation is that string. Any thread.
 #pragma once
 
 #include <string>

@@ -53,8 +53,9 @@ TEST(OtlpJsonTest, TranscodesARequestFieldByField) {
   ASSERT_EQ(j["resourceSpans"].size(), 1u);
   const json& rs = j["resourceSpans"][0];
   EXPECT_EQ(rs["schemaUrl"], "https://opentelemetry.io/schemas/1.26.0");
-  EXPECT_EQ(rs["resource"], json::parse(
-      R"({"attributes":[{"key":"service.name","value":{"stringValue":"stampede"}}]})"));
+  EXPECT_EQ(
+      rs["resource"],
+      json::parse(R"({"attributes":[{"key":"service.name","value":{"stringValue":"stampede"}}]})"));
   ASSERT_EQ(rs["scopeSpans"].size(), 1u);
   const json& ss = rs["scopeSpans"][0];
   EXPECT_EQ(ss["scope"], json::parse(R"({"name":"stampede","version":"0.1.0"})"));
@@ -139,7 +140,8 @@ TEST(OtlpJsonTest, OtherAnyValueKindsAndUnknownFields) {
     w.EndMessage(v);
     w.EndMessage(kv);
   };
-  add("bytes", [&] { w.BytesField(7, std::string_view("\x00\xFF\x10\x20", 4), Presence::kExplicit); });
+  add("bytes",
+      [&] { w.BytesField(7, std::string_view("\x00\xFF\x10\x20", 4), Presence::kExplicit); });
   add("bytes5", [&] { w.BytesField(7, "hello", Presence::kExplicit); });
   add("array", [&] {
     auto a = w.BeginMessage(5);
@@ -177,16 +179,94 @@ TEST(OtlpJsonTest, OtherAnyValueKindsAndUnknownFields) {
   EXPECT_FALSE(text.find("ignored") != std::string::npos);
   EXPECT_EQ(s["attributes"][0]["value"], json::parse(R"({"bytesValue":"AP8QIA=="})"));
   EXPECT_EQ(s["attributes"][1]["value"], json::parse(R"({"bytesValue":"aGVsbG8="})"));
-  EXPECT_EQ(s["attributes"][2]["value"], json::parse(
-      R"({"arrayValue":{"values":[{"intValue":"1"},{"stringValue":"two"}]}})"));
-  EXPECT_EQ(s["attributes"][3]["value"], json::parse(
-      R"({"kvlistValue":{"values":[{"key":"inner","value":{"boolValue":true}}]}})"));
+  EXPECT_EQ(s["attributes"][2]["value"],
+            json::parse(R"({"arrayValue":{"values":[{"intValue":"1"},{"stringValue":"two"}]}})"));
+  EXPECT_EQ(
+      s["attributes"][3]["value"],
+      json::parse(R"({"kvlistValue":{"values":[{"key":"inner","value":{"boolValue":true}}]}})"));
   EXPECT_EQ(s["attributes"][4]["value"], json::parse(R"({"doubleValue":"NaN"})"));
   EXPECT_EQ(s["attributes"][5]["value"], json::parse(R"({"doubleValue":"-Infinity"})"));
   EXPECT_EQ(s["attributes"][6]["value"]["stringValue"], "caf\xC3\xA9 \xEF\xBF\xBD");
   EXPECT_EQ(s["droppedAttributesCount"], 3);
   EXPECT_EQ(s["droppedEventsCount"], 4);
   EXPECT_EQ(s["droppedLinksCount"], 5);
+}
+
+// A request holding one span whose body is `span_body`.
+std::string RequestWithSpan(std::string_view span_body) {
+  ProtoWriter w;
+  auto rs = w.BeginMessage(1);
+  auto ss = w.BeginMessage(2);
+  w.BytesField(2, span_body, Presence::kExplicit);
+  w.EndMessage(ss);
+  w.EndMessage(rs);
+  return std::string(w.view());
+}
+
+TEST(OtlpJsonTest, StringsAreEscapedAndUtf8Checked) {
+  ProtoWriter span;
+  span.StringField(5, std::string_view("q\"b\\n\n\t\x01\x7f\0end", 13));
+  span.StringField(
+      3, "ok \xE2\x82\xAC \xF0\x9F\x98\x80 bad:\xC0\xAF|\xED\xA0\x80|\xF4\x90\x80\x80|\xE2\x82");
+  const std::string text = TraceRequestToJson(RequestWithSpan(span.view()));
+  ASSERT_FALSE(text.empty());
+  EXPECT_NE(text.find(R"("name":"q\"b\\n\n\t\u0001)"
+                      "\x7f"
+                      R"(\u0000end")"),
+            std::string::npos)
+      << text;
+  const json s = json::parse(text)["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+  EXPECT_EQ(s["name"], std::string("q\"b\\n\n\t\x01\x7f\0end", 13));
+  // Valid 3- and 4-byte sequences pass; overlong, surrogate, > U+10FFFF and
+  // truncated sequences become U+FFFD per byte.
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(s["traceState"], "ok \xE2\x82\xAC \xF0\x9F\x98\x80 bad:" + r + r + "|" + r + r + r +
+                                 "|" + r + r + r + r + "|" + r + r);
+}
+
+TEST(OtlpJsonTest, RepeatedFieldsAreGatheredAndLastSingularWins) {
+  auto attribute = [](std::string_view key) {
+    ProtoWriter kv;
+    kv.StringField(1, key);
+    auto v = kv.BeginMessage(2);
+    kv.BoolField(2, true, Presence::kExplicit);
+    kv.EndMessage(v);
+    return std::string(kv.view());
+  };
+  ProtoWriter span;
+  span.BytesField(9, attribute("a"));
+  span.StringField(5, "first");
+  span.BytesField(9, attribute("b"));
+  span.VarintField(6, 2);
+  span.StringField(5, "second");
+  span.BytesField(9, attribute("c"));
+  const std::string text = TraceRequestToJson(RequestWithSpan(span.view()));
+  EXPECT_EQ(
+      text,
+      R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"second","kind":2,)"
+      R"("attributes":[{"key":"a","value":{"boolValue":true}},)"
+      R"({"key":"b","value":{"boolValue":true}},{"key":"c","value":{"boolValue":true}}]}]}]}]})");
+}
+
+TEST(OtlpJsonTest, NumbersUseShortestForms) {
+  ProtoWriter span;
+  span.Fixed64Field(7, std::numeric_limits<uint64_t>::max());
+  auto kv = span.BeginMessage(9);
+  span.StringField(1, "d");
+  auto v = span.BeginMessage(2);
+  span.DoubleField(4, 0.1);
+  span.EndMessage(v);
+  span.EndMessage(kv);
+  auto kv2 = span.BeginMessage(9);
+  span.StringField(1, "i");
+  auto v2 = span.BeginMessage(2);
+  span.Int64Field(3, std::numeric_limits<int64_t>::min());
+  span.EndMessage(v2);
+  span.EndMessage(kv2);
+  const std::string text = TraceRequestToJson(RequestWithSpan(span.view()));
+  EXPECT_NE(text.find(R"("startTimeUnixNano":"18446744073709551615")"), std::string::npos);
+  EXPECT_NE(text.find(R"({"doubleValue":0.1})"), std::string::npos);
+  EXPECT_NE(text.find(R"({"intValue":"-9223372036854775808"})"), std::string::npos);
 }
 
 TEST(OtlpJsonTest, DeepNestingIsRejectedNotOverflowed) {

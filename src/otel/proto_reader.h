@@ -47,6 +47,8 @@ class ProtoReader {
   bool error() const { return error_; }
   // True once every byte was consumed without error.
   bool done() const { return !error_ && pos_ == data_.size(); }
+  // Bytes not read yet (after a successful Next(): those after its field).
+  size_t remaining() const { return data_.size() - pos_; }
 
  private:
   bool ReadVarint(uint64_t& v);
@@ -63,8 +65,8 @@ class ProtoReader {
 // ExportTracePartialSuccess (also the shape of ExportMetricsPartialSuccess,
 // whose field 1 is rejected_data_points).
 struct PartialSuccess {
-  int64_t rejected = 0;        // rejected_spans / rejected_data_points
-  std::string error_message;   // may be a warning when rejected == 0
+  int64_t rejected = 0;       // rejected_spans / rejected_data_points
+  std::string error_message;  // may be a warning when rejected == 0
 };
 
 // Parses an Export{Trace,Metrics}ServiceResponse body (protobuf, as returned

@@ -64,16 +64,16 @@ TEST(ProtoReaderTest, EmptyInputIsDone) {
 
 TEST(ProtoReaderTest, MalformedInputStopsWithError) {
   const std::string cases[] = {
-      Bytes({0x08}),                          // varint value missing
-      Bytes({0x08, 0x80}),                    // truncated varint
-      Bytes({0x0A, 0x05, 'a', 'b'}),          // length past the end
+      Bytes({0x08}),                  // varint value missing
+      Bytes({0x08, 0x80}),            // truncated varint
+      Bytes({0x0A, 0x05, 'a', 'b'}),  // length past the end
       Bytes({0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}),  // huge length
-      Bytes({0x09, 1, 2, 3}),                 // truncated fixed64
-      Bytes({0x0D, 1, 2}),                    // truncated fixed32
-      Bytes({0x0B}),                          // start group
-      Bytes({0x0C}),                          // end group
-      Bytes({0x0E}),                          // wire type 6
-      Bytes({0x00, 0x01}),                    // field number 0
+      Bytes({0x09, 1, 2, 3}),  // truncated fixed64
+      Bytes({0x0D, 1, 2}),     // truncated fixed32
+      Bytes({0x0B}),           // start group
+      Bytes({0x0C}),           // end group
+      Bytes({0x0E}),           // wire type 6
+      Bytes({0x00, 0x01}),     // field number 0
       Bytes({0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}),  // 11 bytes
       Bytes({0xF8, 0xFF, 0xFF, 0xFF, 0x7F, 0x00}),  // field number 2^32-1 > 2^29-1
   };
@@ -95,8 +95,7 @@ TEST(ProtoReaderTest, ValidFieldsBeforeCorruptionAreReturned) {
 TEST(PartialSuccessTest, ParsesRejectedSpansAndMessage) {
   // ExportTraceServiceResponse { partial_success { rejected_spans: 5,
   // error_message: "bad ids" } }
-  const std::string response =
-      Bytes({0x0A, 0x0B, 0x08, 0x05, 0x12, 0x07}) + "bad ids";
+  const std::string response = Bytes({0x0A, 0x0B, 0x08, 0x05, 0x12, 0x07}) + "bad ids";
   const auto ps = ParsePartialSuccess(response);
   ASSERT_TRUE(ps.has_value());
   EXPECT_EQ(ps->rejected, 5);

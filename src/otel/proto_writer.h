@@ -61,8 +61,8 @@ class ProtoWriter {
  public:
   // Opaque marker returned by BeginMessage(), consumed by EndMessage().
   struct Bookmark {
-    size_t length_pos;   // offset of the reserved length bytes
-    size_t reserved;     // how many bytes were reserved for the length
+    size_t length_pos;  // offset of the reserved length bytes
+    size_t reserved;    // how many bytes were reserved for the length
   };
 
   ProtoWriter() = default;
@@ -235,7 +235,8 @@ class ProtoWriter {
     }
   }
   void EnsureRoom(size_t n) {
-    if (capacity_ - size_ < n) [[unlikely]] Grow(size_ + n);
+    if (capacity_ - size_ < n) [[unlikely]]
+      Grow(size_ + n);
   }
   void Grow(size_t min_capacity);
   void Shift(size_t body_start, size_t body_size, size_t needed, size_t reserved);

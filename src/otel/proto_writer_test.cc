@@ -36,16 +36,16 @@ TEST(ProtoWriterTest, VarintGolden) {
   w.AppendVarint(1);
   w.AppendVarint(300);
   w.AppendVarint(std::numeric_limits<uint64_t>::max());
-  EXPECT_EQ(w.view(), Bytes({0x00, 0x01, 0xAC, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-                             0xFF, 0xFF, 0x01}));
+  EXPECT_EQ(w.view(), Bytes({0x00, 0x01, 0xAC, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                             0xFF, 0x01}));
 }
 
 TEST(ProtoWriterTest, TagsMatchTheSpecTable) {
   ProtoWriter w;
-  w.AppendTag(1, WireType::kLengthDelimited);   // 0A
-  w.AppendTag(7, WireType::kFixed64);           // 39
-  w.AppendTag(6, WireType::kVarint);            // 30
-  w.AppendTag(16, WireType::kFixed32);          // 85 01 (Span.flags)
+  w.AppendTag(1, WireType::kLengthDelimited);  // 0A
+  w.AppendTag(7, WireType::kFixed64);          // 39
+  w.AppendTag(6, WireType::kVarint);           // 30
+  w.AppendTag(16, WireType::kFixed32);         // 85 01 (Span.flags)
   EXPECT_EQ(w.view(), Bytes({0x0A, 0x39, 0x30, 0x85, 0x01}));
 }
 

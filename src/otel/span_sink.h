@@ -85,8 +85,8 @@ class SpscRing {
 class SpanSink {
  public:
   struct Options {
-    size_t chunk_bytes = 64 * 1024;  // bytes of encoded spans per chunk
-    size_t chunk_count = 32;         // chunks in the pool (memory: count × bytes)
+    size_t chunk_bytes = 64 * 1024;    // bytes of encoded spans per chunk
+    size_t chunk_count = 32;           // chunks in the pool (memory: count × bytes)
     size_t max_spans_per_chunk = 512;  // a chunk is handed over once it holds this many
   };
 
@@ -134,14 +134,16 @@ class SpanSink {
 
  private:
   void HandOver();
-  void CountDrop() { dropped_.store(dropped_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void CountDrop() {
+    dropped_.store(dropped_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 
   Options options_;
   std::function<void()> on_chunk_ready_;
   std::unique_ptr<char[]> storage_;
   std::vector<Chunk> chunks_;
-  SpscRing<Chunk*> filled_;  // producer → consumer
-  SpscRing<Chunk*> free_;    // consumer → producer
+  SpscRing<Chunk*> filled_;   // producer → consumer
+  SpscRing<Chunk*> free_;     // consumer → producer
   Chunk* current_ = nullptr;  // producer-owned
   ProtoWriter scratch_;       // producer-owned
   std::atomic<uint64_t> dropped_{0};

@@ -28,7 +28,9 @@ Runtime& RuntimeOf(lua_State* L) {
 // Raises a Lua error with `message`; the std::string is destroyed first so
 // nothing non-trivial is live across the longjmp/unwind.
 [[noreturn]] int RaiseError(lua_State* L, std::string message) {
+  luaL_where(L, 1);  // "file:line: " of the Lua code that called the API
   lua_pushlstring(L, message.data(), message.size());
+  lua_concat(L, 2);
   message.clear();
   message.shrink_to_fit();
   lua_error(L);
@@ -551,6 +553,23 @@ int ScenarioIndex(lua_State* L) {
   return 1;
 }
 
+int EnvIndex(lua_State* L) {
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    if (Vu* vu = RuntimeOf(L).VuFor(L); vu != nullptr && vu->scenario_env() != nullptr) {
+      std::string_view key = ToView(L, 2);
+      for (const auto& [k, v] : *vu->scenario_env()) {
+        if (k == key) {
+          lua_pushlstring(L, v.data(), v.size());
+          return 1;
+        }
+      }
+    }
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(2));
+  return 1;
+}
+
 void PushClosure(lua_State* L, Runtime& rt, lua_CFunction fn) {
   lua_pushlightuserdata(L, &rt);
   lua_pushcclosure(L, fn, 1);
@@ -616,12 +635,19 @@ void OpenBindings(lua_State* L, Runtime& rt) {
   SetFunction(L, rt, "group_exit", GroupExit);
   lua_setglobal(L, "__stampede");
 
-  // ENV
+  // ENV: an empty proxy whose __index reads the running VU's scenario `env`
+  // first, then the process environment plus -e (kept as an upvalue table).
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushlightuserdata(L, &rt);
   lua_newtable(L);
   for (const auto& [k, v] : rt.options().env) {
     lua_pushlstring(L, v.data(), v.size());
     lua_setfield(L, -2, k.c_str());
   }
+  lua_pushcclosure(L, EnvIndex, 2);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
   lua_setglobal(L, "ENV");
 
   // vu, scenario: tables whose fields read the running VU.

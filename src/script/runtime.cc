@@ -75,10 +75,10 @@ bool Runtime::HasFunction(std::string_view name) const {
   return is_fn;
 }
 
-Vu& Runtime::NewVu(uint64_t id, std::string scenario, std::string exec,
-                   std::vector<std::pair<std::string, std::string>> scenario_tags) {
+Vu& Runtime::NewVu(uint64_t id, std::string scenario, std::string exec, const Pairs* scenario_tags,
+                   const Pairs* scenario_env) {
   vus_.push_back(std::make_unique<Vu>(*this, id, std::move(scenario), std::move(exec),
-                                      std::move(scenario_tags)));
+                                      scenario_tags, scenario_env));
   return *vus_.back();
 }
 
@@ -158,7 +158,7 @@ nlohmann::json Runtime::RunLifecycle(const char* name, bool pass_data, int64_t t
   host_ = &capture;
   int saved_ref = setup_data_ref_;
   if (!pass_data) setup_data_ref_ = LUA_NOREF;
-  Vu vu(*this, 0, name, name, {});
+  Vu vu(*this, 0, name, name);
   vu.capture_result_ = true;
   vu.StartIteration();
   int64_t deadline = loop_.UpdateNow() + timeout_ns;

@@ -97,8 +97,11 @@ class Runtime {
   bool HasFunction(std::string_view name) const;
 
   // Creates a VU (its coroutine is made lazily). Owned by the runtime.
-  Vu& NewVu(uint64_t id, std::string scenario, std::string exec,
-            std::vector<std::pair<std::string, std::string>> scenario_tags);
+  // `scenario_tags` and `scenario_env` (optional) are the scenario's, shared by
+  // its VUs: they must outlive the VU.
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  Vu& NewVu(uint64_t id, std::string scenario, std::string exec, const Pairs* scenario_tags = nullptr,
+            const Pairs* scenario_env = nullptr);
 
   // The data returned by setup(), as JSON; set on every worker before VUs
   // start. Passed to every call of the exec function and teardown.

@@ -113,7 +113,7 @@ TEST_F(RuntimeTest, RequestsChecksGroupsAndSleep) {
   nlohmann::json options = rt->Options();
   EXPECT_EQ(options["vus"], 2);
   EXPECT_EQ(options["thresholds"]["http_req_duration"][0], "p(95)<500");
-  Vu& vu = rt->NewVu(7, "default", "default", {});
+  Vu& vu = rt->NewVu(7, "default", "default");
   RunIteration(vu);
   RunIteration(vu);
   EXPECT_EQ(host_.errors[0], "");
@@ -146,7 +146,7 @@ TEST_F(RuntimeTest, EveryRequestCarriesTraceparentChildOfTheIteration) {
       seen[#seen + 1] = tp(http.get(ENV.BASE .. "/echo", { headers = { traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } }))
     end
   )");
-  Vu& vu = rt->NewVu(1, "default", "default", {});
+  Vu& vu = rt->NewVu(1, "default", "default");
   RunIteration(vu);
   RunIteration(vu);
   ASSERT_EQ(host_.errors[0], "");
@@ -182,7 +182,7 @@ TEST_F(RuntimeTest, BatchRunsConcurrently) {
                   end })
     end
   )");
-  Vu& vu = rt->NewVu(1, "default", "default", {});
+  Vu& vu = rt->NewVu(1, "default", "default");
   RunIteration(vu);
   EXPECT_EQ(host_.errors[0], "");
   EXPECT_EQ(host_.checks["three"], 1);
@@ -197,7 +197,7 @@ TEST_F(RuntimeTest, TransportErrorsAreValuesNotExceptions) {
                  "  local r = http.get('http://127.0.0.1:" + std::to_string(port) + "/')\n"
                  "  check(r, { refused = function(x) return x.status == 0 and x.error_code == 'refused' end })\n"
                  "end\n");
-  Vu& vu = rt->NewVu(1, "default", "default", {});
+  Vu& vu = rt->NewVu(1, "default", "default");
   RunIteration(vu);
   EXPECT_EQ(host_.errors[0], "");
   EXPECT_EQ(host_.checks["refused"], 1);
@@ -211,7 +211,7 @@ TEST_F(RuntimeTest, ScriptErrorsEndTheIterationWithFileAndLine) {
                  "  if vu.iteration == 0 then error('boom') end\n"
                  "  http.get(42)\n"
                  "end\n");
-  Vu& vu = rt->NewVu(1, "default", "default", {});
+  Vu& vu = rt->NewVu(1, "default", "default");
   RunIteration(vu);
   EXPECT_NE(host_.errors[0].find("test.lua:3: boom"), std::string::npos) << host_.errors[0];
   RunIteration(vu);  // a new coroutine after the error
@@ -234,7 +234,7 @@ TEST_F(RuntimeTest, WrongArgumentTypesGiveClearErrors) {
   };
   for (auto& c : cases) {
     auto rt = Load(std::string("function default() ") + c[0] + " end");
-    Vu& vu = rt->NewVu(1, "default", "default", {});
+    Vu& vu = rt->NewVu(1, "default", "default");
     RunIteration(vu);
     EXPECT_NE(host_.errors.back().find(c[1]), std::string::npos)
         << c[0] << " gave: " << host_.errors.back();
@@ -266,7 +266,7 @@ TEST_F(RuntimeTest, SetupDataReachesDefault) {
   nlohmann::json data = rt->RunSetup(10'000'000'000);
   EXPECT_EQ(data["token"], "abc");
   rt->SetSetupData(data);
-  Vu& vu = rt->NewVu(1, "default", "default", {});
+  Vu& vu = rt->NewVu(1, "default", "default");
   RunIteration(vu);
   EXPECT_EQ(host_.checks["got setup data"], 1);
 }
@@ -276,8 +276,8 @@ TEST_F(RuntimeTest, PerVuRandomIsSeededPerVu) {
     values = {}
     function default() values[vu.id] = math.random(1, 1000000) .. ":" .. uuid() end
   )");
-  Vu& a = rt->NewVu(1, "default", "default", {});
-  Vu& b = rt->NewVu(2, "default", "default", {});
+  Vu& a = rt->NewVu(1, "default", "default");
+  Vu& b = rt->NewVu(2, "default", "default");
   RunIteration(a);
   RunIteration(b);
   lua_State* L = rt->state();

@@ -23,12 +23,13 @@ class Vu::SleepTimer final : public loop::Timer {
 };
 
 Vu::Vu(Runtime& runtime, uint64_t id, std::string scenario, std::string exec,
-       std::vector<std::pair<std::string, std::string>> scenario_tags)
+       const Runtime::Pairs* scenario_tags, const Runtime::Pairs* scenario_env)
     : runtime_(runtime),
       id_(id),
       scenario_(std::move(scenario)),
       exec_(std::move(exec)),
-      scenario_tags_(std::move(scenario_tags)),
+      scenario_tags_(scenario_tags),
+      scenario_env_(scenario_env),
       sleep_(std::make_unique<SleepTimer>(*this)),
       rng_(runtime.options().seed * 0x9E3779B97F4A7C15ull + id) {}
 

@@ -25,7 +25,7 @@ namespace stampede::script {
 class Vu {
  public:
   Vu(Runtime& runtime, uint64_t id, std::string scenario, std::string exec,
-     std::vector<std::pair<std::string, std::string>> scenario_tags);
+     const Runtime::Pairs* scenario_tags = nullptr, const Runtime::Pairs* scenario_env = nullptr);
   ~Vu();
   Vu(const Vu&) = delete;
   Vu& operator=(const Vu&) = delete;
@@ -55,9 +55,9 @@ class Vu {
   std::vector<std::string>& groups() { return groups_; }
   const std::string& group_path() const { return group_path_; }
   void RebuildGroupPath();
-  const std::vector<std::pair<std::string, std::string>>& scenario_tags() const {
-    return scenario_tags_;
-  }
+  const Runtime::Pairs& scenario_tags() const { return scenario_tags_ ? *scenario_tags_ : kNone; }
+  // The scenario's `env`, which overrides ENV for its VUs (null: none).
+  const Runtime::Pairs* scenario_env() const { return scenario_env_; }
   // Starts `n` requests described by the Request slots (filled by the binding)
   // and yields the coroutine until all have finished.
   std::vector<std::unique_ptr<Request>>& request_slots() { return requests_; }
@@ -88,7 +88,9 @@ class Vu {
   uint64_t iteration_ = 0;
   std::string scenario_;
   std::string exec_;
-  std::vector<std::pair<std::string, std::string>> scenario_tags_;
+  static inline const Runtime::Pairs kNone{};
+  const Runtime::Pairs* scenario_tags_;
+  const Runtime::Pairs* scenario_env_;
   lua_State* co_ = nullptr;  // the coroutine, anchored in the registry at co_ref_
   int co_ref_ = -2;
   bool busy_ = false;

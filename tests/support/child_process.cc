@@ -125,3 +125,133 @@ int UnusedPort() {
 }
 
 }  // namespace stampede::testing
+
+// ---- OtlpSink (tests/support/otlp_sink.js) ----
+
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+namespace stampede::testing {
+namespace {
+
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
+  }
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    throw std::runtime_error("write failed");
+  }
+  std::string resp;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
+  close(fd);
+  size_t body = resp.find("\r\n\r\n");
+  return body == std::string::npos ? std::string() : resp.substr(body + 4);
+}
+
+std::string MakeTempFile() {
+  char name[] = "/tmp/stampede-otlp-sink-XXXXXX.jsonl";
+  int fd = mkstemps(name, 6);
+  if (fd < 0) throw std::runtime_error("mkstemps failed");
+  close(fd);
+  return name;
+}
+
+}  // namespace
+
+void EnsureNodeModules() {
+  const std::string dir = SupportDir();
+  struct stat st;
+  auto present = [&] { return stat((dir + "/node_modules/@grpc/grpc-js").c_str(), &st) == 0; };
+  if (present()) return;
+  // Serialise concurrent test processes (ctest -j) on one lock file.
+  int lock = open("/tmp/stampede-tests-support-npm.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (lock >= 0) flock(lock, LOCK_EX);
+  if (!present()) {
+    std::string cmd = "npm ci --prefix '" + dir + "' --no-audit --no-fund --loglevel=error >&2";
+    int rc = std::system(cmd.c_str());
+    if (rc != 0) {
+      if (lock >= 0) close(lock);
+      throw std::runtime_error("`" + cmd + "` failed (exit " + std::to_string(rc) + ")");
+    }
+  }
+  if (lock >= 0) close(lock);  // releases the flock
+}
+
+OtlpSink::OtlpSink(const std::vector<std::string>& extra_args)
+    : out_file_(MakeTempFile()),
+      process_([&] {
+        EnsureNodeModules();
+        std::vector<std::string> argv{"node", SupportDir() + "/otlp_sink.js", "--out", out_file_,
+                                      "--max-seconds", "300"};
+        argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+        return argv;
+      }()) {
+  // "listening http PORT grpc PORT"
+  std::string line = process_.ReadLine(60000);
+  std::istringstream in(line);
+  std::string w1, w2, w3;
+  in >> w1 >> w2 >> http_port_ >> w3 >> grpc_port_;
+  if (w1 != "listening" || w2 != "http" || w3 != "grpc" || http_port_ <= 0 || grpc_port_ <= 0) {
+    throw std::runtime_error("otlp sink said: " + line);
+  }
+}
+
+OtlpSink::~OtlpSink() {
+  process_.Stop();
+  unlink(out_file_.c_str());
+}
+
+std::string OtlpSink::http_traces_url() const {
+  return "http://127.0.0.1:" + std::to_string(http_port_) + "/v1/traces";
+}
+
+std::string OtlpSink::grpc_endpoint() const {
+  return "http://127.0.0.1:" + std::to_string(grpc_port_);
+}
+
+std::vector<std::string> OtlpSink::Lines() const {
+  std::vector<std::string> lines;
+  std::ifstream f(out_file_);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+std::vector<std::string> OtlpSink::WaitForLines(size_t n, int timeout_ms) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    std::vector<std::string> lines = Lines();
+    if (lines.size() >= n) return lines;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw std::runtime_error("otlp sink: " + std::to_string(lines.size()) + " of " +
+                               std::to_string(n) + " span lines in time");
+    }
+    poll(nullptr, 0, 20);  // re-check the file: a bounded wait for a condition
+  }
+}
+
+std::string OtlpSink::Stats() const { return HttpGet(http_port_, "/__stats"); }
+
+}  // namespace stampede::testing

@@ -19,10 +19,13 @@
 //   --mode slow --delay-ms N   wait N ms, then answer 200
 //   --mode 503 [--retry-after S]  HTTP 503 (+Retry-After) / gRPC UNAVAILABLE
 //   --mode 429 [--retry-after S]  HTTP 429 (+Retry-After) / gRPC RESOURCE_EXHAUSTED
+//     (gRPC: --retry-after adds a google.rpc.RetryInfo in grpc-status-details-bin;
+//     S may be fractional there)
 //   --mode 400             HTTP 400 with a google.rpc.Status / gRPC INVALID_ARGUMENT
 //   --mode partial --rejected N   200 with partial_success{rejected_spans: N}
 //   --mode close           drop the connection without an answer (gRPC: UNAVAILABLE)
 // GET /__stats answers {"requests":{"200":n,...},"grpc":{"0":n,...},"spans":n,
+// "http_connections":n (TCP connections accepted, this one included),
 // "last_headers":{...}}. --max-seconds N exits on its own after N seconds.
 'use strict';
 
@@ -74,7 +77,7 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv);
-const stats = { requests: {}, grpc: {}, spans: 0, last_headers: {} };
+const stats = { requests: {}, grpc: {}, spans: 0, http_connections: 0, last_headers: {} };
 let faultsLeft = opts.faultCount;
 
 // Returns the fault mode for this request, consuming one fault.
@@ -163,6 +166,28 @@ function rpcStatus(code, message) {
   return Buffer.concat([Buffer.from([0x08, code, 0x12, ...len]), m]);
 }
 
+function varint(n) {
+  const out = [];
+  do { let b = n % 128; n = Math.floor(n / 128); if (n) b |= 0x80; out.push(b); } while (n);
+  return out;
+}
+
+function field(number, payload) {
+  return Buffer.concat([Buffer.from([(number << 3) | 2, ...varint(payload.length)]), payload]);
+}
+
+// google.rpc.Status{code, message, details: [Any{google.rpc.RetryInfo{
+// retry_delay: Duration{seconds, nanos}}}]}, the grpc-status-details-bin value.
+function retryInfoStatus(code, message, delaySeconds) {
+  const seconds = Math.floor(delaySeconds);
+  const nanos = Math.round((delaySeconds - seconds) * 1e9);
+  const duration = Buffer.from([0x08, ...varint(seconds), ...(nanos ? [0x10, ...varint(nanos)] : [])]);
+  const retryInfo = field(1, duration);
+  const any = Buffer.concat([field(1, Buffer.from('type.googleapis.com/google.rpc.RetryInfo')),
+    field(2, retryInfo)]);
+  return Buffer.concat([Buffer.from([0x08, code]), field(2, Buffer.from(message)), field(3, any)]);
+}
+
 // ExportTracePartialSuccess inside ExportTraceServiceResponse.
 function partialSuccess(rejected, message) {
   const m = Buffer.from(message, 'utf8');
@@ -176,8 +201,9 @@ function count(table, key) { table[key] = (table[key] || 0) + 1; }
 
 function handleHttp(req, res) {
   if (req.method === 'GET' && req.url === '/__stats') {
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify(stats));
+    const body = Buffer.from(JSON.stringify(stats), 'utf8');
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+    res.end(body);
     return;
   }
   const chunks = [];
@@ -267,7 +293,12 @@ function grpcExport(call, callback) {
   const mode = currentMode();
   const fail = (code, details) => {
     count(stats.grpc, String(code));
-    callback({ code, details });
+    const metadata = new grpc.Metadata();
+    // With --retry-after, throttling answers carry a google.rpc.RetryInfo.
+    if (opts.retryAfter !== null && (mode === '503' || mode === '429')) {
+      metadata.set('grpc-status-details-bin', retryInfoStatus(code, details, Number(opts.retryAfter)));
+    }
+    callback({ code, details, metadata });
   };
   if (mode === '503' || mode === 'close') return fail(grpc.status.UNAVAILABLE, `sink fault ${mode}`);
   if (mode === '429') return fail(grpc.status.RESOURCE_EXHAUSTED, 'sink fault 429');
@@ -290,6 +321,8 @@ function grpcExport(call, callback) {
 
 const httpServer = http.createServer(handleHttp);
 httpServer.keepAliveTimeout = 30000;
+// Counts TCP connections (keep-alive checks); /__stats' own are included.
+httpServer.on('connection', () => { stats.http_connections++; });
 const grpcServer = new grpc.Server();
 grpcServer.addService(traceService, { Export: grpcExport });
 

@@ -1,0 +1,61 @@
+// Turns a finished HTTP exchange into OpenTelemetry spans: a CLIENT span per
+// request (HTTP client semantic conventions, v1.44), with child spans for the
+// connection phases it paid for (DNS lookup, socket connect, TLS handshake;
+// the names .NET uses) or for its wait for a free connection, and an event at
+// the first response byte. Spans go to the worker's otel::SpanSink, which
+// drops (and counts) rather than blocks when the exporter falls behind.
+//
+// Kept spans: every head-sampled request, and — even when not head-sampled —
+// every request that failed or was slower than `keep_slower_than_ns` (the
+// service's side of such a trace exists only if its own sampler kept it).
+// Thread: the worker thread that owns the sink. Allocates nothing.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/clock.h"
+#include "http/client.h"
+#include "otel/span.h"
+#include "otel/span_sink.h"
+#include "otel/trace_context.h"
+
+namespace stampede::engine {
+
+// What the caller knows about the request beyond the exchange itself.
+struct RequestSpanInfo {
+  otel::TraceId trace_id;
+  otel::SpanId span_id;         // the CLIENT span (the traceparent's parent id)
+  otel::SpanId parent_span_id;  // iteration/group span; zero for a root
+  uint8_t trace_flags = 0;
+  std::string_view method;
+  std::string_view url_full;    // credentials already redacted
+  std::string_view server_address;
+  uint16_t server_port = 0;
+  std::string_view request_name;  // params.name / --url's name tag; may be empty
+  std::string_view scenario;
+  uint64_t vu = 0;
+  uint64_t iteration = 0;
+};
+
+class RequestSpans {
+ public:
+  // `sink` (optional: null records nothing) and `anchor` must outlive this.
+  RequestSpans(otel::SpanSink* sink, const core::WallAnchor& anchor, otel::IdGenerator& ids,
+               int64_t keep_slower_than_ns);
+
+  bool enabled() const { return sink_ != nullptr; }
+  // Records the spans of `ex` when kept (see above). Returns whether it did.
+  bool Record(const http::Exchange& ex, const RequestSpanInfo& info, bool failed);
+
+ private:
+  void Child(const RequestSpanInfo& info, std::string_view name, int64_t start_ns,
+             int64_t end_ns, std::span<const otel::KeyValue> attributes);
+
+  otel::SpanSink* sink_;
+  const core::WallAnchor& anchor_;
+  otel::IdGenerator& ids_;
+  int64_t keep_slower_than_ns_;
+};
+
+}  // namespace stampede::engine
