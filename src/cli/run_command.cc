@@ -11,6 +11,7 @@ extern char** environ;
 #include "core/duration.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "otel/otlp_config.h"
 #include "otel/trace_context.h"
 #include "engine/runner.h"
 #include "http/url.h"
@@ -96,6 +97,10 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   run->add_option("-s,--stage", f.stages, "Ramping stage DURATION:TARGET, e.g. 30s:50 (repeatable)")
       ->take_all();
   run->add_option("--user-agent", f.user_agent, "User-Agent header (default stampede/VERSION)");
+  run->add_flag("--otel", f.otel,
+                "Export spans over OTLP, configured by the OTEL_EXPORTER_OTLP_* variables");
+  run->add_option("--trace-keep-slower-than", f.trace_keep_slower_than,
+                  "Also export unsampled requests slower than this (failed ones always are)");
   run->add_flag("--baggage-run-id", f.baggage_run_id,
                 "Send the run id as W3C baggage (stampede.run.id=...) on every request");
   run->add_option("--trace-root", f.trace_root,
@@ -158,6 +163,17 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
     throw ConfigError("invalid --trace-root " + Quote(f.trace_root) + ": use iteration or request");
   }
   c.trace_root_request = f.trace_root == "request";
+  // Spans are exported with --otel, or when OTEL_TRACES_EXPORTER asks for OTLP.
+  std::string exporter = env("OTEL_TRACES_EXPORTER");
+  if (f.otel || exporter == "otlp") {
+    otel::OtlpConfig traces = otel::ParseOtlpConfig(otel::ProcessEnvironment(), otel::Signal::kTraces);
+    for (const std::string& w : traces.warnings) core::Warn("{}", w);
+    if (traces.exporter == otel::ExporterKind::kOtlp) c.traces_export = std::move(traces);
+  }
+  if (!f.trace_keep_slower_than.empty()) {
+    c.trace_keep_slower_than_ns =
+        core::ParseDuration(f.trace_keep_slower_than, "--trace-keep-slower-than").count();
+  }
   if (f.method.empty()) throw ConfigError("invalid -X \"\": give a method such as GET or POST");
   for (char ch : f.method) {
     if (!std::isalpha(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') {

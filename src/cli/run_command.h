@@ -36,6 +36,8 @@ struct RunFlags {
   std::vector<std::string> stages;      // --stage 30s:50
   std::string user_agent;
   bool baggage_run_id = false;
+  bool otel = false;
+  std::string trace_keep_slower_than;
   std::string trace_root = "iteration";
 };
 

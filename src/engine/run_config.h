@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/plan.h"
 #include "http/url.h"
+#include "otel/otlp_config.h"
 #include "otel/trace_context.h"
 
 namespace stampede::engine {
@@ -52,6 +54,9 @@ struct RunConfig {
   std::string run_id;             // unique per run; sent as baggage when enabled
   bool baggage_run_id = false;    // --baggage-run-id: `baggage: stampede.run.id=...`
   bool trace_root_request = false;  // --trace-root=request
+  // Span export (--otel, OTEL_TRACES_EXPORTER=otlp): absent means no spans.
+  std::optional<otel::OtlpConfig> traces_export;
+  int64_t trace_keep_slower_than_ns = 0;  // keep unsampled requests slower than this
 
   // Output.
   bool quiet = false;

@@ -15,6 +15,8 @@
 #include "core/log.h"
 #include "engine/client_stack.h"
 #include "engine/request_recorder.h"
+#include "otel/otlp_grpc_exporter.h"
+#include "otel/otlp_http_exporter.h"
 #include "engine/script_worker.h"
 #include "engine/worker.h"
 #include "http/client.h"
@@ -100,7 +102,7 @@ class Runner::ProbeHost final : public script::ScriptHost {
  public:
   explicit ProbeHost(const metrics::Registry& registry) : shard_(registry), recorder_(shard_) {}
   void OnRequest(script::Vu&, const http::Exchange& ex, const std::vector<Tag>& tags,
-                 bool expected) override {
+                 bool expected, const RequestTrace&) override {
     recorder_.RecordHttp(ex, Intern(tags), !expected);
   }
   void OnCheck(script::Vu&, std::string_view, bool passed, const std::vector<Tag>& tags) override {
@@ -221,6 +223,33 @@ RunOutcome Runner::Execute() {
                                                  iterations, start_ns));
     }
   }
+  // Spans: one sink per worker, one exporter thread. The load never waits for
+  // it: full sinks drop and count.
+  core::WallAnchor anchor(clock);
+  std::unique_ptr<otel::ExportPipeline> pipeline;
+  if (config_.traces_export) {
+    const otel::OtlpConfig& oc = *config_.traces_export;
+    std::unique_ptr<otel::Exporter> exporter;
+    if (oc.protocol == otel::OtlpProtocol::kGrpc) {
+      exporter = std::make_unique<otel::OtlpGrpcExporter>(oc);
+    } else {
+      exporter = std::make_unique<otel::OtlpHttpExporter>(oc);
+    }
+    otel::ExportPipelineOptions po = otel::ExportPipelineOptions::FromConfig(oc);
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    po.resource_attributes.emplace_back("service.version", "0.1.0");
+    po.resource_attributes.emplace_back("service.instance.id", config_.run_id + "-" + std::to_string(getpid()));
+    po.resource_attributes.emplace_back("stampede.run.id", config_.run_id);
+    po.resource_attributes.emplace_back("host.name", host);
+    pipeline = std::make_unique<otel::ExportPipeline>(std::move(exporter),
+                                                      static_cast<int>(workers.size()), po);
+    core::Info("exporting spans over OTLP ({}) to {}", otel::ProtocolName(oc.protocol),
+               oc.protocol == otel::OtlpProtocol::kGrpc ? oc.grpc_target : oc.endpoint);
+    for (size_t i = 0; i < workers.size(); ++i) {
+      workers[i]->set_tracing(&pipeline->sink(static_cast<int>(i)), &anchor);
+    }
+  }
   try {
     for (auto& w : workers) w->Start();
   } catch (const script::ScriptError& e) {
@@ -320,6 +349,11 @@ RunOutcome Runner::Execute() {
   sample_vus();
   for (auto& w : workers) w->Join();
   out.elapsed_ns = clock.NowNs() - start_ns;
+  if (pipeline) {
+    // Bounded: a slow or absent collector costs at most this at the end.
+    pipeline->Shutdown(std::chrono::seconds(10));
+    out.spans = pipeline->stats();
+  }
 
   if (script_mode) {
     try {
@@ -394,6 +428,16 @@ int Runner::Run() {
   if (!out.teardown_error.empty()) {
     std::fprintf(stdout, "\n   %s\n", out.teardown_error.c_str());
   }
+  if (out.spans) {
+    const otel::ExportPipelineStats& s = *out.spans;
+    std::fprintf(stdout,
+                 "\n   spans: %llu exported, %llu dropped (exporter behind), %llu failed, %llu "
+                 "rejected by the collector\n",
+                 static_cast<unsigned long long>(s.spans_exported),
+                 static_cast<unsigned long long>(s.spans_dropped),
+                 static_cast<unsigned long long>(s.spans_failed),
+                 static_cast<unsigned long long>(s.spans_rejected));
+  }
   if (out.script_errors > 0) {
     std::fprintf(stdout, "\n   %llu iterations ended in a script error; the first: %s\n",
                  static_cast<unsigned long long>(out.script_errors),
@@ -423,6 +467,13 @@ int Runner::Run() {
     }
     j["errors"] = errs;
     j["script_errors"] = out.script_errors;
+    if (out.spans) {
+      j["spans"] = {{"recorded", out.spans->spans_recorded},
+                    {"exported", out.spans->spans_exported},
+                    {"dropped", out.spans->spans_dropped},
+                    {"failed", out.spans->spans_failed},
+                    {"rejected", out.spans->spans_rejected}};
+    }
     std::ofstream f(config_.summary_export);
     f << j.dump(2) << "\n";
     if (!f) {

@@ -22,6 +22,7 @@
 #include "metrics/registry.h"
 #include "metrics/snapshot.h"
 #include "metrics/threshold.h"
+#include "otel/export_pipeline.h"
 
 namespace stampede::engine {
 
@@ -34,7 +35,8 @@ struct RunOutcome {
   uint64_t script_errors = 0;
   uint64_t dropped_iterations = 0;
   std::string first_script_error;
-  std::string teardown_error;  // teardown() failed: exit 107 unless a threshold failed
+  std::string teardown_error;
+  std::optional<otel::ExportPipelineStats> spans;  // when spans were exported  // teardown() failed: exit 107 unless a threshold failed
   int64_t elapsed_ns = 0;
   bool aborted_by_signal = false;
   bool aborted_by_threshold = false;

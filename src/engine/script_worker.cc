@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "engine/client_stack.h"
 #include "engine/request_recorder.h"
+#include "engine/request_spans.h"
 #include "engine/schedule.h"
 #include "http/client.h"
 #include "loop/event_loop.h"
@@ -351,7 +352,9 @@ class ScriptWorker::Impl final : public script::ScriptHost {
         stack_(loop_, w.config_, /*with_tls=*/true),
         client_(stack_.client()),
         recorder_(*w.shard_),
-        publish_timer_(*this) {
+        spans_(w.span_sink_, *w.anchor_or_default(), ids_, w.config_.trace_keep_slower_than_ns),
+        publish_timer_(*this),
+        flush_timer_(*this) {
     script::RuntimeOptions ro = RuntimeOptionsFor(w.config_);
     ro.seed = static_cast<uint64_t>(w.start_ns_) + static_cast<uint64_t>(w.index_) * 7919;
     runtime_ = std::make_unique<script::Runtime>(ro, loop_, client_);
@@ -371,6 +374,7 @@ class ScriptWorker::Impl final : public script::ScriptHost {
     loop_.UpdateNow();
     for (auto& r : runs_) r->Schedule(w_.start_ns_);
     loop_.Schedule(publish_timer_, loop_.Now() + core::kNsPerSec);
+    if (spans_.enabled()) loop_.Schedule(flush_timer_, loop_.Now() + 200'000'000);
     // Progress shows VUs soon after start, not only at the first publish.
     for (int i = 0; i < 4 && !finished_; ++i) loop_.RunOnce(0);
     UpdateVuCounts();
@@ -392,19 +396,37 @@ class ScriptWorker::Impl final : public script::ScriptHost {
       }
     }
     loop_.Cancel(publish_timer_);
+    loop_.Cancel(flush_timer_);
     UpdateVuCounts();
     client_.CloseAll();
     for (int i = 0; i < 3; ++i) loop_.RunOnce(0);
+    if (spans_.enabled()) w_.span_sink_->Flush();
     w_.result_.connections_opened = client_.connections_opened();
   }
 
   void Wake() { loop_.Wake(); }
 
   // ---- ScriptHost ----
-  void OnRequest(script::Vu&, const http::Exchange& ex, const std::vector<Tag>& tags,
-                 bool expected) override {
+  void OnRequest(script::Vu& vu, const http::Exchange& ex, const std::vector<Tag>& tags,
+                 bool expected, const RequestTrace& trace) override {
     metrics::TagSetId ts = Intern(tags);
     recorder_.RecordHttp(ex, ts, !expected);
+    if (spans_.enabled()) {
+      RequestSpanInfo info;
+      info.trace_id = trace.trace_id;
+      info.span_id = trace.span_id;
+      info.parent_span_id = trace.parent_span_id;
+      info.trace_flags = trace.flags;
+      info.method = trace.method;
+      info.url_full = trace.url_full;
+      info.server_address = trace.server_address;
+      info.server_port = trace.server_port;
+      info.request_name = trace.name;
+      info.scenario = vu.scenario();
+      info.vu = vu.id();
+      info.iteration = vu.iteration() - 1;
+      if (spans_.Record(ex, info, !expected)) vu.set_trace_kept();
+    }
     w_.result_.errors_by_type[static_cast<size_t>(ex.error)] += ex.error != net::NetError::kNone;
     WorkerProgress& p = w_.progress_;
     p.requests.store(p.requests.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -431,10 +453,41 @@ class ScriptWorker::Impl final : public script::ScriptHost {
         core::Warn("further script errors are counted, not printed");
       }
     }
+    RecordIterationSpan(vu, started_ns, now, error);
     w_.shard_->Add(mb::kIterations, slot->run.iteration_tags, 1);
     w_.shard_->Add(mb::kIterationDuration, slot->run.iteration_tags,
                    static_cast<double>(now - started_ns));
     slot->run.IterationEnded(*slot);
+  }
+
+  // The INTERNAL `iteration {scenario}` span that parents the iteration's
+  // request spans: recorded when the trace is sampled, or when one of its
+  // requests was kept (failed or slow), so kept spans never dangle.
+  void RecordIterationSpan(script::Vu& vu, int64_t started_ns, int64_t ended_ns,
+                           std::string_view error) {
+    if (!spans_.enabled() || w_.config_.trace_root_request) return;
+    if (!vu.trace_sampled() && !vu.trace_kept()) return;
+    char name[128];
+    int len = std::snprintf(name, sizeof name, "iteration %s", vu.scenario().c_str());
+    const otel::KeyValue attrs[] = {
+        {"stampede.scenario", otel::AnyValue::String(vu.scenario())},
+        {"stampede.vu", otel::AnyValue::Int(static_cast<int64_t>(vu.id()))},
+        {"stampede.iteration", otel::AnyValue::Int(static_cast<int64_t>(vu.iteration() - 1))},
+    };
+    otel::SpanData s;
+    s.trace_id = vu.trace_id();
+    s.span_id = vu.iteration_span_id();
+    s.flags = otel::kFlagRandom | (vu.trace_sampled() ? otel::kFlagSampled : 0);
+    s.name = std::string_view(name, static_cast<size_t>(std::clamp(len, 0, 127)));
+    s.kind = otel::SpanKind::kInternal;
+    s.start_unix_ns = w_.anchor_or_default()->ToUnixNs(started_ns);
+    s.end_unix_ns = w_.anchor_or_default()->ToUnixNs(ended_ns);
+    s.attributes = attrs;
+    if (!error.empty()) {
+      s.status = otel::StatusCode::kError;
+      s.status_message = error;
+    }
+    w_.span_sink_->Record(s);
   }
 
   // ---- helpers for ScenarioRun ----
@@ -487,11 +540,20 @@ class ScriptWorker::Impl final : public script::ScriptHost {
   ClientStack stack_;
   http::Client& client_;
   RequestRecorder recorder_;
+  otel::IdGenerator ids_;
+  RequestSpans spans_;
   std::unique_ptr<script::Runtime> runtime_;
   std::vector<std::unique_ptr<ScenarioRun>> runs_;
   std::vector<std::pair<std::string, std::string>> global_tags_;
   std::vector<metrics::Tag> scratch_;
   MemberTimer<Impl, &Impl::Publish> publish_timer_;
+  // Every 200 ms: hand the partly filled span chunk to the exporter.
+  void FlushSpans() {
+    w_.span_sink_->Flush();
+    loop_.Schedule(flush_timer_, loop_.Now() + 200'000'000);
+  }
+  friend class MemberTimer<Impl, &Impl::FlushSpans>;
+  MemberTimer<Impl, &Impl::FlushSpans> flush_timer_;
   uint64_t next_local_vu_ = 0;
   int stop_level_ = 0;
   bool finished_ = false;

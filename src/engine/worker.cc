@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "engine/client_stack.h"
 #include "engine/request_recorder.h"
+#include "engine/request_spans.h"
 #include "http/client.h"
 #include "http/request_writer.h"
 #include "loop/event_loop.h"
@@ -31,6 +32,8 @@ class Worker::Impl {
     // This VU's copy of the request: its traceparent differs per request and
     // is rewritten in place (fixed length), so sending allocates nothing.
     std::string bytes;
+    uint64_t id = 0;
+    uint64_t iterations = 0;
     otel::TraceId trace_id;
     otel::SpanId span_id;
     uint8_t trace_flags = 0;
@@ -76,12 +79,16 @@ class Worker::Impl {
         recorder_(*w.shard_, w.config_),
         end_of_test_(*this, false),
         end_of_grace_(*this, true),
-        publish_tick_(*this) {
+        publish_tick_(*this),
+        url_full_(w.config_.url.Redacted()),
+        spans_(w.span_sink_, *w.anchor_or_default(), ids_, w.config_.trace_keep_slower_than_ns),
+        flush_tick_(*this) {
     origin_ = client_.GetOrigin(w.config_.url);
     vus_.reserve(w.vus_);
     for (uint32_t i = 0; i < w.vus_; ++i) {
       vus_.push_back(std::make_unique<UrlVu>(*this));
       UrlVu& vu = *vus_.back();
+      vu.id = static_cast<uint64_t>(w.index_) + 1 + static_cast<uint64_t>(i) * 1024;
       vu.origin = origin_;
       vu.bytes.assign(request_.bytes());
       vu.request_bytes = vu.bytes;
@@ -94,6 +101,7 @@ class Worker::Impl {
     loop_.UpdateNow();
     if (w_.config_.duration_ns > 0) loop_.Schedule(end_of_test_, w_.start_ns_ + w_.config_.duration_ns);
     loop_.Schedule(publish_tick_, loop_.Now() + core::kNsPerSec);
+    if (spans_.enabled()) loop_.Schedule(flush_tick_, loop_.Now() + 200'000'000);
     for (auto& vu : vus_) StartIteration(*vu);
     w_.progress_.active_vus.store(active_, std::memory_order_relaxed);
     w_.progress_.allocated_vus.store(w_.vus_, std::memory_order_relaxed);
@@ -104,6 +112,8 @@ class Worker::Impl {
       if (stop_level_ > 0 && active_ == 0) finished_ = true;
     }
     loop_.Cancel(publish_tick_);
+    loop_.Cancel(flush_tick_);
+    if (spans_.enabled()) w_.span_sink_->Flush();
     client_.CloseAll();
     for (int i = 0; i < 3 && loop_.scheduled_timers() > 0; ++i) loop_.RunOnce(0);
     w_.result_.connections_opened = client_.connections_opened();
@@ -169,6 +179,19 @@ class Worker::Impl {
     --active_;
     recorder_.Record(vu);
     bool failed = recorder_.Failed(vu);
+    if (spans_.enabled()) {
+      RequestSpanInfo info;
+      info.trace_id = vu.trace_id;
+      info.span_id = vu.span_id;
+      info.trace_flags = vu.trace_flags;
+      info.method = w_.config_.method;
+      info.url_full = url_full_;
+      info.server_address = w_.config_.url.host;
+      info.server_port = w_.config_.url.port;
+      info.vu = vu.id;
+      info.iteration = vu.iterations++;
+      spans_.Record(vu, info, failed);
+    }
     w_.result_.errors_by_type[static_cast<size_t>(vu.error)] += vu.error != net::NetError::kNone;
     WorkerProgress& p = w_.progress_;
     p.requests.store(p.requests.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -216,6 +239,21 @@ class Worker::Impl {
   Deadline end_of_test_;
   Deadline end_of_grace_;
   PublishTick publish_tick_;
+  std::string url_full_;
+  RequestSpans spans_;
+  // Every 200 ms: hand the worker's partly filled span chunk to the exporter.
+  class FlushTick final : public loop::Timer {
+   public:
+    explicit FlushTick(Impl& impl) : impl_(impl) {}
+    void OnTimer() override {
+      impl_.w_.span_sink_->Flush();
+      impl_.loop_.Schedule(*this, impl_.loop_.Now() + 200'000'000);
+    }
+
+   private:
+    Impl& impl_;
+  };
+  FlushTick flush_tick_;
   uint64_t remaining_ = 0;
   uint32_t active_ = 0;
   int stop_level_ = 0;  // 0 running, 1 graceful stop, 2 hard stop

@@ -10,9 +10,11 @@
 #include <memory>
 #include <string>
 
+#include "core/clock.h"
 #include "engine/shard_publisher.h"
 #include "metrics/registry.h"
 #include "metrics/shard.h"
+#include "otel/span_sink.h"
 
 namespace stampede::engine {
 
@@ -57,11 +59,24 @@ class WorkerBase {
   const metrics::Shard& shard() const { return *shard_; }
   const WorkerResult& result() const { return result_; }
 
+  // Before Start(): where this worker's spans go (null: none) and the run's
+  // wall-clock anchor for span times. Both must outlive the worker.
+  void set_tracing(otel::SpanSink* sink, const core::WallAnchor* anchor) {
+    span_sink_ = sink;
+    anchor_ = anchor;
+  }
+
  protected:
   std::unique_ptr<metrics::Shard> shard_;  // written by the worker thread only
   ShardPublisher publisher_;
   WorkerProgress progress_;
   WorkerResult result_;
+  const core::WallAnchor* anchor_or_default() const {
+    static const core::WallAnchor kEpoch(0, 0);
+    return anchor_ != nullptr ? anchor_ : &kEpoch;
+  }
+  otel::SpanSink* span_sink_ = nullptr;
+  const core::WallAnchor* anchor_ = nullptr;
 };
 
 }  // namespace stampede::engine

@@ -696,7 +696,17 @@ void ReportRequest(Vu& vu, Vu::Request& r) {
   for (const auto& [k, v] : vu.scenario_tags()) tags.push_back({k, v});
   for (const auto& [k, v] : r.tags) tags.push_back({k, v});
   bool expected = r.error == net::NetError::kNone && r.status >= 200 && r.status <= 399;
-  host->OnRequest(vu, r, tags, expected);
+  ScriptHost::RequestTrace trace;
+  trace.trace_id = r.trace_id;
+  trace.span_id = r.span_id;
+  trace.parent_span_id = r.parent_span_id;
+  trace.flags = r.trace_flags;
+  trace.method = r.method;
+  trace.url_full = r.target->redacted;
+  trace.server_address = r.target->url.host;
+  trace.server_port = r.target->url.port;
+  trace.name = r.name;
+  host->OnRequest(vu, r, tags, expected, trace);
 }
 
 }  // namespace

@@ -139,8 +139,8 @@ nlohmann::json Runtime::RunLifecycle(const char* name, bool pass_data, int64_t t
    public:
     explicit Capture(ScriptHost* inner) : inner_(inner) {}
     void OnRequest(Vu& vu, const http::Exchange& ex, const std::vector<Tag>& tags,
-                   bool expected) override {
-      if (inner_) inner_->OnRequest(vu, ex, tags, expected);
+                   bool expected, const RequestTrace& trace) override {
+      if (inner_) inner_->OnRequest(vu, ex, tags, expected, trace);
     }
     void OnCheck(Vu& vu, std::string_view n, bool passed, const std::vector<Tag>& tags) override {
       if (inner_) inner_->OnCheck(vu, n, passed, tags);

@@ -45,8 +45,20 @@ class ScriptHost {
     std::string_view key;
     std::string_view value;
   };
+  // The request's place in its trace, for the span the host may record.
+  struct RequestTrace {
+    otel::TraceId trace_id;
+    otel::SpanId span_id;         // its CLIENT span (the traceparent's parent id)
+    otel::SpanId parent_span_id;  // the iteration span; zero for a root
+    uint8_t flags = 0;
+    std::string_view method;
+    std::string_view url_full;    // redacted
+    std::string_view server_address;
+    uint16_t server_port = 0;
+    std::string_view name;        // params.name, or empty
+  };
   virtual void OnRequest(Vu& vu, const http::Exchange& ex, const std::vector<Tag>& tags,
-                         bool expected_status) = 0;
+                         bool expected_status, const RequestTrace& trace) = 0;
   // check(): one check evaluated.
   virtual void OnCheck(Vu& vu, std::string_view name, bool passed,
                        const std::vector<Tag>& tags) = 0;

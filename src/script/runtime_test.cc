@@ -25,7 +25,8 @@ struct Recorded {
 
 class RecordingHost final : public ScriptHost {
  public:
-  void OnRequest(Vu&, const http::Exchange&, const std::vector<Tag>& tags, bool) override {
+  void OnRequest(Vu&, const http::Exchange&, const std::vector<Tag>& tags, bool,
+                 const RequestTrace&) override {
     Recorded r;
     for (const Tag& t : tags) {
       if (t.key == "name") r.name = t.value;

@@ -56,6 +56,7 @@ void Vu::NewTrace() {
   trace_id_ = ids.NewTraceId();
   iteration_span_ = ids.NewSpanId();
   trace_sampled_ = runtime_.options().sampler.ShouldSample(trace_id_, std::nullopt);
+  trace_kept_ = false;
 }
 
 void Vu::RebuildGroupPath() {

@@ -71,6 +71,9 @@ class Vu {
   const otel::TraceId& trace_id() const { return trace_id_; }
   const otel::SpanId& iteration_span_id() const { return iteration_span_; }
   bool trace_sampled() const { return trace_sampled_; }
+  // A request span of this (unsampled) trace was kept: keep its parents too.
+  bool trace_kept() const { return trace_kept_; }
+  void set_trace_kept() { trace_kept_ = true; }
   // A new trace for one request (--trace-root=request).
   void NewTrace();
 
@@ -108,6 +111,7 @@ class Vu {
   otel::TraceId trace_id_;
   otel::SpanId iteration_span_;
   bool trace_sampled_ = false;
+  bool trace_kept_ = false;
   bool capture_result_ = false;  // setup(): keep the return value as JSON
   nlohmann::json result_;
 
