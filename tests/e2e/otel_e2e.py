@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""End-to-end tests of stampede's traces (python3 stdlib + node).
+
+    python3 tests/e2e/otel_e2e.py --stampede build/src/cli/stampede [-k SUBSTR]
+
+stampede exports its spans over OTLP to tests/support/otlp_sink.js, an
+independent decoder (protobufjs as shipped by the OpenTelemetry JS packages)
+that writes every span it receives as a JSON line. With the demo shop
+(examples/shop, instrumented with the OpenTelemetry SDK for Node.js) both
+export to the same sink, so the test can check that the service's SERVER
+spans are children of stampede's CLIENT spans. Faults: a sink that answers
+503 with Retry-After, 400, or is not there at all — the load is unaffected,
+drops and failures are counted, nothing hangs.
+
+Reuses the harness of run_cli_tests.py (cases, servers, runner); prints one
+line per case and exactly `N passed, M failed`.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import run_cli_tests as h  # noqa: E402
+
+h.CASES.clear()  # this file's cases only
+case, check, check_eq = h.case, h.check, h.check_eq
+
+SUPPORT = os.path.join(REPO, "tests", "support")
+SHOP = os.path.join(REPO, "examples", "shop")
+
+
+def ensure_node_modules(directory):
+    if not os.path.isdir(os.path.join(directory, "node_modules")):
+        subprocess.run(["npm", "ci", "--prefix", directory, "--no-audit", "--no-fund"],
+                       check=True, timeout=600, stdout=subprocess.DEVNULL)
+
+
+class Node:
+    """A node process that prints a readiness line; stopped with SIGTERM."""
+
+    def __init__(self, t, argv, env=None):
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  stdin=subprocess.DEVNULL, env=dict(os.environ, **(env or {})),
+                                  preexec_fn=h._pdeathsig)
+        t.cleanups.append(self.stop)
+        line = self.p.stdout.readline().decode()  # blocks until ready (or exit: "")
+        check(line.startswith("listening"), "%s did not start: %r" % (argv[1], line))
+        self.words = line.split()
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+class Sink(Node):
+    def __init__(self, t, *args):
+        ensure_node_modules(SUPPORT)
+        self.out = t.path("spans-%d.jsonl" % len(t.cleanups))
+        super().__init__(t, ["node", os.path.join(SUPPORT, "otlp_sink.js"), "--out", self.out,
+                             "--max-seconds", "300"] + list(args))
+        self.http_port, self.grpc_port = int(self.words[2]), int(self.words[4])
+
+    def spans(self):
+        if not os.path.exists(self.out):
+            return []
+        with open(self.out) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+def otel_env(sink, protocol="http/protobuf"):
+    port = sink.grpc_port if protocol == "grpc" else sink.http_port
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % port,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+            "OTEL_BSP_SCHEDULE_DELAY": "200"}
+
+
+def ours(spans):
+    return [s for s in spans if s["resource"].get("service.name") == "stampede"]
+
+
+def check_request_spans(spans, iterations, vus, url):
+    client = [s for s in spans if s["kind"] == 3]
+    check_eq(len(client), iterations, "CLIENT spans (one per request)")
+    ids = {s["span_id"] for s in client}
+    for s in client:
+        a = s["attributes"]
+        check_eq(s["name"], "GET", "span name (the method, never the path)")
+        check_eq(a.get("http.request.method"), "GET", "http.request.method")
+        check_eq(a.get("url.full"), url, "url.full")
+        check_eq(a.get("http.response.status_code"), 200, "http.response.status_code")
+        check_eq(a.get("user_agent.synthetic.type"), "test", "user_agent.synthetic.type")
+        check(int(s["end_ns"]) >= int(s["start_ns"]) > 1_600_000_000 * 10**9,
+              "span times are Unix nanoseconds, end >= start")
+        check([e["name"] for e in s["events"]] == ["http.response.first_byte"],
+              "first-byte event: %r" % s["events"])
+        check_eq(s["flags"] & 0x3, 0x3, "flags: sampled + random")
+    connects = [s for s in spans if s["name"].startswith("socket connect ")]
+    check_eq(len(connects), vus, "socket connect spans (one per keep-alive connection)")
+    for s in connects:
+        check(s["parent_span_id"] in ids, "a connect span is not a child of a request span")
+        check_eq(s["kind"], 1, "connect span kind (INTERNAL)")
+    res = spans[0]["resource"]
+    for key in ("service.name", "service.instance.id", "stampede.run.id", "host.name"):
+        check(key in res, "resource has no %s: %r" % (key, res))
+
+
+def make_transport_case(protocol):
+    def fn(t):
+        sink = Sink(t)
+        ngx = t.nginx()
+        r = t.run("--url", ngx.url, "--vus", "2", "--iterations", "30", "--otel",
+                  env=otel_env(sink, protocol))
+        h.check_success(r, 30)
+        check_eq(r.json["spans"]["exported"], 32, "spans exported (30 requests + 2 connects)")
+        check_request_spans(ours(sink.spans()), 30, 2, ngx.url)
+        check(all(s["transport"].startswith(protocol.split("/")[0]) for s in sink.spans()),
+              "spans arrived by another transport than %s" % protocol)
+    fn.__name__ = "spans_over_" + protocol.replace("/", "_")
+    return fn
+
+
+for _p in ("http/protobuf", "http/json", "grpc"):
+    case(make_transport_case(_p))
+
+
+@case
+def shop_server_spans_continue_our_traces(t):
+    ensure_node_modules(SHOP)
+    sink = Sink(t)
+    shop = Node(t, ["node", os.path.join(SHOP, "server.js")],
+                env={"PORT": "0", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % sink.http_port,
+                     "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_SERVICE_NAME": "shop",
+                     "SHOP_MAX_SECONDS": "120"})
+    base = "http://127.0.0.1:%s" % shop.words[2]
+    script = t.path("shop.lua")
+    with open(script, "w") as f:
+        f.write("""
+local http = require("stampede.http")
+options = { vus = 2, iterations = 10 }
+function default()
+  http.get(ENV.BASE_URL .. "/api/products")
+  http.get(ENV.BASE_URL .. "/api/products/" .. random_int(1, 5), { name = "/api/products/{id}" })
+end
+""")
+    r = t.run(script, "-e", "BASE_URL=" + base, "--otel", env=otel_env(sink))
+    r.expect_rc(0)
+    shop.stop()  # SIGTERM: the shop flushes its spans
+    spans = sink.spans()
+    client = {s["span_id"]: s for s in ours(spans) if s["kind"] == 3}
+    check_eq(len(client), 20, "stampede CLIENT spans")
+    server = [s for s in spans if s["resource"].get("service.name") == "shop" and s["kind"] == 2]
+    check_eq(len(server), 20, "shop SERVER spans")
+    for s in server:
+        parent = client.get(s["parent_span_id"])
+        check(parent is not None, "shop span %s has no stampede CLIENT parent" % s["name"])
+        check_eq(s["trace_id"], parent["trace_id"], "trace id shared with the CLIENT span")
+    iterations = {s["span_id"]: s for s in ours(spans) if s["name"] == "iteration default"}
+    check_eq(len(iterations), 10, "iteration spans")
+    for s in client.values():
+        check(s["parent_span_id"] in iterations, "a CLIENT span is not a child of its iteration")
+    named = [s for s in client.values() if s["name"] == "GET /api/products/{id}"]
+    check_eq(len(named), 10, "spans named after params.name")
+    connects = [s for s in ours(spans) if s["name"].startswith("socket connect ")]
+    check_eq(len(connects), 2, "connect spans: exactly the requests that opened a connection")
+
+
+@case
+def collector_503_with_retry_after_is_retried(t):
+    sink = Sink(t, "--mode", "503", "--retry-after", "1", "--fault-count", "1")
+    ngx = t.nginx()
+    r = t.run("--url", ngx.url, "--vus", "1", "--iterations", "20", "--otel", env=otel_env(sink))
+    h.check_success(r, 20)
+    s = r.json["spans"]
+    check_eq(s["exported"], 21, "spans exported after the retry")
+    check_eq(s["failed"] + s["dropped"], 0, "spans lost")
+
+
+@case
+def collector_400_fails_without_retry(t):
+    sink = Sink(t, "--mode", "400")
+    ngx = t.nginx()
+    r = t.run("--url", ngx.url, "--vus", "1", "--iterations", "20", "--otel", env=otel_env(sink))
+    h.check_success(r, 20)  # the load is unaffected
+    s = r.json["spans"]
+    check_eq(s["exported"], 0, "spans exported")
+    check_eq(s["failed"], 21, "spans failed (counted, not retried)")
+    warnings = [ln for ln in r.stderr.splitlines() if "WARN" in ln and "OTLP" in ln]
+    check_eq(len(warnings), 1, "warning lines about the collector")
+
+
+@case
+def collector_down_is_counted_and_bounded(t):
+    port = h.free_port()
+    ngx = t.nginx()
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % port,
+           "OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_BSP_EXPORT_TIMEOUT": "2000"}
+    r = t.run("--url", ngx.url, "--vus", "2", "--duration", "2s", "--otel", env=env, timeout=60)
+    r.expect_rc(0)
+    reqs = r.metric("http_reqs")["count"]
+    check(reqs > 100, "the load went on (%r requests)" % reqs)
+    s = r.json["spans"]
+    check_eq(s["exported"], 0, "spans exported")
+    check(s["failed"] + s["dropped"] > 0, "lost spans are counted: %r" % s)
+    warnings = [ln for ln in r.stderr.splitlines() if "WARN" in ln and "OTLP" in ln]
+    check(1 <= len(warnings) <= 2, "one warning line per cause, not a stream: %r" % warnings)
+
+
+if __name__ == "__main__":
+    sys.exit(h.main())
