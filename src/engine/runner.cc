@@ -302,7 +302,11 @@ RunOutcome Runner::Execute() {
       sample_vus();
       next_sample += 200'000'000;
     }
-    if (now >= next_thresholds && !thresholds_.empty()) {
+    // Every tick advances, with or without thresholds (a tick left in the
+    // past would turn the wait above into a busy loop).
+    bool threshold_tick = now >= next_thresholds;
+    if (threshold_tick) next_thresholds += threshold_every;
+    if (threshold_tick && !thresholds_.empty()) {
       for (size_t i = 0; i < workers.size(); ++i) {
         workers[i]->publisher().Consume([&](const metrics::Shard& s) {
           const metrics::Shard* one[] = {&s};
@@ -318,7 +322,6 @@ RunOutcome Runner::Execute() {
         core::Warn("a threshold with abortOnFail failed: stopping the test");
         for (auto& w : workers) w->RequestStop(false);
       }
-      next_thresholds += threshold_every;
     }
     if (now >= next_progress) {
       if (!config_.quiet) {
