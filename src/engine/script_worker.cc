@@ -490,6 +490,32 @@ class ScriptWorker::Impl final : public script::ScriptHost {
     w_.span_sink_->Record(s);
   }
 
+  // group() and trace.span() spans: kept under the same rule as the
+  // iteration span (sampled, or a request of the trace was kept). A group
+  // that ends before a later request of its trace is kept loses its span.
+  void OnSpanEnd(script::Vu& vu, const SpanEnd& end) override {
+    if (!spans_.enabled() || (!vu.trace_sampled() && !vu.trace_kept())) return;
+    const otel::KeyValue attrs[] = {
+        {"stampede.scenario", otel::AnyValue::String(vu.scenario())},
+        {"stampede.vu", otel::AnyValue::Int(static_cast<int64_t>(vu.id()))},
+    };
+    otel::SpanData s;
+    s.trace_id = end.trace_id;
+    s.span_id = end.span_id;
+    s.parent_span_id = end.parent_span_id;
+    s.flags = otel::kFlagRandom | (vu.trace_sampled() ? otel::kFlagSampled : 0);
+    s.name = end.name;
+    s.kind = otel::SpanKind::kInternal;
+    s.start_unix_ns = w_.anchor_or_default()->ToUnixNs(end.start_ns);
+    s.end_unix_ns = w_.anchor_or_default()->ToUnixNs(end.end_ns);
+    s.attributes = attrs;
+    if (!end.error.empty()) {
+      s.status = otel::StatusCode::kError;
+      s.status_message = end.error;
+    }
+    w_.span_sink_->Record(s);
+  }
+
   // ---- helpers for ScenarioRun ----
   script::Vu& NewVu(const Scenario& sc) {
     uint64_t id = next_local_vu_++ * static_cast<uint64_t>(w_.workers_) +

@@ -212,7 +212,7 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
   const RuntimeOptions& ro = rt.options();
   if (ro.trace_root_request) vu.NewTrace();
   r.trace_id = vu.trace_id();
-  r.parent_span_id = ro.trace_root_request ? otel::SpanId{} : vu.iteration_span_id();
+  r.parent_span_id = ro.trace_root_request ? otel::SpanId{} : vu.current_span_id();
   r.span_id = rt.ids().NewSpanId();
   r.trace_flags = otel::kFlagRandom | (vu.trace_sampled() ? otel::kFlagSampled : 0);
   if (ro.propagators.tracecontext && !user_traceparent) {
@@ -512,20 +512,79 @@ int RecordCheck(lua_State* L) {
   return 0;
 }
 
+void PushSpan(Runtime& rt, Vu& vu, std::string name) {
+  Vu::SpanFrame frame;
+  frame.parent = vu.current_span_id();
+  frame.id = rt.ids().NewSpanId();
+  frame.start_ns = rt.loop().UpdateNow();
+  frame.name = std::move(name);
+  vu.span_stack().push_back(std::move(frame));
+}
+
+// Pops the innermost span and reports it; `error_index`: the Lua error
+// message argument (nil on success).
+void PopSpan(lua_State* L, Runtime& rt, Vu& vu, int error_index) {
+  if (vu.span_stack().empty()) return;
+  Vu::SpanFrame frame = std::move(vu.span_stack().back());
+  vu.span_stack().pop_back();
+  if (ScriptHost* host = rt.host()) {
+    ScriptHost::SpanEnd end;
+    end.trace_id = vu.trace_id();
+    end.span_id = frame.id;
+    end.parent_span_id = frame.parent;
+    end.name = frame.name;
+    end.start_ns = frame.start_ns;
+    end.end_ns = rt.loop().UpdateNow();
+    if (lua_type(L, error_index) == LUA_TSTRING) end.error = ToView(L, error_index);
+    host->OnSpanEnd(vu, end);
+  }
+}
+
 int GroupEnter(lua_State* L) {
+  Runtime& rt = RuntimeOf(L);
   Vu& vu = RequireVu(L, "group");
   vu.groups().emplace_back(ToView(L, 1));
   vu.RebuildGroupPath();
+  PushSpan(rt, vu, "group " + std::string(ToView(L, 1)));
   return 0;
 }
 
 int GroupExit(lua_State* L) {
-  Vu* vu = RuntimeOf(L).VuFor(L);
+  Runtime& rt = RuntimeOf(L);
+  Vu* vu = rt.VuFor(L);
   if (vu != nullptr && !vu->groups().empty()) {
     vu->groups().pop_back();
     vu->RebuildGroupPath();
+    PopSpan(L, rt, *vu, 1);
   }
   return 0;
+}
+
+int SpanBegin(lua_State* L) {
+  Runtime& rt = RuntimeOf(L);
+  Vu& vu = RequireVu(L, "trace.span");
+  PushSpan(rt, vu, std::string(ToView(L, 1)));
+  return 0;
+}
+
+int SpanEnd(lua_State* L) {
+  Runtime& rt = RuntimeOf(L);
+  if (Vu* vu = rt.VuFor(L)) PopSpan(L, rt, *vu, 1);
+  return 0;
+}
+
+int SpanCurrent(lua_State* L) {
+  Vu& vu = RequireVu(L, "trace.current");
+  std::string trace = otel::ToHex(vu.trace_id());
+  std::string span = otel::ToHex(vu.current_span_id());
+  lua_createtable(L, 0, 3);
+  lua_pushlstring(L, trace.data(), trace.size());
+  lua_setfield(L, -2, "trace_id");
+  lua_pushlstring(L, span.data(), span.size());
+  lua_setfield(L, -2, "span_id");
+  lua_pushboolean(L, vu.trace_sampled());
+  lua_setfield(L, -2, "sampled");
+  return 1;
 }
 
 // `vu.id`, `vu.iteration`; `scenario.name`: read through the running VU.
@@ -633,6 +692,9 @@ void OpenBindings(lua_State* L, Runtime& rt) {
   SetFunction(L, rt, "record_check", RecordCheck);
   SetFunction(L, rt, "group_enter", GroupEnter);
   SetFunction(L, rt, "group_exit", GroupExit);
+  SetFunction(L, rt, "span_begin", SpanBegin);
+  SetFunction(L, rt, "span_end", SpanEnd);
+  SetFunction(L, rt, "span_current", SpanCurrent);
   lua_setglobal(L, "__stampede");
 
   // ENV: an empty proxy whose __index reads the running VU's scenario `env`

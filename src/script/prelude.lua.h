@@ -8,6 +8,8 @@ namespace stampede::script {
 inline constexpr const char* kPrelude = R"LUA(
 local record_check, group_enter, group_exit = __stampede.record_check,
     __stampede.group_enter, __stampede.group_exit
+local span_begin, span_end, span_current = __stampede.span_begin, __stampede.span_end,
+    __stampede.span_current
 
 function check(value, sets, tags)
   if type(sets) ~= "table" then
@@ -44,9 +46,33 @@ function group(name, fn)
   end
   group_enter(name)
   local ok, res = pcall(fn)
-  group_exit()
+  group_exit(not ok and tostring(res) or nil)
   if not ok then error(res, 0) end
   return res
+end
+
+trace = {}
+
+-- trace.span(name, fn): fn runs inside an INTERNAL span, the parent of the
+-- requests (and spans) it makes; returns fn's result.
+function trace.span(name, fn)
+  if type(name) ~= "string" or name == "" then
+    error("trace.span(name, fn): name must be a non-empty string", 2)
+  end
+  if type(fn) ~= "function" then
+    error("trace.span(name, fn): fn must be a function", 2)
+  end
+  span_begin(name)
+  local ok, res = pcall(fn)
+  span_end(not ok and tostring(res) or nil)
+  if not ok then error(res, 0) end
+  return res
+end
+
+-- trace.current(): { trace_id = "32 hex", span_id = "16 hex", sampled = bool }
+-- of the innermost span (a trace.span, a group, or the iteration).
+function trace.current()
+  return span_current()
 end
 
 function fail(message)

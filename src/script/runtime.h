@@ -62,6 +62,17 @@ class ScriptHost {
   // check(): one check evaluated.
   virtual void OnCheck(Vu& vu, std::string_view name, bool passed,
                        const std::vector<Tag>& tags) = 0;
+  // A group() or trace.span() span ended (`error`: empty, or why it failed).
+  struct SpanEnd {
+    otel::TraceId trace_id;
+    otel::SpanId span_id;
+    otel::SpanId parent_span_id;
+    std::string_view name;
+    int64_t start_ns = 0;
+    int64_t end_ns = 0;
+    std::string_view error;
+  };
+  virtual void OnSpanEnd(Vu& vu, const SpanEnd& span) {}
   // An iteration ended: `error` is empty on success, else the script error
   // with file:line. `interrupted` when the engine cancelled it.
   virtual void OnIterationEnd(Vu& vu, int64_t started_ns, std::string_view error) = 0;

@@ -74,6 +74,7 @@ void Vu::StartIteration() {
   groups_.clear();
   group_path_.clear();
   cookies_.clear();  // as k6: each iteration starts with an empty cookie jar
+  span_stack_.clear();
   NewTrace();
   started_ns_ = runtime_.loop().UpdateNow();
   lua_settop(co_, 0);

@@ -76,6 +76,18 @@ class Vu {
   void set_trace_kept() { trace_kept_ = true; }
   // A new trace for one request (--trace-root=request).
   void NewTrace();
+  // Spans opened by group() and trace.span(), innermost last. Requests are
+  // children of the innermost one, or of the iteration span.
+  struct SpanFrame {
+    otel::SpanId id;
+    otel::SpanId parent;
+    int64_t start_ns = 0;
+    std::string name;
+  };
+  std::vector<SpanFrame>& span_stack() { return span_stack_; }
+  const otel::SpanId& current_span_id() const {
+    return span_stack_.empty() ? iteration_span_ : span_stack_.back().id;
+  }
 
  private:
   class SleepTimer;
@@ -112,6 +124,7 @@ class Vu {
   otel::SpanId iteration_span_;
   bool trace_sampled_ = false;
   bool trace_kept_ = false;
+  std::vector<SpanFrame> span_stack_;
   bool capture_result_ = false;  // setup(): keep the return value as JSON
   nlohmann::json result_;
 

@@ -174,6 +174,46 @@ end
 
 
 @case
+def group_and_custom_spans_parent_requests(t):
+    sink = Sink(t)
+    ngx = t.nginx()
+    script = t.path("spans.lua")
+    with open(script, "w") as f:
+        f.write("""
+local http = require("stampede.http")
+options = { iterations = 2 }
+function default()
+  group("shopping", function()
+    trace.span("pick product", function()
+      local cur = trace.current()
+      check(cur, { ["current ids"] = function(c)
+        return #c.trace_id == 32 and #c.span_id == 16 and c.sampled end })
+      http.get(ENV.URL, { name = "home" })
+    end)
+  end)
+  http.get(ENV.URL)
+end
+""")
+    r = t.run(script, "-e", "URL=" + ngx.url, "--otel", env=otel_env(sink))
+    r.expect_rc(0)
+    check_eq(r.metric("checks")["passes"], 2, "trace.current() checks")
+    spans = ours(sink.spans())
+    by_name = {}
+    for s in spans:
+        by_name.setdefault(s["name"], []).append(s)
+    for name, n in (("iteration default", 2), ("group shopping", 2), ("pick product", 2),
+                    ("GET home", 2), ("GET", 2)):
+        check_eq(len(by_name.get(name, [])), n, "spans named %r" % name)
+    ids = {s["span_id"]: s for s in spans}
+    for s in by_name["GET home"]:
+        check_eq(ids[s["parent_span_id"]]["name"], "pick product", "parent of a request in trace.span")
+    for s in by_name["pick product"]:
+        check_eq(ids[s["parent_span_id"]]["name"], "group shopping", "parent of trace.span")
+    for s in by_name["group shopping"] + by_name["GET"]:
+        check_eq(ids[s["parent_span_id"]]["name"], "iteration default", "parent of group / request")
+
+
+@case
 def collector_503_with_retry_after_is_retried(t):
     sink = Sink(t, "--mode", "503", "--retry-after", "1", "--fault-count", "1")
     ngx = t.nginx()
