@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
@@ -545,11 +546,25 @@ class ScriptWorker::Impl final : public script::ScriptHost {
   }
 
  private:
+  // Tag sets repeat request after request: a 64-bit digest of the tags, in
+  // the order the script layer lists them, maps straight to the interned
+  // set, skipping the shard's sort, copy and comparison. (A digest collision
+  // between two different tag sets — odds of about n²/2^64 — would merge
+  // their series; the shard's own interning stays the source of truth.)
   metrics::TagSetId Intern(const std::vector<Tag>& tags) {
+    uint64_t digest = 0x9E3779B97F4A7C15ull ^ tags.size();
+    for (const Tag& t : tags) {
+      digest = (digest ^ std::hash<std::string_view>{}(t.key)) * 0xBF58476D1CE4E5B9ull;
+      digest = (digest ^ std::hash<std::string_view>{}(t.value)) * 0x94D049BB133111EBull;
+    }
+    auto it = tag_cache_.find(digest);
+    if (it != tag_cache_.end()) return it->second;
     scratch_.clear();
     for (const Tag& t : tags) scratch_.push_back({t.key, t.value});
     for (const auto& [k, v] : global_tags_) scratch_.push_back({k, v});
-    return w_.shard_->Intern(scratch_);
+    metrics::TagSetId id = w_.shard_->Intern(scratch_);
+    if (tag_cache_.size() < 65536) tag_cache_.emplace(digest, id);  // bounded
+    return id;
   }
 
   void Publish() {
@@ -572,6 +587,7 @@ class ScriptWorker::Impl final : public script::ScriptHost {
   std::vector<std::unique_ptr<ScenarioRun>> runs_;
   std::vector<std::pair<std::string, std::string>> global_tags_;
   std::vector<metrics::Tag> scratch_;
+  std::unordered_map<uint64_t, metrics::TagSetId> tag_cache_;
   MemberTimer<Impl, &Impl::Publish> publish_timer_;
   // Every 200 ms: hand the partly filled span chunk to the exporter.
   void FlushSpans() {

@@ -177,7 +177,7 @@ class Runtime {
   http::RequestWriter writer_;
   otel::IdGenerator ids_;
   std::vector<std::unique_ptr<Vu>> vus_;
-  std::unordered_map<lua_State*, Vu*> vus_by_thread_;
+  std::unordered_map<lua_State*, Vu*> vus_by_thread_;  // cold: registration
   // One-entry cache of VuFor: API calls come in runs from one coroutine.
   mutable lua_State* last_thread_ = nullptr;
   mutable Vu* last_vu_ = nullptr;
