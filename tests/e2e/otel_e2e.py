@@ -214,6 +214,42 @@ end
 
 
 @case
+def unsampled_failed_and_slow_requests_are_kept(t):
+    sink = Sink(t)
+    fs = t.fault_server()
+    env = dict(otel_env(sink), OTEL_TRACES_SAMPLER="always_off")
+    # Failed (503) requests: exported although the head sampler said no.
+    r = t.run("--url", fs.url("/status?code=503"), "--iterations", "5", "--otel", env=env)
+    r.expect_rc(0)
+    client = [s for s in ours(sink.spans()) if s["kind"] == 3]
+    check_eq(len(client), 5, "failed requests kept")
+    for s in client:
+        check_eq(s["flags"] & 1, 0, "the sampled flag stays as sent (unsampled)")
+        check_eq(s["status"]["code"], 2, "status Error")
+        check_eq(s["attributes"].get("error.type"), "503", "error.type")
+    # Fast successful requests are not kept; slower than the bound, they are.
+    r = t.run("--url", fs.url("/ok"), "--iterations", "5", "--otel", env=env)
+    r.expect_rc(0)
+    check_eq(len([s for s in ours(sink.spans()) if s["kind"] == 3]), 5, "fast unsampled: none kept")
+    r = t.run("--url", fs.url("/slow-headers?ms=30"), "--iterations", "3", "--otel",
+              "--trace-keep-slower-than", "10ms", env=env)
+    r.expect_rc(0)
+    check_eq(len([s for s in ours(sink.spans()) if s["kind"] == 3]), 8, "slow unsampled: kept")
+
+
+@case
+def slow_collector_does_not_slow_the_load(t):
+    sink = Sink(t, "--mode", "slow", "--delay-ms", "3000")
+    ngx = t.nginx()
+    env = dict(otel_env(sink), OTEL_EXPORTER_OTLP_TIMEOUT="300", OTEL_BSP_EXPORT_TIMEOUT="1000")
+    r = t.run("--url", ngx.url, "--vus", "2", "--duration", "2s", "--otel", env=env, timeout=60)
+    r.expect_rc(0)
+    check(r.metric("http_reqs")["count"] > 100, "the load went on")
+    s = r.json["spans"]
+    check(s["failed"] + s["dropped"] > 0, "spans the slow collector did not take are counted: %r" % s)
+
+
+@case
 def collector_503_with_retry_after_is_retried(t):
     sink = Sink(t, "--mode", "503", "--retry-after", "1", "--fault-count", "1")
     ngx = t.nginx()
