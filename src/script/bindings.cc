@@ -350,7 +350,12 @@ constexpr const char* kTimingNames[8] = {"blocked", "looking_up", "connecting", 
 int ResponseIndex(lua_State* L) {
   std::string_view key = lua_type(L, 2) == LUA_TSTRING ? ToView(L, 2) : std::string_view();
   if (key == "json") {
-    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_getglobal(L, "__stampede");
+    lua_getfield(L, -1, "response_json");  // lua-cjson, when installed
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, lua_upvalueindex(2));  // fallback: the C decoder
+    }
     return 1;
   }
   if (key == "headers") {

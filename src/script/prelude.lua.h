@@ -11,6 +11,26 @@ local record_check, group_enter, group_exit = __stampede.record_check,
 local span_begin, span_end, span_current = __stampede.span_begin, __stampede.span_end,
     __stampede.span_current
 
+-- res:json() decodes with lua-cjson (JSON null is cjson.null, as in
+-- OpenResty); without the module, the C decoder behind it answers instead.
+do
+  local ok, cjson = pcall(require, "cjson")
+  if ok then
+    local decode = cjson.decode
+    __stampede.response_json = function(res)
+      local body = rawget(res, "body")
+      if type(body) ~= "string" then
+        error("res:json(): the response has no body (discarded, or the request failed)", 2)
+      end
+      local parsed, value = pcall(decode, body)
+      if not parsed then
+        error("res:json(): the body is not valid JSON (" .. tostring(value) .. ")", 2)
+      end
+      return value
+    end
+  end
+end
+
 function check(value, sets, tags)
   if type(sets) ~= "table" then
     error("check(value, sets): sets must be a table of name = function(value) or boolean", 2)

@@ -171,6 +171,27 @@ TEST_F(RuntimeTest, EveryRequestCarriesTraceparentChildOfTheIteration) {
   EXPECT_EQ(tps[2], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");  // the script's wins
 }
 
+TEST_F(RuntimeTest, JsonDecodesWithCjson) {
+  auto rt = Load(R"(
+    local http = require("stampede.http")
+    local cjson = require("cjson")
+    function default()
+      local e = http.post(ENV.BASE .. "/echo", '{"x": null, "y": [1, 2]}')
+      local body = e:json().body
+      local parsed = cjson.decode(body)
+      check(parsed, { ["null is cjson.null"] = function(p) return p.x == cjson.null and p.y[2] == 2 end })
+      local ok, err = pcall(function() return http.get(ENV.BASE .. "/status?code=200"):json() end)
+      check(err, { ["invalid JSON is a clear error"] = function(m)
+        return not ok and tostring(m):find("not valid JSON") ~= nil end })
+    end
+  )");
+  Vu& vu = rt->NewVu(1, "default", "default");
+  RunIteration(vu);
+  EXPECT_EQ(host_.errors[0], "");
+  EXPECT_EQ(host_.checks["null is cjson.null"], 1);
+  EXPECT_EQ(host_.checks["invalid JSON is a clear error"], 1);
+}
+
 TEST_F(RuntimeTest, BatchRunsConcurrently) {
   auto rt = Load(R"(
     local http = require("stampede.http")
