@@ -13,6 +13,12 @@ namespace stampede::script {
 // Installs the API into L's globals and package.preload.
 void OpenBindings(lua_State* L, Runtime& runtime);
 
+// http_bindings.cc: `require("stampede.http")` (a closure over the Runtime),
+// and the response objects' metatable, registered under kResponseMeta.
+inline constexpr char kResponseMeta[] = "stampede.response";
+int OpenHttpModule(lua_State* L);
+void InstallResponseMeta(lua_State* L, Runtime& runtime);
+
 // Called when one request of a VU ends: reports it to the host, stores
 // cookies, and, for a redirect that should be followed, sends the next hop
 // and returns true.

@@ -1,0 +1,536 @@
+// The `stampede.http` module: building requests from Lua arguments, sending
+// them through the VU (which yields), redirects, cookies, and the response
+// objects handed back to Lua.
+#include <strings.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "core/duration.h"
+#include "core/error.h"
+#include "script/bindings.h"
+#include "script/lua_json.h"
+#include "script/lua_util.h"
+#include "script/vu_request.h"
+
+namespace stampede::script {
+namespace {
+
+using lua::RaiseError;
+using lua::RequireVu;
+using lua::RuntimeOf;
+using lua::SetFunction;
+using lua::SetNumber;
+using lua::ToView;
+
+// ---- building a request from Lua arguments ----
+
+// Fills `r` from (method, url, body, params). Returns an error message or "".
+std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::string_view fn,
+                        std::string_view method, int url_idx, int body_idx, int params_idx) {
+  if (lua_type(L, url_idx) != LUA_TSTRING) {
+    return std::string(fn) + ": the URL must be a string, got " +
+           lua_typename(L, lua_type(L, url_idx));
+  }
+  std::string error;
+  const Runtime::Target* target = rt.FindTarget(ToView(L, url_idx), &error);
+  if (target == nullptr) return std::string(fn) + ": " + error;
+  r.target = target;
+  r.method.assign(method.data(), method.size());
+  for (char& c : r.method) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+
+  r.body_view = {};
+  bool json_body = false;
+  if (body_idx != 0) {
+    switch (lua_type(L, body_idx)) {
+      case LUA_TNIL:
+      case LUA_TNONE:
+        break;
+      case LUA_TSTRING:
+        r.body_view = ToView(L, body_idx);
+        break;
+      case LUA_TTABLE: {
+        nlohmann::json j;
+        if (!LuaToJson(L, body_idx, "body", &j, &error)) return std::string(fn) + ": " + error;
+        r.body_storage = j.dump();
+        r.body_view = r.body_storage;
+        json_body = true;
+        break;
+      }
+      default:
+        return std::string(fn) + ": the body must be a string or a table, got " +
+               lua_typename(L, lua_type(L, body_idx));
+    }
+  }
+
+  // params
+  size_t nheaders = 0;
+  r.name.clear();
+  r.tags.clear();
+  r.redirects_left = 10;
+  r.timeout_ns = 0;
+  r.want_body = !rt.options().discard_response_bodies;
+  bool user_content_type = false, user_cookie = false, user_traceparent = false,
+       user_baggage = false;
+  if (params_idx != 0 && !lua_isnoneornil(L, params_idx)) {
+    if (!lua_istable(L, params_idx)) {
+      return std::string(fn) + ": params must be a table, got " +
+             lua_typename(L, lua_type(L, params_idx));
+    }
+    lua_getfield(L, params_idx, "headers");
+    if (lua_istable(L, -1)) {
+      lua_pushnil(L);
+      while (lua_next(L, -2) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
+          lua_pop(L, 3);
+          return std::string(fn) + ": params.headers must map header names to strings";
+        }
+        if (r.headers.size() <= nheaders) r.headers.emplace_back();
+        std::string_view k = ToView(L, -2);
+        lua_pushvalue(L, -1);  // tostring a copy (numbers)
+        std::string_view v = ToView(L, -1);
+        r.headers[nheaders].first.assign(k.data(), k.size());
+        r.headers[nheaders].second.assign(v.data(), v.size());
+        lua_pop(L, 2);
+        if (k.size() == 12 && strncasecmp(k.data(), "content-type", 12) == 0) user_content_type = true;
+        if (k.size() == 6 && strncasecmp(k.data(), "cookie", 6) == 0) user_cookie = true;
+        if (k.size() == 11 && strncasecmp(k.data(), "traceparent", 11) == 0) user_traceparent = true;
+        if (k.size() == 7 && strncasecmp(k.data(), "baggage", 7) == 0) user_baggage = true;
+        ++nheaders;
+      }
+    } else if (!lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      return std::string(fn) + ": params.headers must be a table";
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, params_idx, "tags");
+    if (lua_istable(L, -1)) {
+      lua_pushnil(L);
+      while (lua_next(L, -2) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
+          lua_pop(L, 3);
+          return std::string(fn) + ": params.tags must map tag names to strings";
+        }
+        lua_pushvalue(L, -1);
+        r.tags.emplace_back(std::string(ToView(L, -3)), std::string(ToView(L, -1)));
+        lua_pop(L, 2);
+      }
+    } else if (!lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      return std::string(fn) + ": params.tags must be a table";
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, params_idx, "name");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      std::string_view n = ToView(L, -1);
+      r.name.assign(n.data(), n.size());
+    } else if (!lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      return std::string(fn) + ": params.name must be a string";
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, params_idx, "timeout");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      try {
+        r.timeout_ns = core::ParseDuration(ToView(L, -1), "params.timeout").count();
+      } catch (const core::ConfigError& e) {
+        lua_pop(L, 1);
+        return std::string(fn) + ": " + e.what();
+      }
+    } else if (lua_type(L, -1) == LUA_TNUMBER) {
+      r.timeout_ns = static_cast<int64_t>(lua_tonumber(L, -1) * 1e6);  // k6: numbers are ms
+    } else if (!lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      return std::string(fn) + ": params.timeout must be a duration such as \"5s\"";
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, params_idx, "redirects");
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+      r.redirects_left = static_cast<int>(lua_tonumber(L, -1));
+    } else if (!lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      return std::string(fn) + ": params.redirects must be a number";
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, params_idx, "responseType");
+    if (lua_type(L, -1) == LUA_TSTRING) r.want_body = ToView(L, -1) != "none";
+    lua_pop(L, 1);
+  }
+  if (json_body && !user_content_type) {
+    if (r.headers.size() <= nheaders) r.headers.emplace_back();
+    r.headers[nheaders].first.assign("Content-Type");
+    r.headers[nheaders].second.assign("application/json");
+    ++nheaders;
+  }
+  if (!user_cookie) {
+    if (const std::string* cookie = vu.CookieHeaderFor(target->url.host)) {
+      if (r.headers.size() <= nheaders) r.headers.emplace_back();
+      r.headers[nheaders].first.assign("Cookie");
+      r.headers[nheaders].second.assign(*cookie);
+      ++nheaders;
+    }
+  }
+  r.header_views.clear();
+  for (size_t i = 0; i < nheaders; ++i) r.header_views.push_back({r.headers[i].first, r.headers[i].second});
+  // Trace context: this request's CLIENT span is a child of the iteration
+  // span; unsampled requests carry the ids too, with the sampled flag clear.
+  const RuntimeOptions& ro = rt.options();
+  if (ro.trace_root_request) vu.NewTrace();
+  r.trace_id = vu.trace_id();
+  r.parent_span_id = ro.trace_root_request ? otel::SpanId{} : vu.current_span_id();
+  r.span_id = rt.ids().NewSpanId();
+  r.trace_flags = otel::kFlagRandom | (vu.trace_sampled() ? otel::kFlagSampled : 0);
+  if (ro.propagators.tracecontext && !user_traceparent) {
+    otel::FormatTraceparent(r.trace_id, r.span_id, r.trace_flags, r.traceparent);
+    r.header_views.push_back({"traceparent", std::string_view(r.traceparent, otel::kTraceparentSize)});
+  }
+  if (ro.propagators.baggage && !ro.baggage.empty() && !user_baggage) {
+    r.header_views.push_back({"baggage", ro.baggage});
+  }
+  return {};
+}
+
+// Serialises `r` for its current target and method.
+std::string WriteRequest(Runtime& rt, Vu::Request& r) {
+  r.bytes.Clear();
+  std::string message;
+  http::RequestHead head{r.method, r.target->host_header, r.target->url.target, r.header_views};
+  if (rt.writer().Write(head, r.body_view, r.bytes, &message) != http::RequestError::kNone) {
+    return message;
+  }
+  r.origin = r.target->origin;
+  r.request_bytes = r.bytes.view();
+  r.head = r.method == "HEAD";
+  r.keep_body_bytes = r.want_body && !r.head ? rt.options().max_body_bytes : 0;
+  r.response_headers = &r.headers_in;
+  return {};
+}
+
+int DoRequest(lua_State* L, const char* fn, std::string_view method, int url_idx, int body_idx,
+              int params_idx) {
+  Runtime& rt = RuntimeOf(L);
+  Vu& vu = RequireVu(L, fn);
+  Vu::Request& r = vu.SlotAt(0);
+  std::string error = FillRequest(L, rt, vu, r, fn, method, url_idx, body_idx, params_idx);
+  if (error.empty()) error = WriteRequest(rt, r);
+  if (!error.empty()) RaiseError(L, std::move(error));
+  return vu.StartRequestsAndYield(L, 1, false);
+}
+
+int HttpGet(lua_State* L) { return DoRequest(L, "http.get", "GET", 1, 0, 2); }
+int HttpHead(lua_State* L) { return DoRequest(L, "http.head", "HEAD", 1, 0, 2); }
+int HttpDel(lua_State* L) { return DoRequest(L, "http.del", "DELETE", 1, 0, 2); }
+int HttpOptions(lua_State* L) { return DoRequest(L, "http.options", "OPTIONS", 1, 0, 2); }
+int HttpPost(lua_State* L) { return DoRequest(L, "http.post", "POST", 1, 2, 3); }
+int HttpPut(lua_State* L) { return DoRequest(L, "http.put", "PUT", 1, 2, 3); }
+int HttpPatch(lua_State* L) { return DoRequest(L, "http.patch", "PATCH", 1, 2, 3); }
+int HttpRequest(lua_State* L) {
+  if (lua_type(L, 1) != LUA_TSTRING) {
+    RaiseError(L, "http.request: the method must be a string such as \"GET\"");
+  }
+  std::string method(ToView(L, 1));
+  return DoRequest(L, "http.request", method, 2, 3, 4);
+}
+
+// http.batch({ {method, url, body, params} or {method=..., url=..., ...}, ... })
+int HttpBatch(lua_State* L) {
+  Runtime& rt = RuntimeOf(L);
+  Vu& vu = RequireVu(L, "http.batch");
+  if (!lua_istable(L, 1)) RaiseError(L, "http.batch: expects a list of requests");
+  size_t n = lua_objlen(L, 1);
+  if (n == 0) {
+    lua_newtable(L);
+    return 1;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    lua_settop(L, 1);
+    lua_rawgeti(L, 1, static_cast<int>(i + 1));  // 2: the item
+    std::string where = "http.batch item " + std::to_string(i + 1);
+    if (lua_type(L, 2) == LUA_TSTRING) {  // a bare URL: GET
+      lua_pushstring(L, "GET");            // 3 method
+      lua_pushvalue(L, 2);                 // 4 url
+      lua_pushnil(L);                      // 5 body
+      lua_pushnil(L);                      // 6 params
+    } else if (lua_istable(L, 2)) {
+      lua_rawgeti(L, 2, 1);
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_getfield(L, 2, "method");
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          lua_pushstring(L, "GET");
+        }
+        lua_getfield(L, 2, "url");
+        lua_getfield(L, 2, "body");
+        lua_getfield(L, 2, "params");
+      } else {
+        lua_rawgeti(L, 2, 2);
+        lua_rawgeti(L, 2, 3);
+        lua_rawgeti(L, 2, 4);
+      }
+    } else {
+      RaiseError(L, where + ": expected a URL string or a request table");
+    }
+    if (lua_type(L, 3) != LUA_TSTRING) RaiseError(L, where + ": the method must be a string");
+    Vu::Request& r = vu.SlotAt(i);
+    std::string method(ToView(L, 3));
+    std::string error = FillRequest(L, rt, vu, r, where, method, 4, 5, 6);
+    if (error.empty()) error = WriteRequest(rt, r);
+    if (!error.empty()) RaiseError(L, std::move(error));
+  }
+  // Bodies and strings of the items stay anchored in the batch table (arg 1).
+  lua_settop(L, 1);
+  return vu.StartRequestsAndYield(L, n, true);
+}
+
+// ---- response objects ----
+
+int ResponseJson(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "body");
+  if (lua_type(L, -1) != LUA_TSTRING) {
+    RaiseError(L, "res:json(): the response has no body (discarded, or the request failed)");
+  }
+  std::string_view body = ToView(L, -1);
+  nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (j.is_discarded()) {
+    std::string snippet(body.substr(0, 40));
+    j = nullptr;
+    RaiseError(L, "res:json(): the body is not valid JSON (starts with \"" + snippet + "\")");
+  }
+  PushJson(L, j);
+  return 1;
+}
+
+
+constexpr const char* kTimingNames[8] = {"blocked", "looking_up", "connecting", "tls_handshaking",
+                                         "sending", "waiting",    "receiving",  "duration"};
+
+// res.headers / res.timings / res:json(): decoded on first access, then
+// cached in the response table itself.
+int ResponseIndex(lua_State* L) {
+  std::string_view key = lua_type(L, 2) == LUA_TSTRING ? ToView(L, 2) : std::string_view();
+  if (key == "json") {
+    lua_getglobal(L, "__stampede");
+    lua_getfield(L, -1, "response_json");  // lua-cjson, when installed
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, lua_upvalueindex(2));  // fallback: the C decoder
+    }
+    return 1;
+  }
+  if (key == "headers") {
+    lua_newtable(L);
+    lua_getfield(L, 1, "__headers");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      std::string_view packed = ToView(L, -1);
+      std::string lower;
+      size_t pos = 0;
+      while (pos + 8 <= packed.size()) {
+        uint32_t lens[2];
+        std::memcpy(lens, packed.data() + pos, sizeof lens);
+        pos += sizeof lens;
+        std::string_view n = packed.substr(pos, lens[0]);
+        std::string_view v = packed.substr(pos + lens[0], lens[1]);
+        pos += lens[0] + lens[1];
+        lower.assign(n.data(), n.size());
+        for (char& c : lower) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+        lua_pushlstring(L, lower.data(), lower.size());
+        lua_rawget(L, -3);
+        if (lua_isstring(L, -1)) {  // repeated header: joined with ", "
+          lua_pushliteral(L, ", ");
+          lua_pushlstring(L, v.data(), v.size());
+          lua_concat(L, 3);
+        } else {
+          lua_pop(L, 1);
+          lua_pushlstring(L, v.data(), v.size());
+        }
+        lua_pushlstring(L, lower.data(), lower.size());
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+      }
+    }
+    lua_pop(L, 1);
+  } else if (key == "timings") {
+    lua_createtable(L, 0, 8);
+    lua_getfield(L, 1, "__timings");
+    if (lua_type(L, -1) == LUA_TSTRING && lua_objlen(L, -1) == 8 * sizeof(double)) {
+      double ms[8];
+      std::memcpy(ms, lua_tostring(L, -1), sizeof ms);
+      lua_pop(L, 1);
+      for (int i = 0; i < 8; ++i) SetNumber(L, kTimingNames[i], ms[i]);
+    } else {
+      lua_pop(L, 1);
+    }
+  } else {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);  // cache: __index is not consulted again for this key
+  return 1;
+}
+
+// ---- globals ----
+
+}  // namespace
+
+// Response metatable: res:json(), lazy res.headers and res.timings.
+void InstallResponseMeta(lua_State* L, Runtime& rt) {
+  luaL_newmetatable(L, kResponseMeta);
+  lua_pushlightuserdata(L, &rt);
+  lua::PushClosure(L, rt, ResponseJson);
+  lua_pushcclosure(L, ResponseIndex, 2);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
+int OpenHttpModule(lua_State* L) {
+  Runtime& rt = RuntimeOf(L);
+  lua_newtable(L);
+  SetFunction(L, rt, "get", HttpGet);
+  SetFunction(L, rt, "head", HttpHead);
+  SetFunction(L, rt, "del", HttpDel);
+  SetFunction(L, rt, "options", HttpOptions);
+  SetFunction(L, rt, "post", HttpPost);
+  SetFunction(L, rt, "put", HttpPut);
+  SetFunction(L, rt, "patch", HttpPatch);
+  SetFunction(L, rt, "request", HttpRequest);
+  SetFunction(L, rt, "batch", HttpBatch);
+  return 1;
+}
+
+// Registry key of the response metatable.
+
+
+namespace {
+
+using lua::ToView;
+
+void ReportRequest(Vu& vu, Vu::Request& r) {
+  Runtime& rt = vu.runtime();
+  ScriptHost* host = rt.host();
+  if (host == nullptr) return;
+  static thread_local std::vector<ScriptHost::Tag> tags;
+  tags.clear();
+  r.status_text.clear();
+  if (r.status > 0 || r.error == net::NetError::kNone) {
+    r.status_text = std::to_string(r.status);
+  } else {
+    r.status_text = "0";
+  }
+  tags.push_back({"name", r.name.empty() ? std::string_view(r.target->redacted)
+                                         : std::string_view(r.name)});
+  tags.push_back({"method", r.method});
+  tags.push_back({"status", r.status_text});
+  if (r.error != net::NetError::kNone) tags.push_back({"error_code", net::Name(r.error)});
+  tags.push_back({"group", vu.group_path()});
+  tags.push_back({"scenario", vu.scenario()});
+  for (const auto& [k, v] : vu.scenario_tags()) tags.push_back({k, v});
+  for (const auto& [k, v] : r.tags) tags.push_back({k, v});
+  bool expected = r.error == net::NetError::kNone && r.status >= 200 && r.status <= 399;
+  ScriptHost::RequestTrace trace;
+  trace.trace_id = r.trace_id;
+  trace.span_id = r.span_id;
+  trace.parent_span_id = r.parent_span_id;
+  trace.flags = r.trace_flags;
+  trace.method = r.method;
+  trace.url_full = r.target->redacted;
+  trace.server_address = r.target->url.host;
+  trace.server_port = r.target->url.port;
+  trace.name = r.name;
+  host->OnRequest(vu, r, tags, expected, trace);
+}
+
+}  // namespace
+
+bool FollowRedirect(Vu& vu, Vu::Request& r) {
+  ReportRequest(vu, r);
+  if (r.error == net::NetError::kNone) vu.StoreCookies(r.target->url.host, r.headers_in);
+  if (r.error != net::NetError::kNone || r.redirects_left <= 0) return false;
+  if (r.status != 301 && r.status != 302 && r.status != 303 && r.status != 307 &&
+      r.status != 308) {
+    return false;
+  }
+  std::optional<std::string_view> location = r.headers_in.Find("location");
+  if (!location || location->empty()) return false;
+  std::string next;
+  if (location->find("://") != std::string_view::npos) {
+    next.assign(location->data(), location->size());
+  } else if (location->front() == '/') {
+    next = r.target->url.scheme + "://" + r.target->host_header + std::string(*location);
+  } else {
+    const std::string& base = r.target->url.target;
+    size_t slash = base.rfind('/');
+    next = r.target->url.scheme + "://" + r.target->host_header + base.substr(0, slash + 1) +
+           std::string(*location);
+  }
+  std::string error;
+  const Runtime::Target* target = vu.runtime().FindTarget(next, &error);
+  if (target == nullptr) return false;
+  r.target = target;
+  --r.redirects_left;
+  // Each hop is a wire attempt of its own: a new CLIENT span id.
+  r.span_id = vu.runtime().ids().NewSpanId();
+  otel::FormatTraceparent(r.trace_id, r.span_id, r.trace_flags, r.traceparent);
+  if (r.status == 303 || ((r.status == 301 || r.status == 302) && r.method == "POST")) {
+    r.method = "GET";
+    r.body_view = {};
+  }
+  if (!WriteRequest(vu.runtime(), r).empty()) return false;
+  vu.runtime().client().Send(r);
+  return true;
+}
+
+void PushResponse(lua_State* co, Vu::Request& r) {
+  lua_createtable(co, 0, 10);
+  lua_pushnumber(co, r.status);
+  lua_setfield(co, -2, "status");
+  lua_pushlstring(co, r.target->redacted.data(), r.target->redacted.size());
+  lua_setfield(co, -2, "url");
+  lua_pushliteral(co, "HTTP/1.1");
+  lua_setfield(co, -2, "proto");
+  if (r.error != net::NetError::kNone) {
+    std::string_view code = net::Name(r.error);
+    lua_pushlstring(co, code.data(), code.size());
+    lua_setfield(co, -2, "error_code");
+    lua_pushlstring(co, r.error_detail.data(), r.error_detail.size());
+    lua_setfield(co, -2, "error");
+  } else if (r.keep_body_bytes > 0) {
+    lua_pushlstring(co, r.body.data(), r.body.size());
+    lua_setfield(co, -2, "body");
+  }
+  // `headers` and `timings` are built on first access (most scripts never
+  // read them): the raw values are kept in two compact strings, decoded by
+  // the metatable's __index.
+  if (r.error == net::NetError::kNone && !r.headers_in.empty()) {
+    thread_local std::string packed;
+    packed.clear();
+    for (size_t i = 0; i < r.headers_in.size(); ++i) {
+      std::string_view n = r.headers_in.name(i), v = r.headers_in.value(i);
+      uint32_t lens[2] = {static_cast<uint32_t>(n.size()), static_cast<uint32_t>(v.size())};
+      packed.append(reinterpret_cast<const char*>(lens), sizeof lens);
+      packed.append(n);
+      packed.append(v);
+    }
+    lua_pushlstring(co, packed.data(), packed.size());
+    lua_setfield(co, -2, "__headers");
+  }
+  const http::Timings& t = r.timings;
+  double ms[8] = {t.BlockedNs() / 1e6,  t.DnsNs() / 1e6,     t.ConnectingNs() / 1e6,
+                  t.TlsNs() / 1e6,      t.SendingNs() / 1e6, t.WaitingNs() / 1e6,
+                  t.ReceivingNs() / 1e6, t.DurationNs() / 1e6};
+  lua_pushlstring(co, reinterpret_cast<const char*>(ms), sizeof ms);
+  lua_setfield(co, -2, "__timings");
+  luaL_getmetatable(co, kResponseMeta);
+  lua_setmetatable(co, -2);
+}
+
+}  // namespace stampede::script
