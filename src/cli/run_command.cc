@@ -10,6 +10,7 @@ extern char** environ;
 
 #include "core/duration.h"
 #include "core/error.h"
+#include "core/quote.h"
 #include "core/log.h"
 #include "otel/otlp_config.h"
 #include "otel/trace_context.h"
@@ -21,7 +22,7 @@ namespace {
 
 using core::ConfigError;
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+std::string Quote(const std::string& s) { return core::QuoteInput(s); }
 
 std::pair<std::string, std::string> ParseHeader(const std::string& text) {
   size_t colon = text.find(':');

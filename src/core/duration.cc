@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/quote.h"
 
 namespace stampede::core {
 namespace {
@@ -16,26 +17,8 @@ namespace {
 constexpr std::string_view kDurationHint = "expected a duration such as 30s, 1m30s, 500ms or 2h";
 constexpr std::string_view kRateHint = "expected a rate such as 100/s, 6000/1m or 100 (per second)";
 
-// Renders user input inside a one-line message: control bytes would break the
-// line, so they are shown escaped.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  return out;
-}
-
 [[noreturn]] void Fail(std::string_view what, std::string_view text, std::string_view reason) {
-  throw ConfigError(fmt::format("invalid {} {}: {}", what, Quote(text), reason));
+  throw ConfigError(fmt::format("invalid {} {}: {}", what, core::QuoteInput(text), reason));
 }
 
 std::string_view Trim(std::string_view s) {
@@ -155,7 +138,7 @@ std::chrono::nanoseconds ParseDuration(std::string_view text, std::string_view w
       if (n == 0) Fail(what, text, kDurationHint);
       Fail(what, text,
            fmt::format("unknown unit {} (use ns, us, ms, s, m or h); {}",
-                       Quote(unit_start.substr(0, n)), kDurationHint));
+                       core::QuoteInput(unit_start.substr(0, n)), kDurationHint));
     }
     if (overflow || !AddScaled(d, unit->ns, total)) Fail(what, text, kTooLarge);
     if (s.empty()) break;

@@ -534,6 +534,15 @@ void Client::OnTimeout(Exchange& ex) {
     connecting = st == Connection::State::kResolving || st == Connection::State::kConnecting ||
                  st == Connection::State::kHandshaking;
   }
+  Detach(ex);
+  ex.error = net::NetError::kTimeout;
+  ex.error_detail = connecting ? "connect timeout" : "request timeout";
+  Complete(ex);
+}
+
+// Takes `ex` off whatever holds it: its connection (closed: a half-done
+// exchange leaves the connection unusable) or the origin's wait queue.
+void Client::Detach(Exchange& ex) {
   if (ex.conn_ != nullptr) {
     Connection* conn = ex.conn_;
     conn->Close();
@@ -542,9 +551,6 @@ void Client::OnTimeout(Exchange& ex) {
   } else {
     RemoveWaiter(ex);
   }
-  ex.error = net::NetError::kTimeout;
-  ex.error_detail = connecting ? "connect timeout" : "request timeout";
-  Complete(ex);
 }
 
 void Client::RemoveWaiter(Exchange& ex) {
@@ -566,14 +572,7 @@ void Client::RemoveWaiter(Exchange& ex) {
 void Client::Cancel(Exchange& ex) {
   if (!ex.in_flight_) return;
   loop_.Cancel(static_cast<loop::Timer&>(ex));
-  if (ex.conn_ != nullptr) {
-    Connection* conn = ex.conn_;
-    conn->Close();
-    ConnectionClosed(*conn);
-    ex.conn_ = nullptr;
-  } else {
-    RemoveWaiter(ex);
-  }
+  Detach(ex);
   ex.in_flight_ = false;
 }
 

@@ -135,6 +135,7 @@ class Client {
   void ConnectionClosed(Connection& conn);
   void OnTimeout(Exchange& ex);
   void RemoveWaiter(Exchange& ex);
+  void Detach(Exchange& ex);
   void ArmConnectTimeout(Exchange& ex);
   void DisarmConnectTimeout(Exchange& ex);
 

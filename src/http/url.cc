@@ -4,32 +4,16 @@
 #include <http_parser.h>
 
 #include "core/error.h"
+#include "core/quote.h"
 
 namespace stampede::http {
 namespace {
 
 constexpr std::string_view kExample = "expected an absolute URL such as http://localhost:8080/path";
 
-// Control bytes would break the one-line message, so they are escaped.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  return out;
-}
-
 std::string Message(std::string_view text, std::string_view what, std::string_view reason) {
-  if (what.empty()) return fmt::format("invalid URL {}: {}", Quote(text), reason);
-  return fmt::format("invalid URL {} ({}): {}", Quote(text), what, reason);
+  if (what.empty()) return fmt::format("invalid URL {}: {}", core::QuoteInput(text), reason);
+  return fmt::format("invalid URL {} ({}): {}", core::QuoteInput(text), what, reason);
 }
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -69,7 +53,7 @@ std::string Diagnose(std::string_view text) {
     std::string_view rest = authority.substr(close + 1);
     if (!rest.empty()) {
       if (rest.front() != ':')
-        return fmt::format("unexpected {} after the IPv6 address", Quote(rest));
+        return fmt::format("unexpected {} after the IPv6 address", core::QuoteInput(rest));
       has_port = true;
       port = rest.substr(1);
     }
@@ -90,7 +74,7 @@ std::string Diagnose(std::string_view text) {
       value = value * 10 + static_cast<uint32_t>(c - '0');
     }
     if (!digits || value == 0 || value > 65535) {
-      return fmt::format("invalid port {}; expected a number from 1 to 65535", Quote(port));
+      return fmt::format("invalid port {}; expected a number from 1 to 65535", core::QuoteInput(port));
     }
   }
   return {};
