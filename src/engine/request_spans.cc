@@ -27,12 +27,17 @@ void RequestSpans::Child(const RequestSpanInfo& info, std::string_view name, int
   sink_->Record(s);
 }
 
-bool RequestSpans::Record(const http::Exchange& ex, const RequestSpanInfo& info, bool failed) {
+bool RequestSpans::Keeps(const RequestOutcome& out, const RequestSpanInfo& info,
+                         bool failed) const {
   if (sink_ == nullptr) return false;
-  const http::Timings& t = ex.timings;
   bool sampled = (info.trace_flags & otel::kFlagSampled) != 0;
-  bool slow = keep_slower_than_ns_ > 0 && t.TotalNs() >= keep_slower_than_ns_;
-  if (!sampled && !failed && !slow) return false;
+  bool slow = keep_slower_than_ns_ > 0 && out.timings.TotalNs() >= keep_slower_than_ns_;
+  return sampled || failed || slow;
+}
+
+bool RequestSpans::Record(const RequestOutcome& ex, const RequestSpanInfo& info, bool failed) {
+  if (!Keeps(ex, info, failed)) return false;
+  const http::Timings& t = ex.timings;
 
   // Names: "{METHOD}" or "{METHOD} {name}" — never the raw path.
   char name_buf[160];
@@ -59,7 +64,7 @@ bool RequestSpans::Record(const http::Exchange& ex, const RequestSpanInfo& info,
     error_type = std::string_view(status_buf, static_cast<size_t>(r.ptr - status_buf));
   }
 
-  std::array<KeyValue, 16> attrs;
+  std::array<KeyValue, 17> attrs;
   size_t n = 0;
   attrs[n++] = {"http.request.method", AnyValue::String(info.method)};
   attrs[n++] = {"url.full", AnyValue::String(info.url_full)};
@@ -78,6 +83,9 @@ bool RequestSpans::Record(const http::Exchange& ex, const RequestSpanInfo& info,
   attrs[n++] = {"stampede.iteration", AnyValue::Int(static_cast<int64_t>(info.iteration))};
   if (!info.request_name.empty()) {
     attrs[n++] = {"stampede.request.name", AnyValue::String(info.request_name)};
+  }
+  if (!info.failed_checks.empty()) {
+    attrs[n++] = {"stampede.checks.failed", AnyValue::String(info.failed_checks)};
   }
 
   std::array<otel::SpanEvent, 1> events;

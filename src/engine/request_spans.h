@@ -36,6 +36,21 @@ struct RequestSpanInfo {
   std::string_view scenario;
   uint64_t vu = 0;
   uint64_t iteration = 0;
+  std::string_view failed_checks;  // names of checks that failed on it, ", "-joined
+};
+
+// What the span needs of a finished exchange (copyable: a script VU's span
+// waits for the checks that follow the response).
+struct RequestOutcome {
+  http::Timings timings;
+  int status = 0;
+  net::NetError error = net::NetError::kNone;
+  std::string_view error_detail;
+  net::Address peer;
+
+  static RequestOutcome Of(const http::Exchange& ex) {
+    return RequestOutcome{ex.timings, ex.status, ex.error, ex.error_detail, ex.peer};
+  }
 };
 
 class RequestSpans {
@@ -45,8 +60,10 @@ class RequestSpans {
                int64_t keep_slower_than_ns);
 
   bool enabled() const { return sink_ != nullptr; }
-  // Records the spans of `ex` when kept (see above). Returns whether it did.
-  bool Record(const http::Exchange& ex, const RequestSpanInfo& info, bool failed);
+  // Whether Record would keep these spans (see above).
+  bool Keeps(const RequestOutcome& out, const RequestSpanInfo& info, bool failed) const;
+  // Records the spans of a request when kept. Returns whether it did.
+  bool Record(const RequestOutcome& out, const RequestSpanInfo& info, bool failed);
 
  private:
   void Child(const RequestSpanInfo& info, std::string_view name, int64_t start_ns,

@@ -45,6 +45,15 @@ class ScriptWorker::Impl final : public script::ScriptHost {
 
   // One VU of a scenario, with the deferred start of its next iteration and
   // its ramp-down deadline.
+  // A request span waiting for the checks that follow its response.
+  struct PendingSpan {
+    bool active = false;
+    bool failed = false;
+    RequestOutcome outcome;
+    RequestSpanInfo info;
+    std::string method, url_full, server_address, name, error_detail, failed_checks;
+  };
+
   class Slot final : public loop::Task, public loop::Timer {
    public:
     Slot(ScenarioRun& run, script::Vu& vu) : run(run), vu(vu) { vu.user_data = this; }
@@ -55,6 +64,7 @@ class ScriptWorker::Impl final : public script::ScriptHost {
     bool active = false;          // the executor wants this VU iterating
     uint64_t own_left = 0;        // per-vu-iterations: iterations still to run
     int64_t scheduled_ns = 0;     // arrival-rate: when this iteration was due
+    PendingSpan pending;          // capacity reused: no allocation per request
   };
 
   // This worker's share of one scenario, and its executor.
@@ -101,6 +111,7 @@ class ScriptWorker::Impl final : public script::ScriptHost {
         SetActive(*s, false);
         impl_.loop_.Cancel(static_cast<loop::Timer&>(*s));
         if (s->vu.busy()) {
+          impl_.FlushPendingSpan(*s);
           s->vu.Interrupt();
           --in_iteration_;
           ++impl_.result().interrupted_iterations;
@@ -152,6 +163,7 @@ class ScriptWorker::Impl final : public script::ScriptHost {
 
     void RampDownExpired(Slot& s) {
       if (!s.active && s.vu.busy()) {
+        impl_.FlushPendingSpan(s);
         s.vu.Interrupt();
         --in_iteration_;
         ++impl_.result().interrupted_iterations;
@@ -413,20 +425,31 @@ class ScriptWorker::Impl final : public script::ScriptHost {
     metrics::TagSetId ts = Intern(tags);
     recorder_.RecordHttp(ex, ts, !expected);
     if (spans_.enabled()) {
-      RequestSpanInfo info;
-      info.trace_id = trace.trace_id;
-      info.span_id = trace.span_id;
-      info.parent_span_id = trace.parent_span_id;
-      info.trace_flags = trace.flags;
-      info.method = trace.method;
-      info.url_full = trace.url_full;
-      info.server_address = trace.server_address;
-      info.server_port = trace.server_port;
-      info.request_name = trace.name;
-      info.scenario = vu.scenario();
-      info.vu = vu.id();
-      info.iteration = vu.iteration() - 1;
-      if (spans_.Record(ex, info, !expected)) vu.set_trace_kept();
+      // The span waits for the checks that follow the response (their failed
+      // names are one of its attributes): it is recorded at the VU's next
+      // request, at the end of the iteration, or when the VU is interrupted.
+      auto* slot = static_cast<Slot*>(vu.user_data);
+      if (slot != nullptr) {
+        FlushPendingSpan(*slot);
+        PendingSpan& p = slot->pending;
+        p.method.assign(trace.method);
+        p.url_full.assign(trace.url_full);
+        p.server_address.assign(trace.server_address);
+        p.name.assign(trace.name);
+        p.error_detail.assign(ex.error_detail);
+        p.failed_checks.clear();
+        p.outcome = RequestOutcome::Of(ex);
+        p.info.trace_id = trace.trace_id;
+        p.info.span_id = trace.span_id;
+        p.info.parent_span_id = trace.parent_span_id;
+        p.info.trace_flags = trace.flags;
+        p.info.server_port = trace.server_port;
+        p.info.vu = vu.id();
+        p.info.iteration = vu.iteration() - 1;
+        p.failed = !expected;
+        p.active = true;
+        if (spans_.Keeps(p.outcome, p.info, p.failed)) vu.set_trace_kept();
+      }
     }
     w_.result_.errors_by_type[static_cast<size_t>(ex.error)] += ex.error != net::NetError::kNone;
     WorkerProgress& p = w_.progress_;
@@ -436,8 +459,31 @@ class ScriptWorker::Impl final : public script::ScriptHost {
     }
   }
 
-  void OnCheck(script::Vu&, std::string_view, bool passed, const std::vector<Tag>& tags) override {
+  void OnCheck(script::Vu& vu, std::string_view name, bool passed,
+               const std::vector<Tag>& tags) override {
     w_.shard_->Add(mb::kChecks, Intern(tags), passed ? 1 : 0);
+    auto* slot = static_cast<Slot*>(vu.user_data);
+    if (!passed && slot != nullptr && slot->pending.active) {
+      std::string& names = slot->pending.failed_checks;
+      if (!names.empty()) names += ", ";
+      names.append(name.data(), std::min<size_t>(name.size(), 256));
+    }
+  }
+
+  // Records the VU's deferred request span, if any (views re-pointed at the
+  // copies it owns).
+  void FlushPendingSpan(Slot& slot) {
+    PendingSpan& p = slot.pending;
+    if (!p.active) return;
+    p.active = false;
+    p.info.method = p.method;
+    p.info.url_full = p.url_full;
+    p.info.server_address = p.server_address;
+    p.info.request_name = p.name;
+    p.info.scenario = slot.vu.scenario();
+    p.info.failed_checks = p.failed_checks;
+    p.outcome.error_detail = p.error_detail;
+    spans_.Record(p.outcome, p.info, p.failed);
   }
 
   void OnIterationEnd(script::Vu& vu, int64_t started_ns, std::string_view error) override {
@@ -454,6 +500,7 @@ class ScriptWorker::Impl final : public script::ScriptHost {
         core::Warn("further script errors are counted, not printed");
       }
     }
+    FlushPendingSpan(*slot);
     RecordIterationSpan(vu, started_ns, now, error);
     w_.shard_->Add(mb::kIterations, slot->run.iteration_tags, 1);
     w_.shard_->Add(mb::kIterationDuration, slot->run.iteration_tags,

@@ -190,7 +190,7 @@ class Worker::Impl {
       info.server_port = w_.config_.url.port;
       info.vu = vu.id;
       info.iteration = vu.iterations++;
-      spans_.Record(vu, info, failed);
+      spans_.Record(RequestOutcome::Of(vu), info, failed);
     }
     w_.result_.errors_by_type[static_cast<size_t>(vu.error)] += vu.error != net::NetError::kNone;
     WorkerProgress& p = w_.progress_;

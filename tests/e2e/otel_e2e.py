@@ -250,6 +250,33 @@ def slow_collector_does_not_slow_the_load(t):
 
 
 @case
+def failed_check_names_on_the_request_span(t):
+    sink = Sink(t)
+    ngx = t.nginx()
+    script = t.path("checks.lua")
+    with open(script, "w") as f:
+        f.write("""
+local http = require("stampede.http")
+options = { iterations = 2 }
+function default()
+  local a = http.get(ENV.URL, { name = "first" })
+  check(a, { ["is 404"] = function(r) return r.status == 404 end,
+             ["is 200"] = function(r) return r.status == 200 end })
+  local b = http.get(ENV.URL, { name = "second" })
+  check(b, { ["body is json"] = function(r) return false end })
+end
+""")
+    r = t.run(script, "-e", "URL=" + ngx.url, "--otel", env=otel_env(sink))
+    r.expect_rc(0)
+    client = [s for s in ours(sink.spans()) if s["kind"] == 3]
+    check_eq(len(client), 4, "CLIENT spans")
+    for s in client:
+        want = "is 404" if s["name"] == "GET first" else "body is json"
+        check_eq(s["attributes"].get("stampede.checks.failed"), want,
+                 "failed checks on %s" % s["name"])
+
+
+@case
 def collector_503_with_retry_after_is_retried(t):
     sink = Sink(t, "--mode", "503", "--retry-after", "1", "--fault-count", "1")
     ngx = t.nginx()
