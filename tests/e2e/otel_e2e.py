@@ -276,6 +276,39 @@ end
                  "failed checks on %s" % s["name"])
 
 
+def make_tls_case(protocol):
+    def fn(t):
+        cert, key = t.path("sink.pem"), t.path("sink.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+        sink = Sink(t, "--tls-cert", cert, "--tls-key", key)
+        ngx = t.nginx()
+        port = sink.grpc_port if protocol == "grpc" else sink.http_port
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "https://127.0.0.1:%d" % port,
+               "OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "OTEL_BSP_SCHEDULE_DELAY": "200",
+               "OTEL_EXPORTER_OTLP_CERTIFICATE": cert}
+        r = t.run("--url", ngx.url, "--iterations", "10", "--otel", env=env)
+        h.check_success(r, 10)
+        check_eq(r.json["spans"]["exported"], 11, "spans exported over TLS (10 requests + 1 connect)")
+        check_eq(len([s for s in ours(sink.spans()) if s["kind"] == 3]), 10, "CLIENT spans received")
+        # Without the certificate, the system's trust store rejects the sink's:
+        # counted, one warning, the load unaffected.
+        del env["OTEL_EXPORTER_OTLP_CERTIFICATE"]
+        r = t.run("--url", ngx.url, "--iterations", "10", "--otel", env=env, timeout=60)
+        h.check_success(r, 10)
+        s = r.json["spans"]
+        check_eq(s["exported"], 0, "spans exported to an untrusted collector")
+        check(s["failed"] + s["dropped"] == 11, "untrusted collector: spans counted as lost: %r" % s)
+    fn.__name__ = "spans_over_tls_" + protocol.replace("/", "_")
+    return fn
+
+
+for _p in ("http/protobuf", "grpc"):
+    case(make_tls_case(_p))
+
+
 @case
 def collector_503_with_retry_after_is_retried(t):
     sink = Sink(t, "--mode", "503", "--retry-after", "1", "--fault-count", "1")

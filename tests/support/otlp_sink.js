@@ -52,7 +52,7 @@ const ExportTraceServiceRequest =
 function parseArgs(argv) {
   const opts = {
     out: null, mode: 'ok', delayMs: 0, retryAfter: null, faultCount: Infinity,
-    rejected: 1, maxSeconds: 300,
+    rejected: 1, maxSeconds: 300, tlsCert: null, tlsKey: null,
   };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
@@ -68,6 +68,9 @@ function parseArgs(argv) {
       case '--fault-count': opts.faultCount = Number(next()); break;
       case '--rejected': opts.rejected = Number(next()); break;
       case '--max-seconds': opts.maxSeconds = Number(next()); break;
+      // HTTPS and gRPC over TLS with this PEM certificate and key.
+      case '--tls-cert': opts.tlsCert = next(); break;
+      case '--tls-key': opts.tlsKey = next(); break;
       default: throw new Error(`unknown argument ${a}`);
     }
   }
@@ -319,7 +322,10 @@ function grpcExport(call, callback) {
 
 // ---- start ----
 
-const httpServer = http.createServer(handleHttp);
+const tls = opts.tlsCert && opts.tlsKey
+  ? { cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) } : null;
+const httpServer = tls ? require('https').createServer(tls, handleHttp)
+                       : http.createServer(handleHttp);
 httpServer.keepAliveTimeout = 30000;
 // Counts TCP connections (keep-alive checks); /__stats' own are included.
 httpServer.on('connection', () => { stats.http_connections++; });
@@ -328,7 +334,10 @@ grpcServer.addService(traceService, { Export: grpcExport });
 
 httpServer.listen(0, '127.0.0.1', () => {
   const httpPort = httpServer.address().port;
-  grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, grpcPort) => {
+  const creds = tls
+    ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false)
+    : grpc.ServerCredentials.createInsecure();
+  grpcServer.bindAsync('127.0.0.1:0', creds, (err, grpcPort) => {
     if (err) {
       console.error(`otlp_sink: gRPC bind failed: ${err.message}`);
       process.exit(1);
