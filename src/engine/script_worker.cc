@@ -10,6 +10,7 @@
 #include "engine/client_stack.h"
 #include "engine/request_recorder.h"
 #include "engine/request_spans.h"
+#include "engine/scenario_run.h"
 #include "engine/schedule.h"
 #include "http/client.h"
 #include "loop/event_loop.h"
@@ -23,341 +24,12 @@ namespace {
 
 namespace mb = metrics::builtin;
 
-// A timer that calls a member function: lets one object own several timers
-// without a class per timer and without std::function.
-template <typename T, void (T::*Method)()>
-class MemberTimer final : public loop::Timer {
- public:
-  explicit MemberTimer(T& owner) : owner_(owner) {}
-  void OnTimer() override { (owner_.*Method)(); }
-
- private:
-  T& owner_;
-};
-
 constexpr int kMaxLoggedScriptErrors = 5;
 
 }  // namespace
 
-class ScriptWorker::Impl final : public script::ScriptHost {
+class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost {
  public:
-  class ScenarioRun;
-
-  // One VU of a scenario, with the deferred start of its next iteration and
-  // its ramp-down deadline.
-  // A request span waiting for the checks that follow its response.
-  struct PendingSpan {
-    bool active = false;
-    bool failed = false;
-    RequestOutcome outcome;
-    RequestSpanInfo info;
-    std::string method, url_full, server_address, name, error_detail, failed_checks;
-  };
-
-  class Slot final : public loop::Task, public loop::Timer {
-   public:
-    Slot(ScenarioRun& run, script::Vu& vu) : run(run), vu(vu) { vu.user_data = this; }
-    void Run() override { run.StartNext(*this); }      // next iteration (Task)
-    void OnTimer() override { run.RampDownExpired(*this); }  // gracefulRampDown
-    ScenarioRun& run;
-    script::Vu& vu;
-    bool active = false;          // the executor wants this VU iterating
-    uint64_t own_left = 0;        // per-vu-iterations: iterations still to run
-    int64_t scheduled_ns = 0;     // arrival-rate: when this iteration was due
-    PendingSpan pending;          // capacity reused: no allocation per request
-  };
-
-  // This worker's share of one scenario, and its executor.
-  class ScenarioRun {
-   public:
-    ScenarioRun(Impl& impl, const Scenario& sc)
-        : impl_(impl), sc_(sc), phase_timer_(*this), arrival_timer_(*this) {}
-
-    const Scenario& scenario() const { return sc_; }
-    bool done() const { return state_ == State::kDone; }
-
-    void Schedule(int64_t test_start_ns) {
-      t0_ = test_start_ns + sc_.start_time_ns;
-      next_phase_ = Phase::kBegin;
-      impl_.loop_.Schedule(phase_timer_, t0_);
-    }
-
-    // The engine (or the end of the scenario's time) asks for a stop.
-    // VUs in the executor's wanted set / inside an iteration or about to
-    // start one: kept as counters so that ending an iteration is O(1).
-    int64_t active_count() const { return active_count_; }
-    int64_t in_use() const { return in_iteration_ + pending_; }
-    int64_t allocated() const { return static_cast<int64_t>(slots_.size()); }
-
-    void BeginGracefulStop() {
-      if (state_ == State::kStopping || state_ == State::kDone) return;
-      if (state_ == State::kWaiting) {
-        impl_.loop_.Cancel(phase_timer_);
-        state_ = State::kDone;
-        return;
-      }
-      state_ = State::kStopping;
-      impl_.loop_.Cancel(arrival_timer_);
-      for (auto& s : slots_) SetActive(*s, false);
-      next_phase_ = Phase::kGraceOver;
-      impl_.loop_.Schedule(phase_timer_, impl_.loop_.UpdateNow() + sc_.graceful_stop_ns);
-      CheckDone();
-    }
-
-    void HardStop() {
-      impl_.loop_.Cancel(phase_timer_);
-      impl_.loop_.Cancel(arrival_timer_);
-      for (auto& s : slots_) {
-        SetActive(*s, false);
-        impl_.loop_.Cancel(static_cast<loop::Timer&>(*s));
-        if (s->vu.busy()) {
-          impl_.FlushPendingSpan(*s);
-          s->vu.Interrupt();
-          --in_iteration_;
-          ++impl_.result().interrupted_iterations;
-        }
-      }
-      state_ = State::kDone;
-    }
-
-    void StartNext(Slot& s) {
-      --pending_;
-      if (state_ != State::kRunning || !s.active || s.vu.busy()) {
-        CheckDone();
-        return;
-      }
-      switch (sc_.type) {
-        case ExecutorType::kSharedIterations:
-          if (remaining_ == 0) {
-            SetActive(s, false);
-            CheckDone();
-            return;
-          }
-          --remaining_;
-          break;
-        case ExecutorType::kPerVuIterations:
-          if (s.own_left == 0) {
-            SetActive(s, false);
-            CheckDone();
-            return;
-          }
-          --s.own_left;
-          break;
-        default:
-          break;
-      }
-      ++in_iteration_;
-      s.vu.StartIteration();
-    }
-
-    void IterationEnded(Slot& s) {
-      --in_iteration_;
-      if (IsArrivalRate()) {
-        SetActive(s, false);
-        idle_.push_back(&s);
-        CheckDone();
-        return;
-      }
-      Post(s);  // deferred: an iteration that never blocks cannot recurse
-    }
-
-    void RampDownExpired(Slot& s) {
-      if (!s.active && s.vu.busy()) {
-        impl_.FlushPendingSpan(s);
-        s.vu.Interrupt();
-        --in_iteration_;
-        ++impl_.result().interrupted_iterations;
-        CheckDone();
-      }
-    }
-
-    metrics::TagSetId iteration_tags = 0;
-
-   private:
-    enum class State { kWaiting, kRunning, kStopping, kDone };
-    enum class Phase { kBegin, kRampChange, kEnd, kGraceOver };
-
-    bool IsArrivalRate() const {
-      return sc_.type == ExecutorType::kConstantArrivalRate ||
-             sc_.type == ExecutorType::kRampingArrivalRate;
-    }
-
-    void SetActive(Slot& s, bool active) {
-      if (s.active == active) return;
-      s.active = active;
-      active_count_ += active ? 1 : -1;
-    }
-
-    void Post(Slot& s) {
-      if (s.posted()) return;
-      ++pending_;
-      impl_.loop_.Post(s);
-    }
-
-    Slot& NewSlot() {
-      script::Vu& vu = impl_.NewVu(sc_);
-      slots_.push_back(std::make_unique<Slot>(*this, vu));
-      return *slots_.back();
-    }
-
-    void OnPhase() {
-      int64_t now = impl_.loop_.UpdateNow();
-      switch (next_phase_) {
-        case Phase::kBegin:
-          Begin(now);
-          return;
-        case Phase::kRampChange:
-          ApplyRamp(now);
-          return;
-        case Phase::kEnd:
-          BeginGracefulStop();
-          return;
-        case Phase::kGraceOver:
-          HardStop();
-          impl_.CheckFinished();
-          return;
-      }
-    }
-    friend class MemberTimer<ScenarioRun, &ScenarioRun::OnPhase>;
-
-    void Begin(int64_t now) {
-      if (!sc_.HasWork()) {
-        state_ = State::kDone;
-        impl_.CheckFinished();
-        return;
-      }
-      state_ = State::kRunning;
-      int64_t end_ns = 0;
-      switch (sc_.type) {
-        case ExecutorType::kSharedIterations:
-        case ExecutorType::kPerVuIterations:
-        case ExecutorType::kConstantVus: {
-          remaining_ = static_cast<uint64_t>(sc_.iterations);
-          for (int64_t i = 0; i < sc_.vus; ++i) {
-            Slot& s = NewSlot();
-            SetActive(s, true);
-            s.own_left = static_cast<uint64_t>(sc_.iterations);
-            Post(s);
-          }
-          end_ns = t0_ + (sc_.type == ExecutorType::kConstantVus ? sc_.duration_ns
-                                                                  : sc_.max_duration_ns);
-          break;
-        }
-        case ExecutorType::kRampingVus:
-          ramp_ = std::make_unique<RampingVusSchedule>(sc_);
-          ApplyRamp(now);
-          return;  // ApplyRamp schedules the next phase
-        case ExecutorType::kConstantArrivalRate:
-        case ExecutorType::kRampingArrivalRate: {
-          arrivals_ = std::make_unique<ArrivalSchedule>(ArrivalSchedule::For(sc_));
-          for (int64_t i = 0; i < sc_.pre_allocated_vus; ++i) idle_.push_back(&NewSlot());
-          next_arrival_ = 0;
-          ScheduleArrival();
-          end_ns = t0_ + arrivals_->DurationNs();
-          break;
-        }
-      }
-      next_phase_ = Phase::kEnd;
-      impl_.loop_.Schedule(phase_timer_, end_ns);
-    }
-
-    void ApplyRamp(int64_t now) {
-      int64_t t = now - t0_;
-      int64_t target = ramp_->VusAt(t);
-      // VUs are taken in order, so the active ones are always a prefix:
-      // ramping up activates the next ones, ramping down releases the last.
-      for (size_t i = static_cast<size_t>(active_count_); active_count_ < target; ++i) {
-        Slot& s = i < slots_.size() ? *slots_[i] : NewSlot();
-        SetActive(s, true);
-        impl_.loop_.Cancel(static_cast<loop::Timer&>(s));
-        if (!s.vu.busy()) Post(s);
-      }
-      for (size_t i = static_cast<size_t>(active_count_); active_count_ > target && i-- > 0;) {
-        Slot& s = *slots_[i];
-        SetActive(s, false);  // finishes its iteration, up to gracefulRampDown
-        if (s.vu.busy()) {
-          impl_.loop_.Schedule(static_cast<loop::Timer&>(s), now + sc_.graceful_ramp_down_ns);
-        }
-      }
-      int64_t next = ramp_->NextChangeNs(t);
-      if (next == kNeverNs || next >= ramp_->TotalDurationNs()) {
-        next_phase_ = Phase::kEnd;
-        impl_.loop_.Schedule(phase_timer_, t0_ + ramp_->TotalDurationNs());
-      } else {
-        next_phase_ = Phase::kRampChange;
-        impl_.loop_.Schedule(phase_timer_, t0_ + next);
-      }
-    }
-
-    void ScheduleArrival() {
-      if (next_arrival_ >= arrivals_->TotalArrivals()) return;
-      impl_.loop_.Schedule(arrival_timer_, t0_ + arrivals_->ArrivalNs(next_arrival_));
-    }
-
-    // Starts every iteration that is due, each on an idle VU; with none free
-    // (and maxVUs reached) the iteration is dropped and counted, so
-    // coordinated omission shows instead of hiding.
-    void OnArrival() {
-      if (state_ != State::kRunning) return;
-      int64_t now = impl_.loop_.UpdateNow();
-      while (next_arrival_ < arrivals_->TotalArrivals()) {
-        int64_t due = t0_ + arrivals_->ArrivalNs(next_arrival_);
-        if (due > now) break;
-        ++next_arrival_;
-        Slot* s = nullptr;
-        if (!idle_.empty()) {
-          s = idle_.back();
-          idle_.pop_back();
-        } else if (static_cast<int64_t>(slots_.size()) < sc_.max_vus) {
-          s = &NewSlot();
-        }
-        if (s == nullptr) {
-          impl_.shard().Add(mb::kDroppedIterations, iteration_tags, 1);
-          ++impl_.result().dropped_iterations;
-          continue;
-        }
-        SetActive(*s, true);
-        s->scheduled_ns = due;
-        impl_.shard().Add(mb::kIterationStartLag, iteration_tags, static_cast<double>(now - due));
-        ++in_iteration_;
-        s->vu.StartIteration();
-      }
-      ScheduleArrival();
-    }
-    friend class MemberTimer<ScenarioRun, &ScenarioRun::OnArrival>;
-
-    void CheckDone() {
-      if (state_ == State::kDone) return;
-      bool any_busy = in_use() > 0;
-      if (state_ == State::kRunning && !IsArrivalRate() && sc_.type != ExecutorType::kRampingVus &&
-          sc_.type != ExecutorType::kConstantVus && active_count_ == 0 && !any_busy) {
-        // Iteration-based executors end when their iterations are done.
-        impl_.loop_.Cancel(phase_timer_);
-        state_ = State::kDone;
-      } else if (state_ == State::kStopping && !any_busy) {
-        impl_.loop_.Cancel(phase_timer_);
-        state_ = State::kDone;
-      }
-      if (state_ == State::kDone) impl_.CheckFinished();
-    }
-
-    Impl& impl_;
-    const Scenario& sc_;
-    State state_ = State::kWaiting;
-    Phase next_phase_ = Phase::kBegin;
-    int64_t t0_ = 0;
-    uint64_t remaining_ = 0;
-    std::vector<std::unique_ptr<Slot>> slots_;
-    std::vector<Slot*> idle_;  // arrival-rate: VUs free for the next arrival
-    std::unique_ptr<RampingVusSchedule> ramp_;
-    std::unique_ptr<ArrivalSchedule> arrivals_;
-    uint64_t next_arrival_ = 0;
-    int64_t active_count_ = 0;
-    int64_t in_iteration_ = 0;
-    int64_t pending_ = 0;
-    MemberTimer<ScenarioRun, &ScenarioRun::OnPhase> phase_timer_;
-    MemberTimer<ScenarioRun, &ScenarioRun::OnArrival> arrival_timer_;
-  };
 
   explicit Impl(ScriptWorker& w)
       : w_(w),
@@ -565,13 +237,17 @@ class ScriptWorker::Impl final : public script::ScriptHost {
   }
 
   // ---- helpers for ScenarioRun ----
-  script::Vu& NewVu(const Scenario& sc) {
+  // ---- ScenarioHost ----
+  loop::EventLoop& loop() override { return loop_; }
+  void ScenarioDone() override { CheckFinished(); }
+  void BeforeInterrupt(Slot& slot) override { FlushPendingSpan(slot); }
+  script::Vu& NewVu(const Scenario& sc) override {
     uint64_t id = next_local_vu_++ * static_cast<uint64_t>(w_.workers_) +
                   static_cast<uint64_t>(w_.index_) + 1;
     return runtime_->NewVu(id, sc.name, sc.exec, &sc.tags, &sc.env);
   }
-  metrics::Shard& shard() { return *w_.shard_; }
-  WorkerResult& result() { return w_.result_; }
+  metrics::Shard& shard() override { return *w_.shard_; }
+  WorkerResult& result() override { return w_.result_; }
 
   // The `vus` gauge: VUs the executors want running, or that are still in
   // an iteration (k6's active VUs); `vus_max`: VUs allocated.
