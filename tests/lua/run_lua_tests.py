@@ -615,37 +615,7 @@ def main():
         print("0 passed, 1 failed")
         return 1
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_term)
-
-    runner = Runner(binary, args.keep_tmp, args.verbose)
-    passed = failed = 0
-    skipped, xfailed = [], []
-    try:
-        for c in cases:
-            s = runner.run_case(c)
-            if s == "PASS":
-                passed += 1
-            elif s == "SKIP":
-                skipped.append(c.name)
-            elif s == "XFAIL":
-                xfailed.append(c.name)
-            else:
-                failed += 1
-    except KeyboardInterrupt:
-        print("interrupted")
-        failed += 1
-    finally:
-        runner.close()
-    if skipped:
-        print("%d skipped (with reasons above): %s" % (len(skipped), ", ".join(skipped)))
-    if xfailed:
-        print("%d expected failures (known engine bugs, reasons above): %s"
-              % (len(xfailed), ", ".join(xfailed)))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
+    return cli.run_cases(Runner(binary, args.keep_tmp, args.verbose), cases, lambda c: c.name)
 
 if __name__ == "__main__":
     sys.exit(main())
