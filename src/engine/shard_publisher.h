@@ -1,17 +1,21 @@
 // Hands a worker's cumulative metrics to the main thread, about once a
-// second, with no lock and nothing allocated in steady state: two buffer
-// shards circulate between the threads through two atomic pointers.
+// second, with no lock and nothing allocated in steady state. A triple
+// buffer: the worker writes into its back copy, the main thread reads its
+// front copy, and the newest finished copy waits in the middle slot (an
+// atomic pointer whose low bit says "not read yet").
 //
-//   worker: Publish(live)  — copies `live` into a free buffer (skips the tick
-//                            when the main thread still holds both buffers)
-//   main:   Consume(fn)    — if a copy is ready, fn(copy), then frees it
+//   worker: Publish(live)  — copies `live` into the back buffer and swaps it
+//                            with the middle one; never waits, never skips
+//   main:   Consume(fn)    — if a newer copy is in the middle, swaps it with
+//                            the front buffer and calls fn(front)
 //
-// The load never waits for the consumer: a slow main thread only means the
-// copy it reads is a little older. Thread: Publish on the worker, Consume on
-// the main thread; one of each.
+// The load never waits for the consumer: a slow main thread only reads a
+// newer copy later; copies it never read are overwritten. Thread: Publish on
+// the worker, Consume on the main thread; one of each.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include "metrics/registry.h"
@@ -24,37 +28,37 @@ class ShardPublisher {
   explicit ShardPublisher(const metrics::Registry& registry)
       : a_(std::make_unique<metrics::Shard>(registry)),
         b_(std::make_unique<metrics::Shard>(registry)),
-        worker_spare_(a_.get()),
-        free_(b_.get()) {}
+        c_(std::make_unique<metrics::Shard>(registry)),
+        back_(a_.get()),
+        front_(b_.get()),
+        middle_(reinterpret_cast<std::uintptr_t>(c_.get())) {}
 
-  // Worker thread. Returns false when no buffer was free (tick skipped).
-  bool Publish(const metrics::Shard& live) {
-    metrics::Shard* buf = worker_spare_;
-    worker_spare_ = nullptr;
-    if (buf == nullptr) buf = free_.exchange(nullptr, std::memory_order_acquire);
-    if (buf == nullptr) return false;
-    buf->CopyFrom(live);
-    // If the previous copy was never taken, it becomes our spare.
-    worker_spare_ = ready_.exchange(buf, std::memory_order_acq_rel);
-    return true;
+  // Worker thread.
+  void Publish(const metrics::Shard& live) {
+    back_->CopyFrom(live);
+    std::uintptr_t old = middle_.exchange(reinterpret_cast<std::uintptr_t>(back_) | kFresh,
+                                          std::memory_order_acq_rel);
+    back_ = reinterpret_cast<metrics::Shard*>(old & ~kFresh);
   }
 
   // Main thread. Calls fn(const metrics::Shard&) with the newest copy, if one
   // arrived since the last call; returns whether it did.
   template <typename Fn>
   bool Consume(Fn&& fn) {
-    metrics::Shard* buf = ready_.exchange(nullptr, std::memory_order_acquire);
-    if (buf == nullptr) return false;
-    fn(static_cast<const metrics::Shard&>(*buf));
-    free_.store(buf, std::memory_order_release);
+    if ((middle_.load(std::memory_order_relaxed) & kFresh) == 0) return false;
+    std::uintptr_t old =
+        middle_.exchange(reinterpret_cast<std::uintptr_t>(front_), std::memory_order_acq_rel);
+    front_ = reinterpret_cast<metrics::Shard*>(old & ~kFresh);
+    fn(static_cast<const metrics::Shard&>(*front_));
     return true;
   }
 
  private:
-  std::unique_ptr<metrics::Shard> a_, b_;
-  metrics::Shard* worker_spare_;             // worker-only
-  std::atomic<metrics::Shard*> ready_{nullptr};  // worker → main
-  std::atomic<metrics::Shard*> free_;            // main → worker
+  static constexpr std::uintptr_t kFresh = 1;  // Shard is aligned to ≥ 8
+  std::unique_ptr<metrics::Shard> a_, b_, c_;
+  metrics::Shard* back_;                 // worker-only
+  metrics::Shard* front_;                // main-only
+  std::atomic<std::uintptr_t> middle_;   // shared; pointer | kFresh
 };
 
 }  // namespace stampede::engine

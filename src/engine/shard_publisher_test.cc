@@ -17,18 +17,23 @@ TEST(ShardPublisherTest, MainSeesMonotonicCumulativeCopies) {
   metrics::Shard live(registry);
   ShardPublisher publisher(registry);
   std::atomic<bool> done{false};
+  std::atomic<int> seen{0};
   constexpr int kRequests = 200000;
   std::thread worker([&] {
     for (int i = 1; i <= kRequests; ++i) {
       live.Add(mb::kHttpReqs, metrics::Shard::kNoTags, 1);
       live.Add(mb::kHttpReqDuration, metrics::Shard::kNoTags, 1000.0 * (i % 97 + 1));
       if (i % 1000 == 0) publisher.Publish(live);
+      // Halfway, hand over once for certain, so the reader sees a copy taken
+      // while the worker still writes (not only the final one).
+      if (i == kRequests / 2) {
+        while (seen.load() == 0) std::this_thread::yield();
+      }
     }
-    while (!publisher.Publish(live)) std::this_thread::yield();  // the final copy
+    publisher.Publish(live);  // the final copy: never skipped
     done = true;
   });
   double last = 0;
-  int seen = 0;
   auto read = [&](const metrics::Shard& s) {
     const metrics::Shard* shards[] = {&s};
     metrics::Snapshot snap = metrics::Snapshot::Merge(registry, shards);
@@ -42,7 +47,7 @@ TEST(ShardPublisherTest, MainSeesMonotonicCumulativeCopies) {
   publisher.Consume(read);
   worker.join();
   EXPECT_EQ(last, kRequests);
-  EXPECT_GT(seen, 1);
+  EXPECT_GT(seen.load(), 1);
 }
 
 }  // namespace
