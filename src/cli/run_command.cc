@@ -164,12 +164,14 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
     throw ConfigError("invalid --trace-root " + Quote(f.trace_root) + ": use iteration or request");
   }
   c.trace_root_request = f.trace_root == "request";
-  // Spans are exported with --otel, or when OTEL_TRACES_EXPORTER asks for OTLP.
+  // Spans are exported with --otel (to OTEL_TRACES_EXPORTER's exporter, OTLP
+  // by default), or whenever OTEL_TRACES_EXPORTER names one (otlp, console);
+  // OTEL_TRACES_EXPORTER=none (or OTEL_SDK_DISABLED=true) exports nothing.
   std::string exporter = env("OTEL_TRACES_EXPORTER");
-  if (f.otel || exporter == "otlp") {
+  if (f.otel || !exporter.empty()) {
     otel::OtlpConfig traces = otel::ParseOtlpConfig(otel::ProcessEnvironment(), otel::Signal::kTraces);
     for (const std::string& w : traces.warnings) core::Warn("{}", w);
-    if (traces.exporter == otel::ExporterKind::kOtlp) c.traces_export = std::move(traces);
+    if (traces.exporter != otel::ExporterKind::kNone) c.traces_export = std::move(traces);
   }
   if (!f.trace_keep_slower_than.empty()) {
     c.trace_keep_slower_than_ns =

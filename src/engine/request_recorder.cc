@@ -21,7 +21,10 @@ metrics::TagSetId RequestRecorder::TagsFor(const http::Exchange& ex) {
     metrics::TagSetId& slot = by_status_[static_cast<size_t>(ex.status)];
     if (slot == kUnset) {
       std::string status = std::to_string(ex.status);
-      slot = shard_.Intern({{"name", name_}, {"method", method_}, {"status", status}});
+      slot = shard_.Intern({{"name", name_},
+                            {"method", method_},
+                            {"status", status},
+                            {"expected_response", Failed(ex) ? "false" : "true"}});
     }
     return slot;
   }
@@ -32,7 +35,8 @@ metrics::TagSetId RequestRecorder::TagsFor(const http::Exchange& ex) {
     slot = shard_.Intern({{"name", name_},
                           {"method", method_},
                           {"status", status},
-                          {"error_code", net::Name(ex.error)}});
+                          {"error_code", net::Name(ex.error)},
+                          {"expected_response", "false"}});
   }
   return slot;
 }
@@ -44,7 +48,8 @@ void RequestRecorder::Record(const http::Exchange& ex) {
              static_cast<double>(ex.timings.TotalNs()));
 }
 
-void RequestRecorder::RecordHttp(const http::Exchange& ex, metrics::TagSetId tags, bool failed) {
+void RequestRecorder::RecordHttp(const http::Exchange& ex, metrics::TagSetId tags,
+                                 std::optional<bool> failed) {
   const http::Timings& t = ex.timings;
   const auto ns = [](int64_t v) { return static_cast<double>(v); };
   shard_.Add(mb::kHttpReqs, tags, 1);
@@ -56,7 +61,7 @@ void RequestRecorder::RecordHttp(const http::Exchange& ex, metrics::TagSetId tag
   shard_.Add(mb::kHttpReqWaiting, tags, ns(t.WaitingNs()));
   shard_.Add(mb::kHttpReqReceiving, tags, ns(t.ReceivingNs()));
   if (looking_up_ != ~0u) shard_.Add(looking_up_, tags, ns(t.DnsNs()));
-  shard_.Add(mb::kHttpReqFailed, tags, failed ? 1 : 0);
+  if (failed) shard_.Add(mb::kHttpReqFailed, tags, *failed ? 1 : 0);
   shard_.Add(mb::kDataSent, tags, static_cast<double>(ex.bytes_sent));
   shard_.Add(mb::kDataReceived, tags, static_cast<double>(ex.bytes_received));
 }

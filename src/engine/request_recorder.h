@@ -1,16 +1,18 @@
 // Turns the outcome of one HTTP exchange into k6's metrics on a worker's
-// shard. Tag sets (name, method, status, error_code) are interned once and
-// cached by status and error, so recording a request allocates nothing and
-// hashes nothing in steady state.
+// shard. Tag sets (name, method, status, error_code, expected_response) are
+// interned once and cached by status and error, so recording a request
+// allocates nothing and hashes nothing in steady state.
 // Thread: the worker thread that owns the shard.
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 
 #include "engine/run_config.h"
 #include "http/client.h"
 #include "metrics/shard.h"
+#include "script/response_callback.h"
 
 namespace stampede::engine {
 
@@ -27,8 +29,9 @@ class RequestRecorder {
   void Record(const http::Exchange& ex);
 
   // The HTTP metrics of one request under tag set `tags` (script VUs intern
-  // their own tags). `failed` feeds http_req_failed.
-  void RecordHttp(const http::Exchange& ex, metrics::TagSetId tags, bool failed);
+  // their own tags). `failed` is the http_req_failed sample; nullopt records
+  // none (k6 with no response callback).
+  void RecordHttp(const http::Exchange& ex, metrics::TagSetId tags, std::optional<bool> failed);
 
   // k6's default expected statuses are 200–399: anything else, and every
   // transport error, is a failed request.
@@ -47,5 +50,11 @@ class RequestRecorder {
   std::array<metrics::TagSetId, 600> by_status_;  // error-free responses
   std::array<metrics::TagSetId, 16> by_error_;    // transport errors (status 0)
 };
+
+// The http_req_failed sample for a script's verdict on a response.
+inline std::optional<bool> FailedSample(script::ResponseVerdict verdict) {
+  if (verdict == script::ResponseVerdict::kUnjudged) return std::nullopt;
+  return verdict == script::ResponseVerdict::kUnexpected;
+}
 
 }  // namespace stampede::engine

@@ -105,7 +105,11 @@ bool RequestSpans::Record(const RequestOutcome& ex, const RequestSpanInfo& info,
   span.end_unix_ns = anchor_.ToUnixNs(t.end_ns != 0 ? t.end_ns : t.start_ns);
   span.attributes = std::span<const KeyValue>(attrs.data(), n);
   span.events = std::span<const otel::SpanEvent>(events.data(), nevents);
-  span.status = failed ? otel::StatusCode::kError : otel::StatusCode::kUnset;
+  // Status per the HTTP client conventions: Error for a transport error, a
+  // 4xx or 5xx (or an uninterpretable status), whatever the script declared
+  // expected (expectedStatuses only decides http_req_failed and keeping).
+  const bool span_error = ex.error != net::NetError::kNone || ex.status >= 400 || ex.status < 100;
+  span.status = span_error ? otel::StatusCode::kError : otel::StatusCode::kUnset;
   if (ex.error != net::NetError::kNone) span.status_message = ex.error_detail;
   sink_->Record(span);
 

@@ -6,8 +6,11 @@
 // drops (and counts) rather than blocks when the exporter falls behind.
 //
 // Kept spans: every head-sampled request, and — even when not head-sampled —
-// every request that failed or was slower than `keep_slower_than_ns` (the
+// every request that failed (`failed`: http_req_failed's verdict, so per the
+// script's expected statuses) or was slower than `keep_slower_than_ns` (the
 // service's side of such a trace exists only if its own sampler kept it).
+// The span status does not depend on `failed`: it follows the conventions
+// (Error for 4xx, 5xx and transport errors).
 // Thread: the worker thread that owns the sink. Allocates nothing.
 #pragma once
 

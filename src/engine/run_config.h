@@ -54,7 +54,8 @@ struct RunConfig {
   std::string run_id;             // unique per run; sent as baggage when enabled
   bool baggage_run_id = false;    // --baggage-run-id: `baggage: stampede.run.id=...`
   bool trace_root_request = false;  // --trace-root=request
-  // Span export (--otel, OTEL_TRACES_EXPORTER=otlp): absent means no spans.
+  // Span export (--otel, OTEL_TRACES_EXPORTER=otlp|console): absent means no
+  // spans; its `exporter` is kOtlp or kConsole (never kNone).
   std::optional<otel::OtlpConfig> traces_export;
   int64_t trace_keep_slower_than_ns = 0;  // keep unsampled requests slower than this
 

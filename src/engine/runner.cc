@@ -14,9 +14,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "engine/client_stack.h"
+#include "engine/custom_metrics.h"
 #include "engine/request_recorder.h"
 #include "otel/otlp_grpc_exporter.h"
 #include "otel/otlp_http_exporter.h"
+#include "otel/console_exporter.h"
 #include "engine/script_worker.h"
 #include "engine/worker.h"
 #include "http/client.h"
@@ -73,12 +75,15 @@ core::ConfigError ScriptFailure(const std::string& message) {
 }  // namespace
 
 // The script loaded on the main thread with a loop of its own: its init
-// validates the script and yields `options`; setup() and teardown() run here.
+// validates the script, yields `options` and defines the script's custom
+// metrics in `registry`; setup() and teardown() run here.
 class Runner::ScriptProbe {
  public:
-  explicit ScriptProbe(const RunConfig& c)
+  ScriptProbe(const RunConfig& c, metrics::Registry& registry)
       : loop_(clock_), stack_(loop_, c, /*with_tls=*/true) {
-    runtime_ = std::make_unique<script::Runtime>(RuntimeOptionsFor(c), loop_, stack_.client());
+    script::RuntimeOptions options = RuntimeOptionsFor(c);
+    options.define_metric = DefineCustomMetricsIn(registry);
+    runtime_ = std::make_unique<script::Runtime>(options, loop_, stack_.client());
   }
   script::Runtime& runtime() { return *runtime_; }
 
@@ -102,11 +107,17 @@ class Runner::ProbeHost final : public script::ScriptHost {
  public:
   explicit ProbeHost(const metrics::Registry& registry) : shard_(registry), recorder_(shard_) {}
   void OnRequest(script::Vu&, const http::Exchange& ex, const std::vector<Tag>& tags,
-                 bool expected, const RequestTrace&) override {
-    recorder_.RecordHttp(ex, Intern(tags), !expected);
+                 script::ResponseVerdict verdict, const RequestTrace&) override {
+    recorder_.RecordHttp(ex, Intern(tags), FailedSample(verdict));
   }
   void OnCheck(script::Vu&, std::string_view, bool passed, const std::vector<Tag>& tags) override {
     shard_.Add(metrics::builtin::kChecks, Intern(tags), passed ? 1 : 0);
+  }
+  void OnGroupEnd(script::Vu&, int64_t duration_ns, const std::vector<Tag>& tags) override {
+    shard_.Add(metrics::builtin::kGroupDuration, Intern(tags), static_cast<double>(duration_ns));
+  }
+  void OnMetric(script::Vu&, uint32_t metric, double value, const std::vector<Tag>& tags) override {
+    shard_.Add(metric, Intern(tags), value);
   }
   void OnIterationEnd(script::Vu&, int64_t, std::string_view) override {}
   const metrics::Shard& shard() const { return shard_; }
@@ -123,7 +134,7 @@ class Runner::ProbeHost final : public script::ScriptHost {
 
 void Runner::PrepareScript() {
   try {
-    probe_ = std::make_unique<ScriptProbe>(config_);
+    probe_ = std::make_unique<ScriptProbe>(config_, registry_);  // defines custom metrics
   } catch (const script::ScriptError& e) {
     throw ScriptFailure(e.what());
   }
@@ -230,7 +241,9 @@ RunOutcome Runner::Execute() {
   if (config_.traces_export) {
     const otel::OtlpConfig& oc = *config_.traces_export;
     std::unique_ptr<otel::Exporter> exporter;
-    if (oc.protocol == otel::OtlpProtocol::kGrpc) {
+    if (oc.exporter == otel::ExporterKind::kConsole) {
+      exporter = std::make_unique<otel::ConsoleExporter>();  // stdout, before the summary
+    } else if (oc.protocol == otel::OtlpProtocol::kGrpc) {
       exporter = std::make_unique<otel::OtlpGrpcExporter>(oc);
     } else {
       exporter = std::make_unique<otel::OtlpHttpExporter>(oc);
@@ -244,8 +257,12 @@ RunOutcome Runner::Execute() {
     po.resource_attributes.emplace_back("host.name", host);
     pipeline = std::make_unique<otel::ExportPipeline>(std::move(exporter),
                                                       static_cast<int>(workers.size()), po);
-    core::Info("exporting spans over OTLP ({}) to {}", otel::ProtocolName(oc.protocol),
-               oc.protocol == otel::OtlpProtocol::kGrpc ? oc.grpc_target : oc.endpoint);
+    if (oc.exporter == otel::ExporterKind::kConsole) {
+      core::Info("writing spans to stdout, one OTLP/JSON line per span");
+    } else {
+      core::Info("exporting spans over OTLP ({}) to {}", otel::ProtocolName(oc.protocol),
+                 oc.protocol == otel::OtlpProtocol::kGrpc ? oc.grpc_target : oc.endpoint);
+    }
     for (size_t i = 0; i < workers.size(); ++i) {
       workers[i]->set_tracing(&pipeline->sink(static_cast<int>(i)), &anchor);
     }

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "engine/client_stack.h"
+#include "engine/custom_metrics.h"
 #include "engine/request_recorder.h"
 #include "engine/request_spans.h"
 #include "engine/scenario_run.h"
@@ -42,6 +43,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
         flush_timer_(*this) {
     script::RuntimeOptions ro = RuntimeOptionsFor(w.config_);
     ro.seed = static_cast<uint64_t>(w.start_ns_) + static_cast<uint64_t>(w.index_) * 7919;
+    ro.define_metric = ResolveCustomMetricsIn(w.registry_);
     runtime_ = std::make_unique<script::Runtime>(ro, loop_, client_);
     runtime_->set_host(this);
     runtime_->SetSetupData(w.setup_data_);
@@ -93,9 +95,10 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
 
   // ---- ScriptHost ----
   void OnRequest(script::Vu& vu, const http::Exchange& ex, const std::vector<Tag>& tags,
-                 bool expected, const RequestTrace& trace) override {
+                 script::ResponseVerdict verdict, const RequestTrace& trace) override {
+    const bool failed = verdict == script::ResponseVerdict::kUnexpected;
     metrics::TagSetId ts = Intern(tags);
-    recorder_.RecordHttp(ex, ts, !expected);
+    recorder_.RecordHttp(ex, ts, FailedSample(verdict));
     if (spans_.enabled()) {
       // The span waits for the checks that follow the response (their failed
       // names are one of its attributes): it is recorded at the VU's next
@@ -118,7 +121,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
         p.info.server_port = trace.server_port;
         p.info.vu = vu.id();
         p.info.iteration = vu.iteration() - 1;
-        p.failed = !expected;
+        p.failed = failed;
         p.active = true;
         if (spans_.Keeps(p.outcome, p.info, p.failed)) vu.set_trace_kept();
       }
@@ -126,7 +129,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     w_.result_.errors_by_type[static_cast<size_t>(ex.error)] += ex.error != net::NetError::kNone;
     WorkerProgress& p = w_.progress_;
     p.requests.store(p.requests.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (!expected) {
+    if (failed) {
       p.failed.store(p.failed.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     }
   }
@@ -140,6 +143,14 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
       if (!names.empty()) names += ", ";
       names.append(name.data(), std::min<size_t>(name.size(), 256));
     }
+  }
+
+  void OnGroupEnd(script::Vu&, int64_t duration_ns, const std::vector<Tag>& tags) override {
+    w_.shard_->Add(mb::kGroupDuration, Intern(tags), static_cast<double>(duration_ns));
+  }
+
+  void OnMetric(script::Vu&, uint32_t metric, double value, const std::vector<Tag>& tags) override {
+    w_.shard_->Add(metric, Intern(tags), value);
   }
 
   // Records the VU's deferred request span, if any (views re-pointed at the
@@ -282,9 +293,10 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     }
     auto it = tag_cache_.find(digest);
     if (it != tag_cache_.end()) return it->second;
+    // The test-wide tags first: the sample's own (scenario, call) tags win.
     scratch_.clear();
-    for (const Tag& t : tags) scratch_.push_back({t.key, t.value});
     for (const auto& [k, v] : global_tags_) scratch_.push_back({k, v});
+    for (const Tag& t : tags) scratch_.push_back({t.key, t.value});
     metrics::TagSetId id = w_.shard_->Intern(scratch_);
     if (tag_cache_.size() < 65536) tag_cache_.emplace(digest, id);  // bounded
     return id;

@@ -83,6 +83,16 @@ MetricId Registry::Define(std::string name, MetricType type, ValueType value_typ
   return id;
 }
 
+MetricId Registry::DefineCustom(std::string name, MetricType type, ValueType value_type) {
+  if (auto it = by_name_.find(name); it != by_name_.end() && !defs_[it->second].custom) {
+    throw core::ConfigError("metric \"" + name +
+                            "\" is a built-in metric; give the custom metric another name");
+  }
+  const MetricId id = Define(std::move(name), type, value_type);
+  defs_[id].custom = true;
+  return id;
+}
+
 std::optional<MetricId> Registry::Find(std::string_view name) const {
   if (auto it = by_name_.find(name); it != by_name_.end()) return it->second;
   return std::nullopt;
@@ -116,6 +126,7 @@ Registry Registry::WithBuiltins() {
       {builtin::kChecks, "checks", MT::kRate, VT::kDefault},
       {builtin::kDroppedIterations, "dropped_iterations", MT::kCounter, VT::kDefault},
       {builtin::kIterationStartLag, "iteration_start_lag", MT::kTrend, VT::kTime},
+      {builtin::kGroupDuration, "group_duration", MT::kTrend, VT::kTime},
   };
   static_assert(std::size(kBuiltins) == builtin::kCount);
   Registry registry;

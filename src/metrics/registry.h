@@ -45,6 +45,7 @@ struct MetricDef {
   std::string name;
   MetricType type = MetricType::kCounter;
   ValueType value_type = ValueType::kDefault;
+  bool custom = false;  // created by the script (DefineCustom), not built in
 };
 
 // Lower-case names as used by k6 ("counter", "gauge", "rate", "trend").
@@ -62,6 +63,13 @@ class Registry {
   // name ([A-Za-z_][A-Za-z0-9_]*, at most 128 characters) or when it is
   // already defined with a different type or value type. Setup thread only.
   MetricId Define(std::string name, MetricType type, ValueType value_type = ValueType::kDefault);
+
+  // Defines a custom metric of the script (k6/metrics), or returns the id of
+  // the custom metric already defined with that name, type and value type.
+  // Throws core::ConfigError for an invalid name, a name taken by a metric
+  // that is not custom (a built-in, or one the engine defines), or a custom
+  // metric of another type. Setup thread only.
+  MetricId DefineCustom(std::string name, MetricType type, ValueType value_type);
 
   std::optional<MetricId> Find(std::string_view name) const;
   // Precondition: id < size().
@@ -96,7 +104,8 @@ inline constexpr MetricId kIterationDuration = 14;     // trend, time
 inline constexpr MetricId kChecks = 15;                // rate
 inline constexpr MetricId kDroppedIterations = 16;     // counter
 inline constexpr MetricId kIterationStartLag = 17;     // trend, time
-inline constexpr MetricId kCount = 18;                 // number of built-ins
+inline constexpr MetricId kGroupDuration = 18;         // trend, time
+inline constexpr MetricId kCount = 19;                 // number of built-ins
 }  // namespace builtin
 
 // A metric reference as thresholds name it: `http_req_duration` or a k6

@@ -19,6 +19,10 @@ TEST(RegistryTest, BuiltinsHaveFixedIdsAndK6Types) {
   EXPECT_EQ(r.def(builtin::kDataReceived).value_type, ValueType::kData);
   EXPECT_EQ(r.def(builtin::kVusMax).type, MetricType::kGauge);
   EXPECT_EQ(r.def(builtin::kIterationStartLag).name, "iteration_start_lag");
+  EXPECT_EQ(r.def(builtin::kGroupDuration).name, "group_duration");
+  EXPECT_EQ(r.def(builtin::kGroupDuration).type, MetricType::kTrend);
+  EXPECT_EQ(r.def(builtin::kGroupDuration).value_type, ValueType::kTime);
+  EXPECT_FALSE(r.def(builtin::kGroupDuration).custom);
   EXPECT_EQ(r.Find("checks"), builtin::kChecks);
   EXPECT_EQ(r.Find("nope"), std::nullopt);
 }
@@ -43,6 +47,31 @@ TEST(RegistryTest, RejectsRedefinitionWithAnotherType) {
     EXPECT_NE(std::string(e.what()).find("\"vus\""), std::string::npos) << e.what();
     EXPECT_EQ(e.code(), core::ExitCode::kInvalidConfig);
   }
+}
+
+TEST(RegistryTest, DefineCustomRejectsBuiltinNamesAndOtherTypes) {
+  Registry r = Registry::WithBuiltins();
+  const MetricId id = r.DefineCustom("my_trend", MetricType::kTrend, ValueType::kTime);
+  EXPECT_EQ(id, builtin::kCount);
+  EXPECT_TRUE(r.def(id).custom);
+  EXPECT_EQ(r.DefineCustom("my_trend", MetricType::kTrend, ValueType::kTime), id);
+  EXPECT_THROW(r.DefineCustom("my_trend", MetricType::kTrend, ValueType::kDefault),
+               core::ConfigError);
+  EXPECT_THROW(r.DefineCustom("my_trend", MetricType::kCounter, ValueType::kDefault),
+               core::ConfigError);
+  try {
+    r.DefineCustom("http_reqs", MetricType::kCounter, ValueType::kDefault);  // same type: still no
+    FAIL();
+  } catch (const core::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"http_reqs\" is a built-in"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(r.DefineCustom("bad-name", MetricType::kCounter, ValueType::kDefault),
+               core::ConfigError);
+  r.Define("engine_metric", MetricType::kCounter);  // the engine's own: not custom either
+  EXPECT_THROW(r.DefineCustom("engine_metric", MetricType::kCounter, ValueType::kDefault),
+               core::ConfigError);
+  EXPECT_EQ(r.size(), builtin::kCount + 2);
 }
 
 TEST(RegistryTest, RejectsInvalidNames) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
 #include <string_view>
 
 #include "core/error.h"
@@ -159,26 +160,31 @@ void SetAttribute(std::vector<std::pair<std::string, std::string>>& attrs, std::
 
 ExporterKind ParseExporterKind(const Setting& s) {
   if (!s.set()) return ExporterKind::kOtlp;
-  bool otlp = false, console = false, none = false;
+  // The spec allows a comma-separated list; stampede sends spans to one
+  // exporter at a time, so a list may repeat one value but not name two.
+  std::optional<ExporterKind> kind;
   std::string_view text = s.value;
   while (!text.empty()) {
     size_t comma = text.find(',');
     std::string token = Lower(Trim(text.substr(0, comma)));
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    if (token.empty()) continue;
+    ExporterKind k;
     if (token == "otlp") {
-      otlp = true;
+      k = ExporterKind::kOtlp;
     } else if (token == "console") {
-      console = true;
+      k = ExporterKind::kConsole;
     } else if (token == "none") {
-      none = true;
-    } else if (!token.empty()) {
+      k = ExporterKind::kNone;
+    } else {
       Invalid(s, "stampede supports otlp, console or none");
     }
+    if (kind && *kind != k) {
+      Invalid(s, "stampede exports to one exporter at a time; give one of otlp, console or none");
+    }
+    kind = k;
   }
-  if (otlp) return ExporterKind::kOtlp;
-  if (console) return ExporterKind::kConsole;
-  if (none) return ExporterKind::kNone;
-  return ExporterKind::kOtlp;
+  return kind.value_or(ExporterKind::kOtlp);
 }
 
 }  // namespace

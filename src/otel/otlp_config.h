@@ -24,7 +24,11 @@
 //     OTEL_SERVICE_NAME wins over its service.name; default service.name is
 //     `stampede`;
 //   - booleans: `true` (any case) is true; anything other than `false`/empty
-//     is false with a warning.
+//     is false with a warning;
+//   - OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER: `otlp` (default),
+//     `console` or `none`, any case. The spec allows a comma-separated list;
+//     stampede exports to one exporter at a time, so a list that names two
+//     different exporters (`otlp,console`) is a ConfigError; repeats are fine.
 //
 // Failure: a bad value throws core::ConfigError whose one-line message names
 // the variable and the fix. Warnings are returned, not printed: the caller

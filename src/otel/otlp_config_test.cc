@@ -207,7 +207,13 @@ TEST(OtlpConfigTest, ExporterSelection) {
   EXPECT_EQ(Traces({{"OTEL_TRACES_EXPORTER", "none"}}).exporter, ExporterKind::kNone);
   EXPECT_EQ(Traces({{"OTEL_TRACES_EXPORTER", "console"}}).exporter, ExporterKind::kConsole);
   EXPECT_EQ(Traces({{"OTEL_TRACES_EXPORTER", "otlp"}}).exporter, ExporterKind::kOtlp);
-  EXPECT_EQ(Traces({{"OTEL_TRACES_EXPORTER", "console, otlp"}}).exporter, ExporterKind::kOtlp);
+  EXPECT_EQ(Traces({{"OTEL_TRACES_EXPORTER", " Console ,console"}}).exporter,
+            ExporterKind::kConsole);  // a list may repeat one exporter
+  EXPECT_THAT(ErrorOf({{"OTEL_TRACES_EXPORTER", "console, otlp"}}),
+              HasSubstr("invalid OTEL_TRACES_EXPORTER=\"console, otlp\": stampede exports to one "
+                        "exporter at a time; give one of otlp, console or none"));
+  EXPECT_THAT(ErrorOf({{"OTEL_TRACES_EXPORTER", "otlp,none"}}),
+              HasSubstr("one exporter at a time"));
   EXPECT_EQ(Traces({{"OTEL_METRICS_EXPORTER", "none"}}).exporter, ExporterKind::kOtlp);
   EXPECT_EQ(ParseOtlpConfig({{"OTEL_METRICS_EXPORTER", "none"}}, Signal::kMetrics).exporter,
             ExporterKind::kNone);

@@ -418,8 +418,17 @@ std::string TraceRequestToJson(std::string_view protobuf_request) {
   std::string out;
   // JSON is roughly twice the protobuf size (hex ids, quoted keys).
   out.reserve(protobuf_request.size() * 2 + 16);
-  if (!Transcoder(out).Message(protobuf_request, Msg::kRequest, 0)) return {};
+  if (!AppendTraceRequestJson(protobuf_request, out)) return {};
   return out;
+}
+
+bool AppendTraceRequestJson(std::string_view protobuf_request, std::string& out) {
+  const size_t before = out.size();
+  if (!Transcoder(out).Message(protobuf_request, Msg::kRequest, 0)) {
+    out.resize(before);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace stampede::otel

@@ -29,4 +29,9 @@ namespace stampede::otel {
 // Invalid UTF-8 in strings is replaced by U+FFFD.
 std::string TraceRequestToJson(std::string_view protobuf_request);
 
+// As TraceRequestToJson, appending to `out` (whose capacity a caller reuses).
+// Returns false, leaving `out` as it was, when the bytes are not a
+// well-formed request.
+bool AppendTraceRequestJson(std::string_view protobuf_request, std::string& out);
+
 }  // namespace stampede::otel

@@ -109,5 +109,30 @@ TEST(SummaryJsonTest, EmptySnapshot) {
             (nlohmann::json{{"metrics", nlohmann::json::object()}}));
 }
 
+TEST(SummaryJsonTest, CustomMetricsHaveK6Shapes) {
+  Registry registry = Registry::WithBuiltins();
+  const auto wait = registry.DefineCustom("order_wait", metrics::MetricType::kTrend,
+                                          metrics::ValueType::kTime);
+  const auto size = registry.DefineCustom("basket_size", metrics::MetricType::kTrend,
+                                          metrics::ValueType::kDefault);
+  const auto orders = registry.DefineCustom("orders", metrics::MetricType::kCounter,
+                                            metrics::ValueType::kDefault);
+  Shard shard(registry);
+  shard.Add(wait, Shard::kNoTags, 5e6);
+  shard.Add(wait, Shard::kNoTags, 15e6);
+  shard.Add(size, Shard::kNoTags, 5);
+  shard.Add(size, Shard::kNoTags, 15);
+  shard.Add(orders, Shard::kNoTags, 3);
+  const Shard* shards[] = {&shard};
+  Snapshot snapshot = Snapshot::Merge(registry, shards);
+  snapshot.set_elapsed_ns(2'000'000'000);
+  SummaryOptions options;
+  options.trend_stats = {"avg", "min", "max"};
+  const nlohmann::json m = SummaryJson(snapshot, registry, options)["metrics"];
+  EXPECT_EQ(m["order_wait"], (nlohmann::json{{"avg", 10.0}, {"min", 5.0}, {"max", 15.0}}));  // ms
+  EXPECT_EQ(m["basket_size"], (nlohmann::json{{"avg", 10.0}, {"min", 5.0}, {"max", 15.0}}));
+  EXPECT_EQ(m["orders"], (nlohmann::json{{"count", 3.0}, {"rate", 1.5}}));
+}
+
 }  // namespace
 }  // namespace stampede::report

@@ -157,5 +157,42 @@ TEST_F(SummaryTest, RejectsUnknownTrendStat) {
   EXPECT_THROW(FormatSummary(Run(), registry_, options), core::ConfigError);
 }
 
+TEST(SummaryCustomMetricsTest, SortedWithTheBuiltinsAndFormattedByValueType) {
+  Registry registry = Registry::WithBuiltins();
+  const auto wait = registry.DefineCustom("order_wait", metrics::MetricType::kTrend,
+                                          metrics::ValueType::kTime);
+  const auto size = registry.DefineCustom("basket_size", metrics::MetricType::kTrend,
+                                          metrics::ValueType::kDefault);
+  const auto ok = registry.DefineCustom("order_ok", metrics::MetricType::kRate,
+                                        metrics::ValueType::kDefault);
+  const auto depth = registry.DefineCustom("zz_depth", metrics::MetricType::kGauge,
+                                           metrics::ValueType::kDefault);
+  Shard shard(registry);
+  const auto a = shard.Intern({{"group", "::g"}});
+  shard.Add(builtin::kHttpReqs, Shard::kNoTags, 1);
+  shard.Add(builtin::kGroupDuration, a, 20e6);
+  shard.Add(wait, a, 5e6);
+  shard.Add(wait, a, 15e6);
+  shard.Add(size, a, 5);
+  shard.Add(size, a, 15);
+  shard.Add(ok, a, 1);
+  shard.Add(ok, a, 0);
+  shard.Add(depth, a, 2);
+  const Shard* shards[] = {&shard};
+  Snapshot s = Snapshot::Merge(registry, shards);
+  s.set_elapsed_ns(1'000'000'000);
+  SummaryOptions options;
+  options.trend_stats = {"avg", "min", "max"};
+  const std::string text = FormatSummary(s, registry, options);
+  EXPECT_EQ(text,
+            "     basket_size......: avg=10   min=5    max=15\n"
+            "     group_duration...: avg=20ms min=20ms max=20ms\n"
+            "     http_reqs........: 1      1/s\n"
+            "     order_ok.........: 50.00% ✓ 1   ✗ 1\n"
+            "     order_wait.......: avg=10ms min=5ms  max=15ms\n"
+            "     zz_depth.........: 2      min=2 max=2\n")
+      << text;
+}
+
 }  // namespace
 }  // namespace stampede::report

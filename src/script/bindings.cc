@@ -134,9 +134,9 @@ void PushSpan(Runtime& rt, Vu& vu, std::string name) {
   vu.span_stack().push_back(std::move(frame));
 }
 
-// Pops the innermost span and reports it; `error_index`: the Lua error
-// message argument (nil on success).
-void PopSpan(lua_State* L, Runtime& rt, Vu& vu, int error_index) {
+// Pops the innermost span and reports it, ended at `end_ns`; `error_index`:
+// the Lua error message argument (nil on success).
+void PopSpan(lua_State* L, Runtime& rt, Vu& vu, int error_index, int64_t end_ns) {
   if (vu.span_stack().empty()) return;
   Vu::SpanFrame frame = std::move(vu.span_stack().back());
   vu.span_stack().pop_back();
@@ -147,7 +147,7 @@ void PopSpan(lua_State* L, Runtime& rt, Vu& vu, int error_index) {
     end.parent_span_id = frame.parent;
     end.name = frame.name;
     end.start_ns = frame.start_ns;
-    end.end_ns = rt.loop().UpdateNow();
+    end.end_ns = end_ns;
     if (lua_type(L, error_index) == LUA_TSTRING) end.error = ToView(L, error_index);
     host->OnSpanEnd(vu, end);
   }
@@ -166,9 +166,19 @@ int GroupExit(lua_State* L) {
   Runtime& rt = RuntimeOf(L);
   Vu* vu = rt.VuFor(L);
   if (vu != nullptr && !vu->groups().empty()) {
+    const int64_t now = rt.loop().UpdateNow();
+    // group_duration, tagged with the group's own path (k6), before leaving it.
+    if (ScriptHost* host = rt.host(); host != nullptr && !vu->span_stack().empty()) {
+      static thread_local std::vector<ScriptHost::Tag> tags;
+      tags.clear();
+      tags.push_back({"group", vu->group_path()});
+      tags.push_back({"scenario", vu->scenario()});
+      for (const auto& [k, v] : vu->scenario_tags()) tags.push_back({k, v});
+      host->OnGroupEnd(*vu, now - vu->span_stack().back().start_ns, tags);
+    }
     vu->groups().pop_back();
     vu->RebuildGroupPath();
-    PopSpan(L, rt, *vu, 1);
+    PopSpan(L, rt, *vu, 1, now);
   }
   return 0;
 }
@@ -182,7 +192,7 @@ int SpanBegin(lua_State* L) {
 
 int SpanEnd(lua_State* L) {
   Runtime& rt = RuntimeOf(L);
-  if (Vu* vu = rt.VuFor(L)) PopSpan(L, rt, *vu, 1);
+  if (Vu* vu = rt.VuFor(L)) PopSpan(L, rt, *vu, 1, rt.loop().UpdateNow());
   return 0;
 }
 
@@ -250,9 +260,12 @@ void OpenBindings(lua_State* L, Runtime& rt) {
   lua_getfield(L, -1, "preload");
   PushClosure(L, rt, OpenHttpModule);
   lua_setfield(L, -2, "stampede.http");
+  PushClosure(L, rt, OpenMetricsModule);
+  lua_setfield(L, -2, "stampede.metrics");
   lua_pop(L, 2);
 
   InstallResponseMeta(L, rt);
+  InstallMetricMeta(L, rt);
 
   lua_pushvalue(L, LUA_GLOBALSINDEX);
   SetFunction(L, rt, "sleep", Sleep);

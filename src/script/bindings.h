@@ -19,6 +19,11 @@ inline constexpr char kResponseMeta[] = "stampede.response";
 int OpenHttpModule(lua_State* L);
 void InstallResponseMeta(lua_State* L, Runtime& runtime);
 
+// metrics_bindings.cc: `require("stampede.metrics")` (custom metrics) and the
+// metric objects' metatable.
+int OpenMetricsModule(lua_State* L);
+void InstallMetricMeta(lua_State* L, Runtime& runtime);
+
 // Called when one request of a VU ends: reports it to the host, stores
 // cookies, and, for a redirect that should be followed, sends the next hop
 // and returns true.

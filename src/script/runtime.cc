@@ -131,6 +131,29 @@ std::string Runtime::ReadFileForOpen(std::string_view path, std::string* error) 
   return open_cache_[p] = s.str();
 }
 
+int Runtime::DefineMetric(const MetricDefinition& def, std::string* error) {
+  static constexpr const char* kKindNames[] = {"counter", "gauge", "rate", "trend"};
+  auto describe = [](MetricKind kind, bool is_time) {
+    return std::string(kKindNames[static_cast<int>(kind)]) + (is_time ? " of times" : "");
+  };
+  for (size_t i = 0; i < custom_metrics_.size(); ++i) {
+    const CustomMetric& m = custom_metrics_[i];
+    if (m.name != def.name) continue;
+    if (m.kind == def.kind && m.is_time == def.is_time) return static_cast<int>(i);
+    *error = "metric \"" + m.name + "\" is already defined as a " + describe(m.kind, m.is_time) +
+             "; it cannot be redefined as a " + describe(def.kind, def.is_time);
+    return -1;
+  }
+  auto id = static_cast<uint32_t>(custom_metrics_.size());
+  if (options_.define_metric) {
+    error->clear();
+    id = options_.define_metric(def, error);
+    if (!error->empty()) return -1;
+  }
+  custom_metrics_.push_back(CustomMetric{std::string(def.name), def.kind, def.is_time, id});
+  return static_cast<int>(custom_metrics_.size() - 1);
+}
+
 // setup() and teardown() run in a VU of their own; the loop is driven here
 // until the function returns, bounded by `timeout_ns`.
 nlohmann::json Runtime::RunLifecycle(const char* name, bool pass_data, int64_t timeout_ns) {
@@ -139,11 +162,17 @@ nlohmann::json Runtime::RunLifecycle(const char* name, bool pass_data, int64_t t
    public:
     explicit Capture(ScriptHost* inner) : inner_(inner) {}
     void OnRequest(Vu& vu, const http::Exchange& ex, const std::vector<Tag>& tags,
-                   bool expected, const RequestTrace& trace) override {
-      if (inner_) inner_->OnRequest(vu, ex, tags, expected, trace);
+                   ResponseVerdict verdict, const RequestTrace& trace) override {
+      if (inner_) inner_->OnRequest(vu, ex, tags, verdict, trace);
     }
     void OnCheck(Vu& vu, std::string_view n, bool passed, const std::vector<Tag>& tags) override {
       if (inner_) inner_->OnCheck(vu, n, passed, tags);
+    }
+    void OnGroupEnd(Vu& vu, int64_t duration_ns, const std::vector<Tag>& tags) override {
+      if (inner_) inner_->OnGroupEnd(vu, duration_ns, tags);
+    }
+    void OnMetric(Vu& vu, uint32_t metric, double value, const std::vector<Tag>& tags) override {
+      if (inner_) inner_->OnMetric(vu, metric, value, tags);
     }
     void OnIterationEnd(Vu&, int64_t, std::string_view error) override {
       done = true;

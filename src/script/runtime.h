@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -26,6 +27,7 @@
 #include "http/response_parser.h"
 #include "loop/event_loop.h"
 #include "otel/trace_context.h"
+#include "script/response_callback.h"
 
 struct lua_State;
 
@@ -39,8 +41,11 @@ class ScriptHost {
  public:
   virtual ~ScriptHost() = default;
   // One HTTP request finished (each redirect hop is one request). `tags` are
-  // the request's tags (name, method, status, error_code, group, scenario and
-  // the user's), valid during the call only.
+  // the request's tags (name, method, status, error_code, group, scenario,
+  // expected_response when judged, and the user's), valid during the call
+  // only. `verdict`: the request's response callback on its status (k6's
+  // expectedStatuses; default 200–399) — it feeds http_req_failed, which gets
+  // no sample when kUnjudged.
   struct Tag {
     std::string_view key;
     std::string_view value;
@@ -58,7 +63,7 @@ class ScriptHost {
     std::string_view name;        // params.name, or empty
   };
   virtual void OnRequest(Vu& vu, const http::Exchange& ex, const std::vector<Tag>& tags,
-                         bool expected_status, const RequestTrace& trace) = 0;
+                         ResponseVerdict verdict, const RequestTrace& trace) = 0;
   // check(): one check evaluated.
   virtual void OnCheck(Vu& vu, std::string_view name, bool passed,
                        const std::vector<Tag>& tags) = 0;
@@ -73,10 +78,34 @@ class ScriptHost {
     std::string_view error;
   };
   virtual void OnSpanEnd(Vu& vu, const SpanEnd& span) {}
+  // group() left, normally or by an error: `duration_ns` spent inside it;
+  // `tags`: group (the group's own path, "::outer::inner"), scenario and the
+  // scenario's tags. For k6's group_duration.
+  virtual void OnGroupEnd(Vu& vu, int64_t duration_ns, const std::vector<Tag>& tags) {}
+  // A custom metric's :add(value [, tags]) while a VU runs. `metric` is the
+  // id RuntimeOptions::define_metric returned; `value` is what to record:
+  // nanoseconds for a time trend (the script adds milliseconds), 1 or 0 for a
+  // rate. `tags`: group, scenario, the scenario's tags, then the call's tags
+  // (a key given twice: the later wins). Valid during the call only.
+  virtual void OnMetric(Vu& vu, uint32_t metric, double value, const std::vector<Tag>& tags) {}
   // An iteration ended: `error` is empty on success, else the script error
   // with file:line. `interrupted` when the engine cancelled it.
   virtual void OnIterationEnd(Vu& vu, int64_t started_ns, std::string_view error) = 0;
 };
+
+// A custom metric created by the script at init (require("stampede.metrics")),
+// k6's four metric types.
+enum class MetricKind { kCounter, kGauge, kRate, kTrend };
+struct MetricDefinition {
+  std::string_view name;
+  MetricKind kind = MetricKind::kCounter;
+  bool is_time = false;  // a trend of times (milliseconds in Lua)
+};
+// Called at init for every metric constructor call: returns the id the host
+// knows the metric by (OnMetric), or sets `*error` to one line saying why the
+// metric cannot be created (the constructor then raises it as a Lua error).
+// Same name and type twice: the same id. Called on the runtime's thread.
+using MetricDefiner = std::function<uint32_t(const MetricDefinition&, std::string* error)>;
 
 struct RuntimeOptions {
   std::string script_path;   // for messages and relative open()
@@ -92,6 +121,8 @@ struct RuntimeOptions {
   otel::Sampler sampler;
   std::string baggage;       // e.g. "stampede.run.id=..."; empty: none
   bool trace_root_request = false;  // each request its own trace (Locust-style)
+  // Custom metrics; empty: ids are the order of creation (0, 1, ...).
+  MetricDefiner define_metric;
 };
 
 // A Lua error at init time (syntax error, runtime error in the top level):
@@ -164,7 +195,21 @@ class Runtime {
   otel::IdGenerator& ids() { return ids_; }
   int setup_data_ref() const { return setup_data_ref_; }
   bool in_init() const { return in_init_; }
+  // http.setResponseCallback() at init: the callback every VU starts with
+  // (a VU copies it when created, after init).
+  ResponseCallback& init_response_callback() { return init_response_callback_; }
   std::string ReadFileForOpen(std::string_view path, std::string* error);
+  // Custom metrics created at init, by creation order (a name once).
+  struct CustomMetric {
+    std::string name;
+    MetricKind kind = MetricKind::kCounter;
+    bool is_time = false;
+    uint32_t host_id = 0;  // what define_metric returned
+  };
+  const std::vector<CustomMetric>& custom_metrics() const { return custom_metrics_; }
+  // Creates (or finds) a custom metric: its index in custom_metrics(), or -1
+  // with `*error` set.
+  int DefineMetric(const MetricDefinition& def, std::string* error);
 
  private:
   nlohmann::json RunLifecycle(const char* name, bool pass_data, int64_t timeout_ns);
@@ -187,8 +232,10 @@ class Runtime {
   };
   std::unordered_map<std::string, std::unique_ptr<Target>, StringHash, std::equal_to<>> targets_;
   std::unordered_map<std::string, std::string> open_cache_;
+  std::vector<CustomMetric> custom_metrics_;
   int setup_data_ref_ = -2;  // LUA_NOREF
   bool in_init_ = true;
+  ResponseCallback init_response_callback_ = ResponseCallback::Default();
 };
 
 }  // namespace stampede::script

@@ -25,7 +25,7 @@ struct Recorded {
 
 class RecordingHost final : public ScriptHost {
  public:
-  void OnRequest(Vu&, const http::Exchange&, const std::vector<Tag>& tags, bool,
+  void OnRequest(Vu&, const http::Exchange&, const std::vector<Tag>& tags, ResponseVerdict,
                  const RequestTrace&) override {
     Recorded r;
     for (const Tag& t : tags) {
@@ -45,6 +45,23 @@ class RecordingHost final : public ScriptHost {
     ++iterations;
     errors.emplace_back(error);
   }
+  struct Sample {
+    uint32_t metric = 0;  // OnMetric's id; unused for groups
+    double value = 0;     // ns for groups
+    std::map<std::string, std::string> tags;
+  };
+  static std::map<std::string, std::string> TagMap(const std::vector<Tag>& tags) {
+    std::map<std::string, std::string> out;
+    for (const Tag& t : tags) out[std::string(t.key)] = std::string(t.value);  // later wins
+    return out;
+  }
+  void OnGroupEnd(Vu&, int64_t duration_ns, const std::vector<Tag>& tags) override {
+    groups.push_back({0, static_cast<double>(duration_ns), TagMap(tags)});
+  }
+  void OnMetric(Vu&, uint32_t metric, double value, const std::vector<Tag>& tags) override {
+    metrics.push_back({metric, value, TagMap(tags)});
+  }
+  std::vector<Sample> groups, metrics;
   std::vector<Recorded> requests;
   std::map<std::string, int> checks, check_count;
   int iterations = 0;
@@ -60,11 +77,12 @@ class RuntimeTest : public ::testing::Test {
     client_ = std::make_unique<http::Client>(loop_, *resolver_, nullptr, http::ClientOptions{});
   }
 
-  std::unique_ptr<Runtime> Load(const std::string& source) {
+  std::unique_ptr<Runtime> Load(const std::string& source, MetricDefiner define_metric = {}) {
     RuntimeOptions o;
     o.script_path = "test.lua";
     o.source = source;
     o.env = {{"BASE", fault_.Url("")}};
+    o.define_metric = std::move(define_metric);
     auto rt = std::make_unique<Runtime>(o, loop_, *client_);
     rt->set_host(&host_);
     return rt;
@@ -310,6 +328,145 @@ TEST_F(RuntimeTest, PerVuRandomIsSeededPerVu) {
   std::string vb = lua_tostring(L, -1);
   EXPECT_NE(va, vb);
   EXPECT_EQ(va.size(), va.find(':') + 37);  // uuid is 36 characters
+}
+
+TEST_F(RuntimeTest, GroupDurationIsReportedWithTheGroupsOwnPathAlsoOnError) {
+  auto rt = Load(R"(
+    function default()
+      group("outer", function()
+        sleep(0.02)
+        group("inner", function() end)
+      end)
+      group("failing", function() error("inside") end)
+    end
+  )");
+  const Runtime::Pairs scenario_tags = {{"flow", "browse"}};
+  Vu& vu = rt->NewVu(1, "sc", "default", &scenario_tags);
+  RunIteration(vu);
+  EXPECT_NE(host_.errors[0].find("inside"), std::string::npos) << host_.errors[0];
+  ASSERT_EQ(host_.groups.size(), 3u);
+  // Inner groups end first.
+  EXPECT_EQ(host_.groups[0].tags["group"], "::outer::inner");
+  EXPECT_EQ(host_.groups[1].tags["group"], "::outer");
+  EXPECT_EQ(host_.groups[1].tags["scenario"], "sc");
+  EXPECT_EQ(host_.groups[1].tags["flow"], "browse");
+  EXPECT_GE(host_.groups[1].value, 20e6);  // the sleep inside, in ns
+  EXPECT_LT(host_.groups[0].value, host_.groups[1].value);
+  EXPECT_EQ(host_.groups[2].tags["group"], "::failing");  // left by an error: still recorded
+}
+
+TEST_F(RuntimeTest, CustomMetricsReportTheirValuesAndTags) {
+  auto rt = Load(R"(
+    local metrics = require("stampede.metrics")
+    local c = metrics.Counter("my_counter")
+    local g = metrics.Gauge("my_gauge")
+    local r = metrics.Rate("my_rate")
+    local t = metrics.Trend("my_trend", true)
+    local n = metrics.Trend("my_numbers")
+    local again = metrics.Counter("my_counter")
+    info = c.name .. "/" .. t.type .. "/" .. tostring(again.name == c.name) .. "/" .. tostring(r)
+    function default()
+      c:add(2)
+      again:add(3, { kind = "a", code = 42 })
+      g:add(-7.5)
+      r:add(true) r:add(false) r:add(0) r:add(5)
+      group("g", function() t:add(1.5, { scenario = "mine" }) end)
+      n:add(12)
+    end
+  )");
+  lua_getglobal(rt->state(), "info");
+  EXPECT_STREQ(lua_tostring(rt->state(), -1), "my_counter/trend/true/rate metric my_rate");
+  lua_pop(rt->state(), 1);
+  ASSERT_EQ(rt->custom_metrics().size(), 5u);  // one per name
+  EXPECT_EQ(rt->custom_metrics()[3].name, "my_trend");
+  EXPECT_TRUE(rt->custom_metrics()[3].is_time);
+  Vu& vu = rt->NewVu(1, "sc", "default");
+  RunIteration(vu);
+  ASSERT_EQ(host_.errors[0], "");
+  ASSERT_EQ(host_.metrics.size(), 9u);
+  auto& m = host_.metrics;
+  EXPECT_EQ(m[0].metric, 0u);
+  EXPECT_EQ(m[0].value, 2);
+  EXPECT_EQ(m[0].tags["group"], "");
+  EXPECT_EQ(m[0].tags["scenario"], "sc");
+  EXPECT_EQ(m[0].tags.count("kind"), 0u);
+  EXPECT_EQ(m[1].metric, 0u);  // the same metric
+  EXPECT_EQ(m[1].tags["kind"], "a");
+  EXPECT_EQ(m[1].tags["code"], "42");  // numbers become strings
+  EXPECT_EQ(m[2].metric, 1u);
+  EXPECT_EQ(m[2].value, -7.5);
+  std::vector<double> rates;
+  for (int i = 3; i < 7; ++i) rates.push_back(m[i].value);
+  EXPECT_EQ(rates, (std::vector<double>{1, 0, 0, 1}));
+  EXPECT_EQ(m[7].metric, 3u);
+  EXPECT_DOUBLE_EQ(m[7].value, 1.5e6);  // ms in Lua, ns reported
+  EXPECT_EQ(m[7].tags["group"], "::g");
+  EXPECT_EQ(m[7].tags["scenario"], "mine");  // the call's tags win
+  EXPECT_EQ(m[8].metric, 4u);
+  EXPECT_EQ(m[8].value, 12);  // not a time: as given
+}
+
+TEST_F(RuntimeTest, CustomMetricMisuseIsAClearError) {
+  const char* cases[][2] = {
+      {"require('stampede.metrics').Counter('late')", "only be called at init"},
+      {"c:add('x')", "metric \"c\" (a counter): add(value): value must be a number, got string"},
+      {"r:add('yes')", "metric \"r\" (a rate): add(value): value must be a boolean or a number"},
+      {"t:add(-1)", "must not be negative"},
+      {"t:add(0/0)", "finite"},
+      {"c:add(1, 'tags')", "tags must be a table"},
+      {"c:add(1, { k = true })", "tag \"k\" must be a string or a number, got boolean"},
+      {"c:add(1, { 'positional' })", "tag names must be strings"},
+      {"c.add(1)", "with a colon"},
+  };
+  for (auto& c : cases) {
+    auto rt = Load(std::string("local m = require('stampede.metrics')\n"
+                               "local c, r, t = m.Counter('c'), m.Rate('r'), m.Trend('t')\n"
+                               "function default() ") +
+                   c[0] + " end");
+    Vu& vu = rt->NewVu(1, "default", "default");
+    RunIteration(vu);
+    EXPECT_NE(host_.errors.back().find(c[1]), std::string::npos)
+        << c[0] << " gave: " << host_.errors.back();
+    EXPECT_NE(host_.errors.back().find("test.lua:3:"), std::string::npos) << host_.errors.back();
+  }
+  EXPECT_TRUE(host_.metrics.empty());
+}
+
+TEST_F(RuntimeTest, CustomMetricInitErrorsThrowWithFileAndLine) {
+  auto expect_init_error = [&](const std::string& source, const std::string& want,
+                               MetricDefiner definer = {}) {
+    try {
+      Load(source, std::move(definer));
+      ADD_FAILURE() << source << ": no error";
+    } catch (const ScriptError& e) {
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  };
+  const std::string head = "local m = require('stampede.metrics')\n";
+  expect_init_error(head + "m.Counter('x'):add(1)",
+                    "test.lua:2: metric \"x\": add() is not supported at init");
+  expect_init_error(head + "m.Counter('x')\nm.Trend('x')",
+                    "test.lua:3: metrics.Trend: metric \"x\" is already defined as a counter");
+  expect_init_error(head + "m.Trend('x', true)\nm.Trend('x')",
+                    "already defined as a trend of times");
+  expect_init_error(head + "m.Trend('x', 'yes')", "isTime must be a boolean");
+  expect_init_error(head + "m.Gauge(5)", "metrics.Gauge(name): name must be a string");
+  // The host's verdict (e.g. a built-in's name) is raised at the constructor.
+  expect_init_error(head + "m.Counter('http_reqs')",
+                    "test.lua:2: metrics.Counter: no such luck",
+                    [](const MetricDefinition& def, std::string* error) -> uint32_t {
+                      if (def.name == "http_reqs") *error = "no such luck";
+                      return 0;
+                    });
+  // The host's ids are what OnMetric reports.
+  auto rt = Load(head + "local a = m.Rate('a')\nfunction default() a:add(true) end",
+                 [](const MetricDefinition& def, std::string*) -> uint32_t {
+                   return def.kind == MetricKind::kRate ? 42 : 0;
+                 });
+  Vu& vu = rt->NewVu(1, "default", "default");
+  RunIteration(vu);
+  ASSERT_EQ(host_.metrics.size(), 1u);
+  EXPECT_EQ(host_.metrics[0].metric, 42u);
 }
 
 }  // namespace

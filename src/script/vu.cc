@@ -31,7 +31,8 @@ Vu::Vu(Runtime& runtime, uint64_t id, std::string scenario, std::string exec,
       scenario_tags_(scenario_tags),
       scenario_env_(scenario_env),
       sleep_(std::make_unique<SleepTimer>(*this)),
-      rng_(runtime.options().seed * 0x9E3779B97F4A7C15ull + id) {}
+      rng_(runtime.options().seed * 0x9E3779B97F4A7C15ull + id),
+      response_callback_(runtime.init_response_callback()) {}
 
 Vu::~Vu() {
   Interrupt();

@@ -18,6 +18,7 @@
 #include "http/response_parser.h"
 #include "loop/event_loop.h"
 #include "core/rng.h"
+#include "script/response_callback.h"
 #include "script/runtime.h"
 
 namespace stampede::script {
@@ -88,6 +89,10 @@ class Vu {
   const otel::SpanId& current_span_id() const {
     return span_stack_.empty() ? iteration_span_ : span_stack_.back().id;
   }
+  // The VU's response callback (k6: per VU): the one set at init, until
+  // http.setResponseCallback() is called while this VU runs. Kept across
+  // iterations.
+  ResponseCallback& response_callback() { return response_callback_; }
 
  private:
   class SleepTimer;
@@ -125,6 +130,7 @@ class Vu {
   bool trace_sampled_ = false;
   bool trace_kept_ = false;
   std::vector<SpanFrame> span_stack_;
+  ResponseCallback response_callback_;
   bool capture_result_ = false;  // setup(): keep the return value as JSON
   nlohmann::json result_;
 

@@ -13,6 +13,7 @@
 #include "http/request_writer.h"
 #include "http/response_parser.h"
 #include "otel/trace_context.h"
+#include "script/response_callback.h"
 #include "script/vu.h"
 
 namespace stampede::script {
@@ -33,6 +34,9 @@ struct Vu::Request final : public http::Exchange {
   std::string name;                         // params.name; empty: the URL
   std::vector<std::pair<std::string, std::string>> tags;  // params.tags
   int redirects_left = 10;
+  // Judges every hop's status (http_req_failed): params.responseCallback, or
+  // the VU's. A copy, so the hot path neither calls Lua nor allocates.
+  ResponseCallback response_callback;
   bool want_body = true;
   bool done = false;
   http::ByteBuffer bytes;

@@ -350,5 +350,99 @@ def collector_down_is_counted_and_bounded(t):
     check(1 <= len(warnings) <= 2, "one warning line per cause, not a stream: %r" % warnings)
 
 
+@case
+def console_exporter_writes_span_lines_before_the_summary(t):
+    fs = t.fault_server()
+    r = t.run("--url", fs.url("/echo"), "--vus", "2", "--iterations", "6",
+              env={"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "200"})
+    h.check_success(r, 6)
+    lines = r.stdout.splitlines()
+    span_at = [i for i, ln in enumerate(lines) if ln.startswith("{")]
+    summary_at = next((i for i, ln in enumerate(lines) if "http_reqs" in ln), None)
+    check(summary_at is not None, "no summary on stdout:\n" + r.stdout[-2000:])
+    check(span_at and max(span_at) < summary_at, "span lines come before the summary")
+    check("spans: %d exported" % len(span_at) in r.stdout, "the summary counts the span lines")
+    check_eq(r.json["spans"]["exported"], len(span_at), "spans exported")
+    spans = []
+    for i in span_at:
+        doc = json.loads(lines[i])  # each line is one OTLP/JSON request with one span
+        rs = doc["resourceSpans"]
+        check_eq((len(rs), len(rs[0]["scopeSpans"]), len(rs[0]["scopeSpans"][0]["spans"])),
+                 (1, 1, 1), "one resource, one scope, one span per line")
+        attrs = {a["key"]: a["value"] for a in rs[0]["resource"]["attributes"]}
+        check_eq(attrs["service.name"], {"stringValue": "stampede"}, "resource service.name")
+        spans.append(rs[0]["scopeSpans"][0]["spans"][0])
+    client = [s for s in spans if s["kind"] == 3]
+    check_eq(len(client), 6, "CLIENT spans (kind 3), one per request")
+    check_eq(len(spans), 8, "spans: 6 requests + 2 connects")
+    # The ids each request sent in its traceparent are its span's ids.
+    sent = {v for e in fs.logged() for k, v in e["headers"] if k.lower() == "traceparent"}
+    check_eq(len(sent), 6, "distinct traceparents at the server")
+    for s in client:
+        check("00-%s-%s-%02x" % (s["traceId"], s["spanId"], s["flags"] & 0xFF) in sent,
+              "span %s/%s matches no traceparent the server got: %r" % (s["traceId"], s["spanId"], sent))
+        check(int(s["endTimeUnixNano"]) >= int(s["startTimeUnixNano"]), "end >= start")
+        check_eq(s["name"], "GET", "span name")
+
+
+def console_spans(stdout):
+    return [json.loads(ln)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+            for ln in stdout.splitlines() if ln.startswith("{")]
+
+
+@case
+def expected_statuses_leave_span_status_to_semconv(t):
+    fs = t.fault_server()
+    script = t.path("expected.lua")
+    with open(script, "w") as f:
+        f.write("""
+local http = require("stampede.http")
+http.setResponseCallback(http.expectedStatuses(404))
+options = { iterations = 1 }
+function default()
+  http.get(ENV.B .. "/status?code=404", { name = "expected404" })
+  http.get(ENV.B .. "/status?code=200", { name = "unexpected200" })
+end
+""")
+    env = {"OTEL_TRACES_EXPORTER": "console"}
+    r = t.run(script, "-e", "B=" + fs.url(""), env=env)
+    r.expect_rc(0)
+    check_eq(r.metric("http_req_failed")["passes"], 1, "failed requests (the 200)")
+    client = {s["name"]: s for s in console_spans(r.stdout) if s["kind"] == 3}
+    check_eq(sorted(client), ["GET expected404", "GET unexpected200"], "CLIENT spans")
+    # A CLIENT span is Error for a 4xx whatever the script expects (semconv);
+    # an unexpected 200 is not an error on the span.
+    s404, s200 = client["GET expected404"], client["GET unexpected200"]
+    check_eq(s404.get("status", {}).get("code"), 2, "404 span status Error")
+    attrs = {a["key"]: a["value"] for a in s404["attributes"]}
+    check_eq(attrs.get("error.type"), {"stringValue": "404"}, "404 error.type")
+    check_eq(s200.get("status", {}).get("code", 0), 0, "200 span status unset")
+    # Unsampled traces keep the requests http_req_failed counts, not the
+    # expected 404.
+    r = t.run(script, "-e", "B=" + fs.url(""), env=dict(env, OTEL_TRACES_SAMPLER="always_off"))
+    r.expect_rc(0)
+    kept = [s["name"] for s in console_spans(r.stdout) if s["kind"] == 3]
+    check_eq(kept, ["GET unexpected200"], "kept unsampled CLIENT spans")
+
+
+@case
+def traces_exporter_none_and_lists(t):
+    fs = t.fault_server()
+    # none wins over --otel: nothing is exported, nothing is printed.
+    r = t.run("--url", fs.url("/ok"), "--iterations", "2", "--otel",
+              env={"OTEL_TRACES_EXPORTER": "none"})
+    h.check_success(r, 2)
+    check(not any(ln.startswith("{") for ln in r.stdout.splitlines()), "no span lines")
+    check("spans" not in r.json, "no span counters without an exporter")
+    # One exporter at a time: a list naming two is a configuration error.
+    r = t.run("--url", fs.url("/ok"), "--iterations", "2",
+              env={"OTEL_TRACES_EXPORTER": "otlp,console"}, export=False)
+    r.expect_rc(104)
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    check_eq(len(err), 1, "one line on stderr")
+    check("OTEL_TRACES_EXPORTER" in err[0] and "one exporter at a time" in err[0],
+          "the error names the variable and the fix: %r" % err[0])
+
+
 if __name__ == "__main__":
     sys.exit(h.main())
