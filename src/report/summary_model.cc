@@ -49,6 +49,21 @@ std::vector<SummaryEntry> CollectEntries(const metrics::Snapshot& snapshot,
     it->thresholds.insert(it->thresholds.end(), t.results.begin(), t.results.end());
   }
 
+  // k6 always shows the duration of the requests its response callback
+  // expected, `http_req_duration{expected_response:true}`, below
+  // http_req_duration (grafana/k6: the engine adds that sub-metric itself,
+  // and the summary shows it once it has samples).
+  constexpr std::string_view kExpected = "http_req_duration{expected_response:true}";
+  MetricSelector selector = metrics::ParseMetricSelector(kExpected);
+  if (const auto dur = snapshot.FindMetric(selector.metric);
+      dur && !snapshot.Aggregate(*dur, std::span(selector.filter)).empty()) {
+    auto& list = subs[selector.metric];
+    const bool named = std::any_of(list.begin(), list.end(), [&](const SubMetric& s) {
+      return s.selector.filter == selector.filter;
+    });
+    if (!named) list.push_back(SubMetric{std::string(kExpected), std::move(selector), {}});
+  }
+
   // All metric names known to the snapshot or the registry, sorted.
   std::map<std::string, MetricDef, std::less<>> defs;
   for (const MetricDef& def : registry.defs()) defs.emplace(def.name, def);

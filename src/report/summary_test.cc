@@ -48,6 +48,33 @@ class SummaryTest : public ::testing::Test {
   Registry registry_ = Registry::WithBuiltins();
 };
 
+// As k6: once requests carry expected_response, the duration of the
+// expected ones shows as a sub-metric below http_req_duration, unasked.
+TEST_F(SummaryTest, ExpectedResponseSubMetricShownWhenTagged) {
+  Shard a(registry_);
+  const TagSetId ok = a.Intern({{"expected_response", "true"}, {"status", "200"}});
+  const TagSetId bad = a.Intern({{"expected_response", "false"}, {"status", "500"}});
+  a.Add(builtin::kHttpReqDuration, ok, 1e6);
+  a.Add(builtin::kHttpReqDuration, ok, 3e6);
+  a.Add(builtin::kHttpReqDuration, bad, 8e6);
+  const Shard* shards[] = {&a};
+  Snapshot snap = Snapshot::Merge(registry_, shards);
+  snap.set_elapsed_ns(1'000'000'000);
+  const std::string text = FormatSummary(snap, registry_, SummaryOptions{});
+  EXPECT_NE(text.find("http_req_duration..............: avg=4ms min=1ms"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("  { expected_response:true }...: avg=2ms min=1ms med=2ms max=3ms"),
+            std::string::npos)
+      << text;
+  // Not listed twice when a threshold names it too.
+  SummaryOptions named;
+  named.thresholds.push_back({"http_req_duration{expected_response:true}", {{"p(95)<10", true}}});
+  const std::string again = FormatSummary(snap, registry_, named);
+  const size_t first = again.find("{ expected_response:true }");
+  ASSERT_NE(first, std::string::npos) << again;
+  EXPECT_EQ(again.find("{ expected_response:true }", first + 1), std::string::npos) << again;
+}
+
 TEST_F(SummaryTest, K6Layout) {
   const std::string text = FormatSummary(Run(), registry_, SummaryOptions{});
   EXPECT_EQ(

@@ -404,6 +404,12 @@ def happy_iterations(t):
     r.stdout_has_line(r"^\s*http_reqs\.*:\s*200\s", "`http_reqs....: 200` line")
     r.stdout_has_line(r"^\s*http_req_failed\.*:\s*0(\.0+)?%", "`http_req_failed...: 0.00%` line")
     r.stdout_has_line(r"^\s*http_req_duration\.*:", "http_req_duration line")
+    # As k6: the expected responses' duration, unasked, in the text and the JSON.
+    r.stdout_has_line(r"^\s*\{ expected_response:true \}\.*:\s*avg=",
+                      "`{ expected_response:true }` sub-metric line")
+    expected = r.metric("http_req_duration{expected_response:true}")
+    check(d["min"] <= expected["med"] <= d["max"],
+          "expected_response sub-metric within http_req_duration: %r" % expected)
 
 
 @case
