@@ -252,6 +252,31 @@ int EnvIndex(lua_State* L) {
   return 1;
 }
 
+// __pairs of ENV (honoured by the prelude's pairs): a fresh table of the
+// process environment plus -e, overlaid with the running VU's scenario env.
+// Cold path: a copy per call.
+int EnvPairs(lua_State* L) {
+  lua_newtable(L);
+  const int merged = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, lua_upvalueindex(2)) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, merged);
+  }
+  if (Vu* vu = RuntimeOf(L).VuFor(L); vu != nullptr && vu->scenario_env() != nullptr) {
+    for (const auto& [k, v] : *vu->scenario_env()) {
+      lua_pushlstring(L, k.data(), k.size());
+      lua_pushlstring(L, v.data(), v.size());
+      lua_rawset(L, merged);
+    }
+  }
+  lua_getglobal(L, "next");
+  lua_pushvalue(L, merged);
+  lua_pushnil(L);
+  return 3;
+}
+
 }  // namespace
 
 void OpenBindings(lua_State* L, Runtime& rt) {
@@ -290,7 +315,8 @@ void OpenBindings(lua_State* L, Runtime& rt) {
   lua_setglobal(L, "__stampede");
 
   // ENV: an empty proxy whose __index reads the running VU's scenario `env`
-  // first, then the process environment plus -e (kept as an upvalue table).
+  // first, then the process environment plus -e (kept as an upvalue table);
+  // its __pairs lists both.
   lua_newtable(L);
   lua_newtable(L);
   lua_pushlightuserdata(L, &rt);
@@ -299,6 +325,10 @@ void OpenBindings(lua_State* L, Runtime& rt) {
     lua_pushlstring(L, v.data(), v.size());
     lua_setfield(L, -2, k.c_str());
   }
+  lua_pushvalue(L, -2);  // the light userdata, then the table, again for __pairs
+  lua_pushvalue(L, -2);
+  lua_pushcclosure(L, EnvPairs, 2);
+  lua_setfield(L, -4, "__pairs");  // stack: proxy, mt, lud, table, closure
   lua_pushcclosure(L, EnvIndex, 2);
   lua_setfield(L, -2, "__index");
   lua_setmetatable(L, -2);

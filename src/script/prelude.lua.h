@@ -95,6 +95,18 @@ function trace.current()
   return span_current()
 end
 
+-- pairs() honours a __pairs metamethod, as in Lua 5.2 (LuaJIT's does not):
+-- pairs(ENV) lists the environment although ENV is a proxy.
+do
+  local next, getmetatable, rawpairs = next, getmetatable, pairs
+  function pairs(t)
+    local mt = getmetatable(t)
+    local mp = type(mt) == "table" and rawget(mt, "__pairs") or nil
+    if mp ~= nil then return mp(t) end
+    return rawpairs(t)
+  end
+end
+
 function fail(message)
   error(message == nil and "fail() called" or tostring(message), 2)
 end

@@ -1,4 +1,5 @@
--- A scenario's `env` adds ENV entries for that scenario's VUs only.
+-- A scenario's `env` adds ENV entries for that scenario's VUs only, and
+-- pairs(ENV) lists them with the process environment (BASE_URL comes from -e).
 local http = require("stampede.http")
 
 options = {
@@ -9,5 +10,8 @@ options = {
 }
 
 function default()
-  http.get(ENV.BASE_URL .. "/echo?scenario=" .. scenario.name .. "&note=" .. tostring(ENV.NOTE))
+  local listed = {}
+  for k, v in pairs(ENV) do listed[k] = v end
+  http.get(ENV.BASE_URL .. "/echo?scenario=" .. scenario.name .. "&note=" .. tostring(ENV.NOTE)
+    .. "&listed_note=" .. tostring(listed.NOTE) .. "&listed_base=" .. tostring(listed.BASE_URL == ENV.BASE_URL))
 end
