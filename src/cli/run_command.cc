@@ -90,6 +90,14 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   run->add_option("--cacert", f.ca_file, "Extra CA certificate file (PEM) to trust");
   run->add_option("--dns-server", f.dns_servers,
                   "DNS server IP[:port] to query instead of the system's (repeatable)");
+  run->add_flag("--no-connection-reuse", f.no_connection_reuse,
+                "Open a new connection for every request (k6 noConnectionReuse)");
+  run->add_flag("--no-vu-connection-reuse", f.no_vu_connection_reuse,
+                "Close a VU's connections at the end of each iteration (k6 noVUConnectionReuse)");
+  run->add_option("--batch", f.batch,
+                  "Most requests of one http.batch() in flight at once (default 20; 0: no limit)");
+  run->add_option("--batch-per-host", f.batch_per_host,
+                  "Most requests of one http.batch() in flight per host (default 6; 0: no limit)");
   run->add_option("-e,--env", f.env, "KEY=VALUE added to the script's ENV (repeatable)")
       ->take_all();
   run->add_option("--threshold", f.thresholds,
@@ -240,6 +248,23 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
   }
   c.ca_file = f.ca_file;
   c.dns_servers = f.dns_servers;
+  c.no_connection_reuse = f.no_connection_reuse;
+  c.no_vu_connection_reuse = f.no_vu_connection_reuse;
+  auto batch_limit = [](int64_t v, const char* flag) {
+    if (v < 0 || v > 1'000'000) {
+      throw ConfigError("invalid " + std::string(flag) + " " + std::to_string(v) +
+                        ": give a count from 0 (no limit) to 1000000");
+    }
+    return static_cast<uint32_t>(v);
+  };
+  if (f.batch != RunFlags::kNotGiven) {
+    c.batch = batch_limit(f.batch, "--batch");
+    c.batch_flag = true;
+  }
+  if (f.batch_per_host != RunFlags::kNotGiven) {
+    c.batch_per_host = batch_limit(f.batch_per_host, "--batch-per-host");
+    c.batch_per_host_flag = true;
+  }
   c.quiet = f.quiet;
   c.summary_export = f.summary_export;
   return c;

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct RunFlags {
   bool insecure_skip_tls_verify = false;
   std::string ca_file;
   std::vector<std::string> dns_servers;
+  bool no_connection_reuse = false;     // k6 --no-connection-reuse
+  bool no_vu_connection_reuse = false;  // k6 --no-vu-connection-reuse
+  static constexpr int64_t kNotGiven = INT64_MIN;
+  int64_t batch = kNotGiven;            // k6 --batch
+  int64_t batch_per_host = kNotGiven;   // k6 --batch-per-host
   std::vector<std::string> env;         // -e KEY=VALUE
   std::vector<std::string> thresholds;  // --threshold 'metric:expr'
   std::vector<std::string> stages;      // --stage 30s:50

@@ -38,6 +38,36 @@ TEST(RunCommandTest, DefaultsAreBoundedAndSane) {
   EXPECT_EQ(c.url.port, 8080);
 }
 
+TEST(RunCommandTest, ConnectionReuseAndBatchFlags) {
+  engine::RunConfig d = BuildRunConfig(Flags());
+  EXPECT_FALSE(d.no_connection_reuse);
+  EXPECT_FALSE(d.no_vu_connection_reuse);
+  EXPECT_EQ(d.batch, 20u);  // k6's defaults
+  EXPECT_EQ(d.batch_per_host, 6u);
+  EXPECT_FALSE(d.batch_flag);
+  EXPECT_FALSE(d.batch_per_host_flag);
+
+  RunFlags f = Flags();
+  f.no_connection_reuse = true;
+  f.no_vu_connection_reuse = true;
+  f.batch = 0;
+  f.batch_per_host = 3;
+  engine::RunConfig c = BuildRunConfig(f);
+  EXPECT_TRUE(c.no_connection_reuse);
+  EXPECT_TRUE(c.no_vu_connection_reuse);
+  EXPECT_EQ(c.batch, 0u);  // 0: no limit
+  EXPECT_TRUE(c.batch_flag);
+  EXPECT_EQ(c.batch_per_host, 3u);
+  EXPECT_TRUE(c.batch_per_host_flag);
+
+  f = Flags();
+  f.batch = -1;
+  ExpectConfigError(f, "--batch -1");
+  f = Flags();
+  f.batch_per_host = 1'000'001;
+  ExpectConfigError(f, "--batch-per-host 1000001");
+}
+
 TEST(RunCommandTest, ParsesHeadersMethodBodyAndDurations) {
   RunFlags f = Flags("https://localhost/x");
   f.method = "post";

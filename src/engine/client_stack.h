@@ -42,6 +42,10 @@ class ClientStack {
     http::ClientOptions o;
     o.connect_timeout_ns = c.connect_timeout_ns;
     o.request_timeout_ns = c.request_timeout_ns;
+    // In --url mode an iteration is one request: no reuse across iterations
+    // is no reuse at all.
+    o.reuse_connections =
+        !c.no_connection_reuse && !(c.no_vu_connection_reuse && c.script_path.empty());
     return o;
   }
 

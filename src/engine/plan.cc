@@ -698,6 +698,10 @@ Stage ParseStageFlag(std::string_view text) {
   return stage;
 }
 
+int64_t ParseOptionDurationNs(const nlohmann::json& value, std::string_view key) {
+  return JsonDurationNs(value, Where{"options"}, key);
+}
+
 Plan ParsePlan(const nlohmann::json& options, const PlanOverrides& cli) {
   Plan plan;
   Shortcuts shortcuts = ReadShortcuts(options, cli);

@@ -151,6 +151,13 @@ struct PlanOverrides {
 // Throws core::ConfigError.
 Stage ParseStageFlag(std::string_view text);
 
+// One top-level duration option of the script (e.g. `setupTimeout`), read
+// like every duration of the plan: a k6 duration string ("30s", "1m30s",
+// "2d12h", "500" = 500 ms) or a JSON number of MILLISECONDS. Throws
+// core::ConfigError `options: ...` naming `key` when `value` is of another
+// type, malformed or negative.
+int64_t ParseOptionDurationNs(const nlohmann::json& value, std::string_view key);
+
 // Builds the plan of the whole test from the script's `options` table (as
 // JSON; null or an object) and the CLI overrides.
 //

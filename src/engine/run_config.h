@@ -47,6 +47,19 @@ struct RunConfig {
   bool insecure_skip_tls_verify = false;
   std::string ca_file;                 // extra trust anchor (tests, private CAs)
   std::vector<std::string> dns_servers;  // empty: the system's resolver config
+  // k6's noConnectionReuse: every request on a new connection (sent with
+  // `Connection: close`), closed after its response.
+  bool no_connection_reuse = false;
+  // k6's noVUConnectionReuse: a script VU's connections are closed at the end
+  // of each of its iterations, and never used by another VU. In --url mode an
+  // iteration is one request, so this is noConnectionReuse.
+  bool no_vu_connection_reuse = false;
+  // k6's batch / batchPerHost: the most requests of one http.batch() call in
+  // flight at once, in total and per host; 0: no limit.
+  uint32_t batch = 20;
+  uint32_t batch_per_host = 6;
+  bool batch_flag = false;           // --batch given: wins over the script's option
+  bool batch_per_host_flag = false;  // --batch-per-host given
 
   // Trace context on every request (OTEL_PROPAGATORS, OTEL_TRACES_SAMPLER).
   otel::Propagators propagators;
@@ -82,6 +95,10 @@ inline script::RuntimeOptions RuntimeOptionsFor(const RunConfig& c) {
   o.propagators = c.propagators;
   o.sampler = c.sampler;
   o.trace_root_request = c.trace_root_request;
+  o.no_connection_reuse = c.no_connection_reuse;
+  o.no_vu_connection_reuse = c.no_vu_connection_reuse;
+  o.batch = c.batch;
+  o.batch_per_host = c.batch_per_host;
   if (c.baggage_run_id) o.baggage = "stampede.run.id=" + otel::EncodeBaggageValue(c.run_id);
   return o;
 }

@@ -19,6 +19,7 @@
 #include "otel/otlp_grpc_exporter.h"
 #include "otel/otlp_http_exporter.h"
 #include "otel/console_exporter.h"
+#include "engine/script_options.h"
 #include "engine/script_worker.h"
 #include "engine/worker.h"
 #include "http/client.h"
@@ -86,6 +87,12 @@ class Runner::ScriptProbe {
     runtime_ = std::make_unique<script::Runtime>(options, loop_, stack_.client());
   }
   script::Runtime& runtime() { return *runtime_; }
+  // Init ran before the script's options were known: setup() and teardown()
+  // get them from here on.
+  void ApplyScriptOptions(const RunConfig& c) {
+    runtime_->ApplyScriptOptions(RuntimeOptionsFor(c));
+    stack_.client().set_reuse_connections(!c.no_connection_reuse);
+  }
 
  private:
   core::MonotonicClock clock_;
@@ -146,27 +153,28 @@ void Runner::PrepareScript() {
   } catch (const script::ScriptError& e) {
     throw core::ConfigError(e.what());
   }
-  if (options.is_object()) {
-    // Script options that map onto flags; a flag given on the command line wins.
-    auto flag = [&](const char* key) -> const nlohmann::json* {
-      auto it = options.find(key);
-      return it == options.end() ? nullptr : &*it;
-    };
-    if (auto* v = flag("discardResponseBodies"); v && v->is_boolean()) {
-      config_.discard_response_bodies = v->get<bool>();
-    }
-    if (auto* v = flag("insecureSkipTLSVerify"); v && v->is_boolean() && !config_.insecure_skip_tls_verify) {
-      config_.insecure_skip_tls_verify = v->get<bool>();
-    }
-    if (auto* v = flag("userAgent"); v && v->is_string()) config_.user_agent = v->get<std::string>();
-    if (auto* v = flag("setupTimeout"); v && v->is_string()) {
-      config_.setup_timeout_ns = core::ParseDuration(v->get<std::string>(), "options.setupTimeout").count();
-    }
-    if (auto* v = flag("teardownTimeout"); v && v->is_string()) {
-      config_.teardown_timeout_ns =
-          core::ParseDuration(v->get<std::string>(), "options.teardownTimeout").count();
-    }
+  // Script options that map onto flags; a flag given on the command line wins
+  // (k6's order). Wrong types are errors; unknown keys one warning line.
+  ScriptOptions so = ParseScriptOptions(options);
+  if (!so.ignored_warning.empty()) core::Warn("{}", so.ignored_warning);
+  if (so.discard_response_bodies) config_.discard_response_bodies = *so.discard_response_bodies;
+  if (so.insecure_skip_tls_verify && !config_.insecure_skip_tls_verify) {
+    config_.insecure_skip_tls_verify = *so.insecure_skip_tls_verify;
   }
+  if (so.user_agent && config_.user_agent.empty()) config_.user_agent = *so.user_agent;
+  if (so.setup_timeout_ns) config_.setup_timeout_ns = *so.setup_timeout_ns;
+  if (so.teardown_timeout_ns) config_.teardown_timeout_ns = *so.teardown_timeout_ns;
+  if (so.no_connection_reuse && !config_.no_connection_reuse) {
+    config_.no_connection_reuse = *so.no_connection_reuse;
+  }
+  if (so.no_vu_connection_reuse && !config_.no_vu_connection_reuse) {
+    config_.no_vu_connection_reuse = *so.no_vu_connection_reuse;
+  }
+  if (so.batch && !config_.batch_flag) config_.batch = static_cast<uint32_t>(*so.batch);
+  if (so.batch_per_host && !config_.batch_per_host_flag) {
+    config_.batch_per_host = static_cast<uint32_t>(*so.batch_per_host);
+  }
+  probe_->ApplyScriptOptions(config_);
   plan_ = ParsePlan(options.is_null() ? nlohmann::json::object() : options, config_.overrides);
   for (const Scenario& sc : plan_.scenarios) {
     if (!probe_->runtime().HasFunction(sc.exec)) {

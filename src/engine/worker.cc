@@ -144,6 +144,11 @@ class Worker::Impl {
       baggage = "stampede.run.id=" + otel::EncodeBaggageValue(c.run_id);
       h.push_back({"baggage", baggage});
     }
+    // No reuse (an iteration here is one request, so noVUConnectionReuse is
+    // the same): say so to the server, as k6 does.
+    if ((c.no_connection_reuse || c.no_vu_connection_reuse) && !UserSets(c, "connection")) {
+      h.push_back({"Connection", "close"});
+    }
     return h;
   }
   // Searches the request head only; our header comes after the user's, so

@@ -38,6 +38,7 @@ class Connection final : public loop::IoHandler, public net::ResolveWaiter {
   Origin* origin() const { return origin_; }
   Exchange* exchange() const { return ex_; }
   uint64_t served() const { return served_; }
+  uint64_t pool_key() const { return pool_key_; }
 
   // Opens a connection to `origin` for `ex` (which records the phase timings).
   void Open(Origin& origin, Exchange& ex);
@@ -70,6 +71,7 @@ class Connection final : public loop::IoHandler, public net::ResolveWaiter {
   uint32_t interest_ = 0;
   size_t written_ = 0;
   uint64_t served_ = 0;
+  uint64_t pool_key_ = 0;  // the key of the exchange that opened it
   bool saw_response_byte_ = false;
   net::Address peer_;
   std::unique_ptr<net::TlsSession> tls_;  // made once, reused across reconnects
@@ -110,6 +112,7 @@ void Connection::Open(Origin& origin, Exchange& ex) {
   ex.conn_ = this;
   served_ = 0;
   written_ = 0;
+  pool_key_ = ex.pool_key;
   ex.timings.new_connection = true;
   ++origin.open;
   ++client_.open_connections_;
@@ -288,7 +291,8 @@ void Connection::Finish() {
   ex.timings.end_ns = client_.loop_.UpdateNow();
   ex.status = parser_.status();
   ex.body_truncated = parser_.body_truncated();
-  bool keep = parser_.keep_alive() && !parser_.has_leftover();
+  bool keep =
+      parser_.keep_alive() && !parser_.has_leftover() && client_.options_.reuse_connections;
   ++served_;
   ex_ = nullptr;
   ex.conn_ = nullptr;
@@ -429,9 +433,12 @@ void Client::Send(Exchange& ex) {
     loop_.Post(ex);
     return;
   }
-  if (!origin.idle.empty()) {
-    Connection* conn = origin.idle.back();
-    origin.idle.pop_back();
+  // The warmest idle connection of the exchange's pool (the last one pushed;
+  // with the shared pool, key 0, that is the back at once).
+  for (size_t i = origin.idle.size(); i-- > 0;) {
+    Connection* conn = origin.idle[i];
+    if (conn->pool_key_ != ex.pool_key) continue;
+    origin.idle.erase(origin.idle.begin() + static_cast<std::ptrdiff_t>(i));
     ex.timings.conn_acquired_ns = ex.timings.start_ns;
     conn->Reuse(ex);
     return;
@@ -466,6 +473,13 @@ void Client::StartOnNewConnection(Exchange& ex) {
 
 void Client::ConnectionIdle(Connection& conn) {
   Origin& origin = *conn.origin_;
+  if (origin.wait_head != nullptr && origin.wait_head->pool_key != conn.pool_key_) {
+    // Not the waiter's to reuse: closing frees the slot, and the waiter gets
+    // a connection of its own (ConnectionClosed).
+    conn.Close();
+    ConnectionClosed(conn);
+    return;
+  }
   if (Exchange* waiter = origin.wait_head) {
     origin.wait_head = waiter->next_waiting_;
     if (origin.wait_head == nullptr) origin.wait_tail = nullptr;
@@ -574,6 +588,18 @@ void Client::Cancel(Exchange& ex) {
   loop_.Cancel(static_cast<loop::Timer&>(ex));
   Detach(ex);
   ex.in_flight_ = false;
+}
+
+void Client::CloseIdle(uint64_t pool_key) {
+  for (auto& origin : origins_) {
+    for (size_t i = origin->idle.size(); i-- > 0;) {
+      if (i >= origin->idle.size()) continue;  // ConnectionClosed reorders the list
+      Connection* conn = origin->idle[i];
+      if (conn->pool_key_ != pool_key) continue;
+      conn->Close();
+      ConnectionClosed(*conn);
+    }
+  }
 }
 
 void Client::CloseAll() {

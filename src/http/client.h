@@ -40,6 +40,9 @@ struct ClientOptions {
   int64_t connect_timeout_ns = 10'000'000'000;   // DNS + TCP connect + TLS
   int64_t request_timeout_ns = 60'000'000'000;   // whole request, k6's `timeout`
   uint32_t max_conns_per_origin = 0;             // 0 = no limit
+  // false: every exchange gets a new connection, closed after its response
+  // (k6's noConnectionReuse).
+  bool reuse_connections = true;
   size_t read_buffer_bytes = 64 * 1024;          // the worker's one read buffer
 };
 
@@ -64,6 +67,11 @@ class Exchange : private loop::Task, private loop::Timer {
   int64_t timeout_ns = 0;
   // in: capture the response headers here (null: not captured, no cost).
   HeaderList* response_headers = nullptr;
+  // in: which idle connections this exchange may reuse: only those whose
+  // last exchange had the same key. A connection takes the key of the
+  // exchange that opened it. 0 (the default) is the shared pool; a VU under
+  // noVUConnectionReuse uses a key per iteration (see Client::CloseIdle).
+  uint64_t pool_key = 0;
 
   // out
   int status = 0;                        // 0 when no response status was read
@@ -122,6 +130,14 @@ class Client {
   // Closes every connection: idle ones quietly, busy ones fail their exchange
   // with kClosed (completions run on the next loop turn).
   void CloseAll();
+
+  // Closes the idle connections whose pool key is `pool_key` (busy ones are
+  // left alone). Cold: scans every origin's idle list.
+  void CloseIdle(uint64_t pool_key);
+
+  // Changes ClientOptions::reuse_connections for the exchanges sent from now
+  // on (idle connections are kept until their next use or CloseAll).
+  void set_reuse_connections(bool reuse) { options_.reuse_connections = reuse; }
 
   size_t open_connections() const { return open_connections_; }
   uint64_t connections_opened() const { return connections_opened_; }

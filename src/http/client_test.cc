@@ -138,6 +138,62 @@ TEST_F(ClientTest, ResendFromCompletionReusesTheSameConnection) {
   EXPECT_EQ(client_->connections_opened(), 1u);
 }
 
+// k6's noConnectionReuse: each exchange opens a connection and closes it.
+TEST_F(ClientTest, WithoutReuseEveryExchangeOpensAndClosesItsConnection) {
+  testing::NginxServer nginx;
+  ClientOptions options;
+  options.reuse_connections = false;
+  MakeClient(options);
+  TestExchange ex;
+  Prepare(ex, nginx.url());
+  for (int i = 0; i < 5; ++i) {
+    RunToCompletion(ex);
+    ASSERT_EQ(ex.error, net::NetError::kNone) << ex.error_detail;
+    EXPECT_EQ(ex.status, 200);
+    EXPECT_TRUE(ex.timings.new_connection) << i;
+    EXPECT_EQ(client_->open_connections(), 0u) << "closed after its response";
+  }
+  EXPECT_EQ(client_->connections_opened(), 5u);
+  // Switched back on: the next two share one connection.
+  client_->set_reuse_connections(true);
+  RunToCompletion(ex);
+  RunToCompletion(ex);
+  EXPECT_FALSE(ex.timings.new_connection);
+  EXPECT_EQ(client_->connections_opened(), 6u);
+}
+
+// noVUConnectionReuse: an idle connection serves only exchanges with the key
+// of the one that opened it; CloseIdle(key) closes that key's idle ones.
+TEST_F(ClientTest, PoolKeysSeparateIdleConnectionsAndCloseIdleClosesOneKey) {
+  testing::NginxServer nginx;
+  MakeClient();
+  TestExchange a, b, shared;
+  Prepare(a, nginx.url());
+  Prepare(b, nginx.url());
+  Prepare(shared, nginx.url());
+  a.pool_key = 7;
+  b.pool_key = 8;
+  RunToCompletion(a);
+  RunToCompletion(b);
+  EXPECT_TRUE(b.timings.new_connection) << "key 8 may not take key 7's idle connection";
+  RunToCompletion(shared);
+  EXPECT_TRUE(shared.timings.new_connection) << "the shared pool (key 0) is separate too";
+  RunToCompletion(a);
+  EXPECT_FALSE(a.timings.new_connection) << "key 7 reuses its own connection";
+  EXPECT_EQ(client_->connections_opened(), 3u);
+  EXPECT_EQ(client_->open_connections(), 3u);
+  client_->CloseIdle(7);
+  EXPECT_EQ(client_->open_connections(), 2u);
+  RunToCompletion(a);
+  EXPECT_TRUE(a.timings.new_connection) << "closed: key 7 needs a new connection";
+  RunToCompletion(b);
+  EXPECT_FALSE(b.timings.new_connection) << "key 8's connection was left alone";
+  client_->CloseIdle(8);
+  client_->CloseIdle(7);
+  client_->CloseIdle(0);
+  EXPECT_EQ(client_->open_connections(), 0u);
+}
+
 TEST_F(ClientTest, SteadyStateAllocatesNothing) {
   testing::NginxServer nginx;
   MakeClient();

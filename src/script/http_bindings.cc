@@ -185,7 +185,7 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
   r.want_body = !rt.options().discard_response_bodies;
   r.response_callback = vu.response_callback();
   bool user_content_type = false, user_cookie = false, user_traceparent = false,
-       user_baggage = false;
+       user_baggage = false, user_connection = false;
   if (params_idx != 0 && !lua_isnoneornil(L, params_idx)) {
     if (!lua_istable(L, params_idx)) {
       return std::string(fn) + ": params must be a table, got " +
@@ -210,6 +210,7 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
         if (k.size() == 6 && strncasecmp(k.data(), "cookie", 6) == 0) user_cookie = true;
         if (k.size() == 11 && strncasecmp(k.data(), "traceparent", 11) == 0) user_traceparent = true;
         if (k.size() == 7 && strncasecmp(k.data(), "baggage", 7) == 0) user_baggage = true;
+        if (k.size() == 10 && strncasecmp(k.data(), "connection", 10) == 0) user_connection = true;
         ++nheaders;
       }
     } else if (!lua_isnil(L, -1)) {
@@ -321,6 +322,8 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
   if (ro.propagators.baggage && !ro.baggage.empty() && !user_baggage) {
     r.header_views.push_back({"baggage", ro.baggage});
   }
+  // noConnectionReuse: tell the server too, as k6 (Go's DisableKeepAlives) does.
+  if (ro.no_connection_reuse && !user_connection) r.header_views.push_back({"Connection", "close"});
   return {};
 }
 

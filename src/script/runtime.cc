@@ -53,6 +53,19 @@ Runtime::Runtime(const RuntimeOptions& options, loop::EventLoop& loop, http::Cli
   in_init_ = false;
 }
 
+void Runtime::ApplyScriptOptions(const RuntimeOptions& o) {
+  options_.discard_response_bodies = o.discard_response_bodies;
+  options_.no_connection_reuse = o.no_connection_reuse;
+  options_.no_vu_connection_reuse = o.no_vu_connection_reuse;
+  options_.batch = o.batch;
+  options_.batch_per_host = o.batch_per_host;
+  if (o.user_agent != options_.user_agent) {
+    options_.user_agent = o.user_agent;
+    writer_ = options_.user_agent.empty() ? http::RequestWriter()
+                                          : http::RequestWriter(options_.user_agent);
+  }
+}
+
 Runtime::~Runtime() {
   vus_.clear();
   if (L_ != nullptr) lua_close(L_);

@@ -121,6 +121,16 @@ struct RuntimeOptions {
   otel::Sampler sampler;
   std::string baggage;       // e.g. "stampede.run.id=..."; empty: none
   bool trace_root_request = false;  // each request its own trace (Locust-style)
+  // k6's noConnectionReuse: requests carry `Connection: close` (unless the
+  // script sets a Connection header); the client itself does not reuse.
+  bool no_connection_reuse = false;
+  // k6's noVUConnectionReuse: a VU's requests use connections of their own
+  // iteration only; those are closed when the iteration ends.
+  bool no_vu_connection_reuse = false;
+  // k6's batch / batchPerHost: the most requests of one http.batch() in
+  // flight at once, in total and per origin; 0: no limit.
+  uint32_t batch = 20;
+  uint32_t batch_per_host = 6;
   // Custom metrics; empty: ids are the order of creation (0, 1, ...).
   MetricDefiner define_metric;
 };
@@ -172,6 +182,15 @@ class Runtime {
   http::Client& client() { return client_; }
   ScriptHost* host() const { return host_; }
   const RuntimeOptions& options() const { return options_; }
+  // Takes the fields of `o` that the script's own `options` decide
+  // (discard_response_bodies, user_agent, no_connection_reuse,
+  // no_vu_connection_reuse, batch, batch_per_host): the main thread's runtime
+  // runs init before those are known, then setup() and teardown() with them.
+  // Call while no VU runs.
+  void ApplyScriptOptions(const RuntimeOptions& o);
+  // A key no other iteration of this runtime has had (never 0), for
+  // http::Exchange::pool_key under noVUConnectionReuse.
+  uint64_t NewPoolKey() { return ++pool_keys_; }
 
   // Internal (bindings): the VU that owns the running coroutine `co`.
   Vu* VuFor(lua_State* co) const;
@@ -234,6 +253,7 @@ class Runtime {
   std::unordered_map<std::string, std::string> open_cache_;
   std::vector<CustomMetric> custom_metrics_;
   int setup_data_ref_ = -2;  // LUA_NOREF
+  uint64_t pool_keys_ = 0;
   bool in_init_ = true;
   ResponseCallback init_response_callback_ = ResponseCallback::Default();
 };

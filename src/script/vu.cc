@@ -76,6 +76,7 @@ void Vu::StartIteration() {
   group_path_.clear();
   cookies_.clear();  // as k6: each iteration starts with an empty cookie jar
   span_stack_.clear();
+  if (runtime_.options().no_vu_connection_reuse) pool_key_ = runtime_.NewPoolKey();
   NewTrace();
   started_ns_ = runtime_.loop().UpdateNow();
   lua_settop(co_, 0);
@@ -116,7 +117,17 @@ void Vu::Resume(int nargs) {
   Finish(message);
 }
 
+// noVUConnectionReuse: the iteration's idle connections are closed, so that
+// neither the next iteration nor another VU reuses them (k6 closes the VU's
+// idle connections between iterations).
+void Vu::ReleasePool() {
+  if (pool_key_ == 0) return;
+  runtime_.client().CloseIdle(pool_key_);
+  pool_key_ = 0;
+}
+
 void Vu::Finish(std::string_view error) {
+  ReleasePool();  // before the host may start the next iteration
   busy_ = false;
   if (ScriptHost* host = runtime_.host()) host->OnIterationEnd(*this, started_ns_, error);
 }
@@ -128,6 +139,8 @@ void Vu::Interrupt() {
     if (r.in_flight()) runtime_.client().Cancel(r);
   }
   outstanding_ = pending_count_ = 0;
+  batch_in_flight_ = batch_next_ = 0;
+  ReleasePool();
   runtime_.loop().Cancel(*sleep_);
   if (co_ != nullptr) {
     runtime_.Unregister(co_);
@@ -143,16 +156,64 @@ int Vu::StartRequestsAndYield(lua_State* co, size_t n, bool batch) {
   outstanding_ = n;
   batch_ = batch;
   for (size_t i = 0; i < n; ++i) {
-    requests_[i]->done = false;
-    runtime_.client().Send(*requests_[i]);
+    Request& r = *requests_[i];
+    r.done = false;
+    r.batch_started = false;
+    r.pool_key = pool_key_;
+  }
+  if (batch) {
+    batch_next_ = 0;
+    batch_in_flight_ = 0;
+    batch_hosts_.clear();
+    StartBatchRequests();
+  } else {
+    for (size_t i = 0; i < n; ++i) runtime_.client().Send(*requests_[i]);
   }
   return lua_yield(co, 0);
+}
+
+uint32_t& Vu::BatchHostCount(const http::Origin* origin) {
+  for (auto& [o, count] : batch_hosts_) {
+    if (o == origin) return count;
+  }
+  batch_hosts_.emplace_back(origin, 0);
+  return batch_hosts_.back().second;
+}
+
+// Starts, in order, the batch's requests that fit under the limits; a request
+// whose host is full is skipped for now (requests to other hosts go ahead).
+// Send() never completes from inside itself, so nothing re-enters here.
+void Vu::StartBatchRequests() {
+  const uint32_t limit = runtime_.options().batch;
+  const uint32_t per_host = runtime_.options().batch_per_host;
+  while (batch_next_ < pending_count_ && requests_[batch_next_]->batch_started) ++batch_next_;
+  for (size_t i = batch_next_; i < pending_count_; ++i) {
+    if (limit != 0 && batch_in_flight_ >= limit) return;
+    Request& r = *requests_[i];
+    if (r.batch_started) continue;
+    r.batch_host = r.origin;
+    if (per_host != 0) {
+      uint32_t& count = BatchHostCount(r.batch_host);
+      if (count >= per_host) continue;
+      ++count;
+    }
+    r.batch_started = true;
+    ++batch_in_flight_;
+    runtime_.client().Send(r);
+  }
 }
 
 void Vu::OnRequestDone(Request& r) {
   if (FollowRedirect(*this, r)) return;  // the next hop is in flight
   r.done = true;
-  if (--outstanding_ > 0) return;
+  if (batch_) {
+    --batch_in_flight_;
+    if (runtime_.options().batch_per_host != 0) --BatchHostCount(r.batch_host);
+  }
+  if (--outstanding_ > 0) {
+    if (batch_) StartBatchRequests();
+    return;
+  }
   // Every request of the operation has ended: hand the responses to Lua.
   lua_State* co = co_;
   if (batch_) {

@@ -60,7 +60,9 @@ class Vu {
   // The scenario's `env`, which overrides ENV for its VUs (null: none).
   const Runtime::Pairs* scenario_env() const { return scenario_env_; }
   // Starts `n` requests described by the Request slots (filled by the binding)
-  // and yields the coroutine until all have finished.
+  // and yields the coroutine until all have finished. A batch (http.batch)
+  // keeps at most RuntimeOptions::batch of them in flight at once, and at most
+  // batch_per_host per origin; the others start, in order, as slots free up.
   std::vector<std::unique_ptr<Request>>& request_slots() { return requests_; }
   Request& SlotAt(size_t i);
   int StartRequestsAndYield(lua_State* co, size_t n, bool batch);
@@ -100,6 +102,9 @@ class Vu {
   void EnsureCoroutine();
   void Resume(int nargs);
   void OnRequestDone(Request& r);
+  void StartBatchRequests();
+  uint32_t& BatchHostCount(const http::Origin* origin);
+  void ReleasePool();
   void OnSleepDone();
   void Finish(std::string_view error);
 
@@ -117,6 +122,14 @@ class Vu {
   bool batch_ = false;
   size_t outstanding_ = 0;   // requests of the pending operation still running
   size_t pending_count_ = 0; // requests in the pending operation
+  // http.batch under its limits: the first request not started yet, the
+  // requests in flight, and those per origin of their first hop.
+  size_t batch_next_ = 0;
+  size_t batch_in_flight_ = 0;
+  std::vector<std::pair<const http::Origin*, uint32_t>> batch_hosts_;
+  // noVUConnectionReuse: this iteration's http::Exchange::pool_key (0: the
+  // worker's shared pool).
+  uint64_t pool_key_ = 0;
   int64_t started_ns_ = 0;
   std::vector<std::unique_ptr<Request>> requests_;
   std::unique_ptr<SleepTimer> sleep_;

@@ -39,6 +39,10 @@ struct Vu::Request final : public http::Exchange {
   ResponseCallback response_callback;
   bool want_body = true;
   bool done = false;
+  // http.batch: started (it may wait for a slot), and the origin of its first
+  // hop, whose per-host slot it holds until done (redirects included, as k6).
+  bool batch_started = false;
+  const http::Origin* batch_host = nullptr;
   http::ByteBuffer bytes;
   http::HeaderList headers_in;
   std::string status_text;                  // the status tag's storage

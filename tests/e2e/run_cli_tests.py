@@ -513,6 +513,25 @@ def default_is_get_without_body(t):
 
 
 @case
+def no_connection_reuse_flags(t):
+    # k6's --no-connection-reuse: a new connection per request, with
+    # `Connection: close`. In --url mode an iteration is one request, so
+    # --no-vu-connection-reuse is the same. (With neither: 1 connection, see
+    # default_is_get_without_body.)
+    for flag in ("--no-connection-reuse", "--no-vu-connection-reuse"):
+        fs = t.fault_server()
+        r = t.run("--url", fs.url("/echo"), "--vus", "1", "--iterations", "4", flag)
+        check_success(r, 4)
+        reqs = fs.logged()
+        check_eq(len(reqs), 4, "requests seen by the server with %s" % flag)
+        for q in reqs:
+            headers = {k.lower(): v for k, v in q["headers"]}
+            check_eq(headers.get("connection"), "close", "Connection header with %s" % flag)
+        check_eq(fs.stats()["connections"], 4 + 1,
+                 "connections with %s (1 per request + 1 for /stats)" % flag)
+
+
+@case
 def every_request_carries_traceparent(t):
     fs = t.fault_server()
     r = t.run("--url", fs.url("/echo"), "--vus", "2", "--iterations", "6", "--baggage-run-id")
@@ -550,6 +569,9 @@ CONFIG_ERRORS = [
     ("iterations_negative", ["--url", "http://127.0.0.1:1/", "--iterations", "-1"],
      ["iterations", "-1"]),
     ("missing_url", ["--vus", "1"], ["url"]),
+    ("batch_negative", ["--url", "http://127.0.0.1:1/", "--batch", "-1"], ["--batch -1"]),
+    ("batch_per_host_too_large", ["--url", "http://127.0.0.1:1/", "--batch-per-host", "2000000"],
+     ["--batch-per-host 2000000"]),
     ("bad_sampler", ["--url", "http://127.0.0.1:1/"], ["OTEL_TRACES_SAMPLER"], {"OTEL_TRACES_SAMPLER": "sometimes"}),
 ]
 

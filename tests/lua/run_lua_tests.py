@@ -58,6 +58,12 @@ expect.json fields (all optional except exit_code):
                      "count": EXPECT (default >= 1)}; HV is a string (exact),
                      true/false (present/absent), {"contains": s} or {"regex": r}
   requests_total     EXPECT for the number of logged requests
+  connections        EXPECT for the number of distinct connections the logged
+                     requests came on (the fault server numbers them)
+  max_in_flight      EXPECT for the most requests the fault server had in flight
+                     at once (read, not yet answered); see fault_server.py
+  max_in_flight_per_host
+                     the same among requests with the same Host header
   expected_failure   a reason: the case documents a known engine bug; it is
                      run, printed as XFAIL when it fails (not counted as a
                      failure) and as FAIL "unexpectedly passed" otherwise
@@ -98,7 +104,8 @@ KNOWN_FIELDS = {
     "exit_code", "signal", "metrics", "thresholds", "script_errors", "errors",
     "errors_total", "stdout_contains", "stdout_not_contains", "stderr_contains",
     "stderr_not_contains", "stdout_regex", "stderr_regex", "stderr_lines", "requests",
-    "requests_total", "expected_failure",
+    "requests_total", "expected_failure", "connections", "max_in_flight",
+    "max_in_flight_per_host",
 }
 
 
@@ -203,8 +210,9 @@ def summarize_requests(log, limit=40):
         hdrs = ", ".join("%s: %s" % (k, v) for k, v in e.get("headers", [])
                          if k.lower() not in ("host",))
         body = e.get("body", "")
-        lines.append("    %s %s [%s] body=%r" % (e.get("method"), e.get("target"), hdrs,
-                                               body[:120]))
+        lines.append("    %s %s [%s] body=%r conn=%s in_flight=%s" % (
+            e.get("method"), e.get("target"), hdrs, body[:120], e.get("connection"),
+            e.get("in_flight")))
     if len(log) > limit:
         lines.append("    ... %d more" % (len(log) - limit))
     return "\n".join(lines) if lines else "    (none)"
@@ -563,6 +571,21 @@ class Runner:
                 got = sum(errors.values())
                 check(matches(got, e["errors_total"]), "errors total: expected %s, got %r (%r)"
                       % (describe_expect(e["errors_total"]), got, errors))
+
+        server_fields = (("connections", lambda entries: len({x.get("connection")
+                                                               for x in entries})),
+                         ("max_in_flight", lambda entries: max([x.get("in_flight", 0)
+                                                                for x in entries] or [0])),
+                         ("max_in_flight_per_host",
+                          lambda entries: max([x.get("in_flight_host", 0)
+                                               for x in entries] or [0])))
+        for field, measure in server_fields:
+            if field not in e:
+                continue
+            check(log is not None, "%s needs the fault server" % field)
+            got = measure(log)
+            check(matches(got, e[field]), "%s: expected %s, got %r; logged:\n%s"
+                  % (field, describe_expect(e[field]), got, summarize_requests(log)))
 
         if "requests" in e or "requests_total" in e:
             check(log is not None, "request assertions need the fault server")

@@ -33,12 +33,20 @@ Behaviour by request path (the query string carries parameters):
   /echo               200, JSON body describing the request: method, target, path,
                       query, version, headers (list of [name, value] in order),
                       body (utf-8, invalid bytes replaced), body_base64, body_len
-  /stats              200, JSON {"requests": {path: count}, "connections": n}
-                      (requests to /stats itself are not counted)
+  /stats              200, JSON {"requests": {path: count}, "connections": n,
+                      "max_in_flight": m} (requests to /stats itself are not counted)
   anything else       404
 
 HEAD never gets a body. `Connection: close` from the client (or HTTP/1.0
 without keep-alive) closes after the response.
+
+A request is "in flight" from when it has been read until the first byte of
+its response is written (or its connection ends without one): the client
+cannot have seen its response before it stops counting, so the count is
+exact, not a race with the client's next request. Every --log line carries,
+besides the request: "connection" (1-based number of the connection, in
+accept order), "in_flight" (requests in flight when this one arrived, itself
+included) and "in_flight_host" (the same among requests with its Host header).
 
 Options:
   --port P          port to bind (default 0: any free port)
@@ -84,6 +92,21 @@ REASONS = {
     431: "Request Header Fields Too Large", 500: "Internal Server Error",
     502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 }
+
+
+class ReleasingSocket:
+    """A socket that calls `release` once, before the first byte is sent."""
+
+    def __init__(self, sock, release):
+        self._sock = sock
+        self._release = release
+
+    def sendall(self, data):
+        self._release()
+        return self._sock.sendall(data)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
 
 
 class ClientGone(Exception):
@@ -282,6 +305,9 @@ class Server:
         self.stats_lock = threading.Lock()
         self.counts = {}
         self.connections = 0
+        self.in_flight = 0
+        self.in_flight_host = {}
+        self.max_in_flight = 0
         self.log_lock = threading.Lock()
         self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
 
@@ -290,18 +316,40 @@ class Server:
         with self.stats_lock:
             self.counts[path] = self.counts.get(path, 0) + 1
 
-    def log(self, req):
+    def log(self, req, extra):
         if not self.log_file:
             return
         if req.path != "/echo" and not self.args.log_all:
             return
-        line = json.dumps(req.as_json(), sort_keys=True)
+        entry = req.as_json()
+        entry.update(extra)
+        line = json.dumps(entry, sort_keys=True)
         with self.log_lock:
             self.log_file.write(line + "\n")
             self.log_file.flush()
 
     # --- connection handling ---------------------------------------------
-    def handle_connection(self, sock):
+    def begin_request(self, req, conn_id):
+        """Counts `req` in flight; returns its log extras and its release()."""
+        host = req.header("host") or ""
+        with self.stats_lock:
+            self.in_flight += 1
+            self.in_flight_host[host] = self.in_flight_host.get(host, 0) + 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            extra = {"connection": conn_id, "in_flight": self.in_flight,
+                     "in_flight_host": self.in_flight_host[host]}
+        released = []
+
+        def release():
+            if released:
+                return
+            released.append(True)
+            with self.stats_lock:
+                self.in_flight -= 1
+                self.in_flight_host[host] -= 1
+        return extra, release
+
+    def handle_connection(self, sock, conn_id):
         try:
             mode = self.args.mode
             if mode == "reset":
@@ -318,10 +366,17 @@ class Server:
                 req = read_request(conn)
                 if req is None:
                     return
-                if req.path != "/stats":
+                if req.path == "/stats":  # not counted, not in flight
+                    self.log(req, {"connection": conn_id})
+                    keep = self.respond(sock, req)
+                else:
                     self.count(req.path)
-                self.log(req)
-                keep = self.respond(sock, req)
+                    extra, release = self.begin_request(req, conn_id)
+                    try:
+                        self.log(req, extra)
+                        keep = self.respond(ReleasingSocket(sock, release), req)
+                    finally:
+                        release()
                 if not keep:
                     return
         except (ClientGone, ConnectionError, socket.timeout, OSError):
@@ -443,7 +498,8 @@ class Server:
             send_simple(sock, req, 200, body, ctype="application/json", close=close)
         elif p == "/stats":
             with self.stats_lock:
-                snap = {"requests": dict(self.counts), "connections": self.connections}
+                snap = {"requests": dict(self.counts), "connections": self.connections,
+                        "max_in_flight": self.max_in_flight}
             body = json.dumps(snap, sort_keys=True).encode("utf-8") + b"\n"
             send_simple(sock, req, 200, body, ctype="application/json", close=close)
         else:
@@ -479,7 +535,8 @@ class Server:
                 pass
             with self.stats_lock:
                 self.connections += 1
-            t = threading.Thread(target=self.handle_connection, args=(sock,), daemon=True)
+                conn_id = self.connections
+            t = threading.Thread(target=self.handle_connection, args=(sock, conn_id), daemon=True)
             t.start()
         self.stop_event.set()
         lsock.close()

@@ -1,0 +1,7 @@
+local http = require("stampede.http")
+
+options = { batch = "2" }
+
+function default()
+  http.get(ENV.BASE_URL .. "/ok")
+end

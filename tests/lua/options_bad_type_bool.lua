@@ -1,0 +1,3 @@
+options = { vus = 1, discardResponseBodies = "yes" }
+
+function default() end

@@ -1,0 +1,4 @@
+options = { setupTimeout = true }
+
+function setup() end
+function default() end

@@ -1,0 +1,3 @@
+options = { userAgent = 5 }
+
+function default() end
