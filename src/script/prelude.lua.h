@@ -6,6 +6,9 @@
 namespace stampede::script {
 
 inline constexpr const char* kPrelude = R"LUA(
+-- Locals, not globals, on the per-iteration paths (check runs every
+-- iteration): a global lookup is a hash lookup in the interpreter.
+local type, pcall, error, tostring, next = type, pcall, error, tostring, next
 local record_check, group_enter, group_exit = __stampede.record_check,
     __stampede.group_enter, __stampede.group_exit
 local span_begin, span_end, span_current = __stampede.span_begin, __stampede.span_end,
@@ -39,7 +42,7 @@ function check(value, sets, tags)
     error("check(value, sets, tags): tags must be a table", 2)
   end
   local all = true
-  for name, fn in pairs(sets) do
+  for name, fn in next, sets do
     local passed
     if type(fn) == "function" then
       local ok, res = pcall(fn, value)
@@ -98,7 +101,7 @@ end
 -- pairs() honours a __pairs metamethod, as in Lua 5.2 (LuaJIT's does not):
 -- pairs(ENV) lists the environment although ENV is a proxy.
 do
-  local next, getmetatable, rawpairs = next, getmetatable, pairs
+  local getmetatable, rawget, rawpairs = getmetatable, rawget, pairs
   function pairs(t)
     local mt = getmetatable(t)
     local mp = type(mt) == "table" and rawget(mt, "__pairs") or nil
