@@ -1,6 +1,7 @@
 #include "engine/script_worker.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -285,11 +286,31 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
   // set, skipping the shard's sort, copy and comparison. (A digest collision
   // between two different tag sets — odds of about n²/2^64 — would merge
   // their series; the shard's own interning stays the source of truth.)
+  //
+  // The digest mixes 8 bytes at a time, inline: tag strings are short, and
+  // std::hash (an out-of-line call per string) was ~4 % of a script
+  // iteration's instructions under callgrind.
+  static uint64_t MixString(uint64_t h, std::string_view s) {
+    const char* p = s.data();
+    size_t n = s.size();
+    h = (h ^ n) * 0x9E3779B97F4A7C15ull;
+    for (; n >= 8; p += 8, n -= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+      h ^= h >> 31;
+    }
+    uint64_t tail = 0;
+    for (size_t i = 0; i < n; ++i) tail |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+    h = (h ^ tail) * 0x94D049BB133111EBull;
+    return h ^ (h >> 29);
+  }
+
   metrics::TagSetId Intern(const std::vector<Tag>& tags) {
     uint64_t digest = 0x9E3779B97F4A7C15ull ^ tags.size();
     for (const Tag& t : tags) {
-      digest = (digest ^ std::hash<std::string_view>{}(t.key)) * 0xBF58476D1CE4E5B9ull;
-      digest = (digest ^ std::hash<std::string_view>{}(t.value)) * 0x94D049BB133111EBull;
+      digest = MixString(digest, t.key);
+      digest = MixString(digest, t.value);
     }
     auto it = tag_cache_.find(digest);
     if (it != tag_cache_.end()) return it->second;
