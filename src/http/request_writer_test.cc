@@ -184,6 +184,33 @@ TEST(RequestWriterTest, ValidHeaderValuesPass) {
   EXPECT_THAT(std::string(out.view()), HasSubstr("X-Empty: \r\n"));
 }
 
+// Values and targets are checked 8 bytes at a time: every byte value at
+// every position of a long string is judged exactly as byte by byte.
+TEST(RequestWriterTest, WordWiseValidationMatchesByteWise) {
+  RequestWriter writer;
+  const Url url = ParseUrl("http://h/", "t");
+  ByteBuffer out;
+  for (size_t pos = 0; pos < 24; ++pos) {
+    for (int b = 0; b < 256; ++b) {
+      std::string value(24, 'v');
+      value[pos] = static_cast<char>(b);
+      const bool control = (b < 0x20 && b != '\t') || b == 0x7f;
+      Header headers[] = {{"X-Long", value}};
+      out.Clear();
+      EXPECT_EQ(writer.Write("GET", url, headers, {}, out),
+                control ? RequestError::kInvalidHeaderValue : RequestError::kNone)
+          << "byte " << b << " at " << pos;
+      std::string target = "/" + std::string(23, 'p');
+      target[pos] = static_cast<char>(b);
+      const bool invisible = b <= 0x20 || b == 0x7f;
+      out.Clear();
+      EXPECT_EQ(writer.Write({.method = "GET", .host = "h", .target = target, .headers = {}}, {}, out),
+                invisible ? RequestError::kInvalidTarget : RequestError::kNone)
+          << "target byte " << b << " at " << pos;
+    }
+  }
+}
+
 TEST(RequestWriterTest, RejectsBadTargetAndHost) {
   RequestWriter writer;
   ByteBuffer out;
