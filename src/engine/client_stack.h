@@ -25,6 +25,8 @@ class ClientStack {
         client_(loop, resolver_, tls_.get(), ClientOptions(c)) {}
 
   http::Client& client() { return client_; }
+  // Null when built without TLS.
+  net::TlsContext* tls() { return tls_.get(); }
 
  private:
   static net::Resolver::Options ResolverOptions(const RunConfig& c) {

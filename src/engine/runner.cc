@@ -92,6 +92,7 @@ class Runner::ScriptProbe {
   void ApplyScriptOptions(const RunConfig& c) {
     runtime_->ApplyScriptOptions(RuntimeOptionsFor(c));
     stack_.client().set_reuse_connections(!c.no_connection_reuse);
+    if (net::TlsContext* tls = stack_.tls()) tls->SetInsecureSkipVerify(c.insecure_skip_tls_verify);
   }
 
  private:

@@ -114,11 +114,7 @@ TlsContext::TlsContext(const Options& options) : options_(options) {
   // truncation, so a bare EOF is a normal end of stream.
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 
-  if (options.insecure_skip_verify) {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-  } else {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  }
+  SSL_CTX_set_verify(ctx, options.insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
   if (!options.ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr) != 1) {
       fail("cannot load CA file \"" + options.ca_file + "\"");
@@ -165,6 +161,11 @@ TlsContext::TlsContext(const Options& options) : options_(options) {
 }
 
 TlsContext::~TlsContext() { ClearSessions(); }
+
+void TlsContext::SetInsecureSkipVerify(bool skip) {
+  options_.insecure_skip_verify = skip;
+  SSL_CTX_set_verify(ctx_.get(), skip ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
+}
 
 void TlsContext::ClearSessions() {
   for (auto& [origin, session] : sessions_) SSL_SESSION_free(session);

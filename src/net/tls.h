@@ -57,6 +57,11 @@ class TlsContext {
   TlsContext& operator=(const TlsContext&) = delete;
 
   const Options& options() const { return options_; }
+  // Turns certificate and host-name verification off (or on) for the
+  // sessions created from now on (a script's insecureSkipTLSVerify is known
+  // only after its init ran). Setup thread, before any handshake that must
+  // see the change.
+  void SetInsecureSkipVerify(bool skip);
   // Origins with a resumable session stored.
   size_t cached_sessions() const { return sessions_.size(); }
   // Forgets every stored session.

@@ -450,6 +450,27 @@ def https_insecure_skip_verify(t):
 
 
 @case
+def script_insecure_skip_verify_covers_setup_and_teardown(t):
+    # The option is read after init: setup() and teardown() must honour it too.
+    ngx = t.nginx()
+    script = t.path("insecure.lua")
+    with open(script, "w") as f:
+        f.write("""
+local http = require("stampede.http")
+options = { insecureSkipTLSVerify = true, iterations = 2 }
+function setup() return { status = http.get(ENV.URL).status } end
+function default(data)
+  check(data, { ["setup reached the server"] = function(d) return d.status == 200 end })
+  http.get(ENV.URL)
+end
+function teardown() http.get(ENV.URL) end
+""")
+    r = t.run(script, "-e", "URL=" + ngx.https_url)
+    check_success(r, 4)  # 1 in setup, 2 iterations, 1 in teardown
+    check_eq(r.metric("checks")["passes"], 2, "checks passed")
+
+
+@case
 def https_verify_fails_on_self_signed(t):
     ngx = t.nginx()
     r = t.run("--url", ngx.https_url, "--vus", "1", "--iterations", "3")
