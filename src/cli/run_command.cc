@@ -105,7 +105,7 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
       ->take_all();
   run->add_option("-s,--stage", f.stages, "Ramping stage DURATION:TARGET, e.g. 30s:50 (repeatable)")
       ->take_all();
-  run->add_option("--user-agent", f.user_agent, "User-Agent header (default stampede/VERSION)");
+  run->add_option("--user-agent", f.user_agent, "User-Agent header (default stampede/VERSION; \"\" sends none)");
   run->add_flag("--otel", f.otel,
                 "Export spans over OTLP, configured by the OTEL_EXPORTER_OTLP_* variables");
   run->add_option("--trace-keep-slower-than", f.trace_keep_slower_than,

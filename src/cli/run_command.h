@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,7 @@ struct RunFlags {
   std::vector<std::string> env;         // -e KEY=VALUE
   std::vector<std::string> thresholds;  // --threshold 'metric:expr'
   std::vector<std::string> stages;      // --stage 30s:50
-  std::string user_agent;
+  std::optional<std::string> user_agent;
   bool baggage_run_id = false;
   bool otel = false;
   std::string trace_keep_slower_than;

@@ -21,7 +21,8 @@ struct RunConfig {
   std::string script_source;
   std::vector<std::pair<std::string, std::string>> env;  // ENV: environment + -e
   bool discard_response_bodies = false;
-  std::string user_agent;
+  // Unset: stampede/<version>; "": no User-Agent header (k6: userAgent = "").
+  std::optional<std::string> user_agent;
   int64_t setup_timeout_ns = 60'000'000'000;
   int64_t teardown_timeout_ns = 60'000'000'000;
   std::vector<std::string> threshold_flags;  // --threshold 'metric:expr'

@@ -162,7 +162,7 @@ void Runner::PrepareScript() {
   if (so.insecure_skip_tls_verify && !config_.insecure_skip_tls_verify) {
     config_.insecure_skip_tls_verify = *so.insecure_skip_tls_verify;
   }
-  if (so.user_agent && config_.user_agent.empty()) config_.user_agent = *so.user_agent;
+  if (so.user_agent && !config_.user_agent) config_.user_agent = *so.user_agent;
   if (so.setup_timeout_ns) config_.setup_timeout_ns = *so.setup_timeout_ns;
   if (so.teardown_timeout_ns) config_.teardown_timeout_ns = *so.teardown_timeout_ns;
   if (so.no_connection_reuse && !config_.no_connection_reuse) {

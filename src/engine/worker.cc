@@ -71,6 +71,8 @@ class Worker::Impl {
         loop_(clock_),
         stack_(loop_, w.config_, w.config_.url.is_https()),
         client_(stack_.client()),
+        writer_(w.config_.user_agent ? http::RequestWriter(*w.config_.user_agent)
+                                     : http::RequestWriter()),
         request_(http::PreparedRequest::Prepare(writer_, w.config_.method, w.config_.url,
                                                 Headers(w.config_), w.config_.body)),
         traceparent_at_(WritesTraceparent(w.config_)

@@ -30,7 +30,7 @@ constexpr size_t kMaxTargets = 4096;
 
 Runtime::Runtime(const RuntimeOptions& options, loop::EventLoop& loop, http::Client& client)
     : options_(options), loop_(loop), client_(client) {
-  if (!options_.user_agent.empty()) writer_ = http::RequestWriter(options_.user_agent);
+  if (options_.user_agent) writer_ = http::RequestWriter(*options_.user_agent);
   L_ = luaL_newstate();
   if (L_ == nullptr) throw ScriptError("cannot create a Lua state (out of memory)");
   luaL_openlibs(L_);
@@ -61,8 +61,8 @@ void Runtime::ApplyScriptOptions(const RuntimeOptions& o) {
   options_.batch_per_host = o.batch_per_host;
   if (o.user_agent != options_.user_agent) {
     options_.user_agent = o.user_agent;
-    writer_ = options_.user_agent.empty() ? http::RequestWriter()
-                                          : http::RequestWriter(options_.user_agent);
+    writer_ = options_.user_agent ? http::RequestWriter(*options_.user_agent)
+                                  : http::RequestWriter();
   }
 }
 

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -112,7 +113,7 @@ struct RuntimeOptions {
   std::string source;        // the script text
   std::vector<std::pair<std::string, std::string>> env;  // ENV: environment + -e
   bool discard_response_bodies = false;
-  std::string user_agent;    // empty: stampede/<version>
+  std::optional<std::string> user_agent;  // unset: stampede/<version>; "": none
   size_t max_body_bytes = 16 * 1024 * 1024;  // kept response bodies are cut here
   uint64_t seed = 0;         // base seed for per-VU random generators
   // Trace context written on every request (a `traceparent` or `baggage`

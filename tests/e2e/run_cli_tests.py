@@ -500,6 +500,35 @@ def post_with_headers_and_body(t):
 
 
 @case
+def user_agent_flag_and_script_option(t):
+    fs = t.fault_server()
+
+    def agents():
+        return [{k.lower(): v for k, v in q["headers"]}.get("user-agent") for q in fs.logged()]
+
+    r = t.run("--url", fs.url("/echo?ua=default"), "--iterations", "1")
+    check_success(r, 1)
+    r = t.run("--url", fs.url("/echo?ua=flag"), "--user-agent", "my-test/2.0", "--iterations", "1")
+    check_success(r, 1)
+    r = t.run("--url", fs.url("/echo?ua=none"), "--user-agent", "", "--iterations", "1")
+    check_success(r, 1)
+    script = t.path("ua.lua")
+    with open(script, "w") as f:
+        f.write('local http = require("stampede.http")\n'
+                'options = { userAgent = "", iterations = 1 }\n'
+                'function default() http.get(ENV.URL) end\n')
+    r = t.run(script, "-e", "URL=" + fs.url("/echo?ua=script-none"))
+    check_success(r, 1)
+    r = t.run(script, "-e", "URL=" + fs.url("/echo?ua=flag-over-script"), "--user-agent", "cli/1")
+    check_success(r, 1)
+    got = agents()
+    check_eq(len(got), 5, "requests seen")
+    check(got[0] is not None and got[0].startswith("stampede/"), "default User-Agent: %r" % got[0])
+    check_eq(got[1:], ["my-test/2.0", None, None, "cli/1"],
+             "User-Agent with --user-agent X, --user-agent '', userAgent = '', flag over script")
+
+
+@case
 def body_from_file(t):
     payload = b"line one\nline two\r\n\xc3\xa9t\xc3\xa9 \x00 binary \xff end"
     with open(t.path("body.bin"), "wb") as f:
