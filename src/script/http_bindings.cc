@@ -146,9 +146,9 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
            lua_typename(L, lua_type(L, url_idx));
   }
   std::string error;
-  const Runtime::Target* target = rt.FindTarget(ToView(L, url_idx), &error);
+  const Runtime::TargetRef* target = rt.FindTarget(ToView(L, url_idx), &error);
   if (target == nullptr) return std::string(fn) + ": " + error;
-  r.target = target;
+  r.target = *target;
   r.method.assign(method.data(), method.size());
   for (char& c : r.method) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
 
@@ -298,7 +298,7 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
     ++nheaders;
   }
   if (!user_cookie) {
-    if (const std::string* cookie = vu.CookieHeaderFor(target->url.host)) {
+    if (const std::string* cookie = vu.CookieHeaderFor((*target)->url.host)) {
       if (r.headers.size() <= nheaders) r.headers.emplace_back();
       r.headers[nheaders].first.assign("Cookie");
       r.headers[nheaders].second.assign(*cookie);
@@ -615,9 +615,9 @@ bool FollowRedirect(Vu& vu, Vu::Request& r) {
            std::string(*location);
   }
   std::string error;
-  const Runtime::Target* target = vu.runtime().FindTarget(next, &error);
+  const Runtime::TargetRef* target = vu.runtime().FindTarget(next, &error);
   if (target == nullptr) return false;
-  r.target = target;
+  r.target = *target;
   --r.redirects_left;
   // Each hop is a wire attempt of its own: a new CLIENT span id.
   r.span_id = vu.runtime().ids().NewSpanId();

@@ -111,19 +111,20 @@ Vu* Runtime::VuFor(lua_State* co) const {
   return last_vu_;
 }
 
-const Runtime::Target* Runtime::FindTarget(std::string_view url, std::string* error) {
+const Runtime::TargetRef* Runtime::FindTarget(std::string_view url, std::string* error) {
   auto it = targets_.find(url);
-  if (it != targets_.end()) return it->second.get();
+  if (it != targets_.end()) return &it->second;
   std::optional<http::Url> parsed = http::TryParseUrl(url, "URL", error);
   if (!parsed) return nullptr;
-  auto target = std::make_unique<Target>();
+  auto target = std::make_shared<Target>();
   target->url = std::move(*parsed);
   target->origin = client_.GetOrigin(target->url);
   target->redacted = target->url.Redacted();
   target->host_header = target->url.HostHeader();
-  if (targets_.size() >= kMaxTargets) targets_.clear();  // bounded: unique URLs churn
+  // Bounded: unique URLs churn. Requests in flight hold their own references.
+  if (targets_.size() >= kMaxTargets) targets_.clear();
   auto [pos, _] = targets_.emplace(std::string(url), std::move(target));
-  return pos->second.get();
+  return &pos->second;
 }
 
 std::string Runtime::ReadFileForOpen(std::string_view path, std::string* error) {

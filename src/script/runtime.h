@@ -210,7 +210,12 @@ class Runtime {
     std::string redacted;
     std::string host_header;
   };
-  const Target* FindTarget(std::string_view url, std::string* error);
+  // Shared: a request keeps its target alive while the bounded cache below
+  // may drop it (a script that makes every URL unique churns the cache).
+  using TargetRef = std::shared_ptr<const Target>;
+  // The cached target of `url`, parsed on first use; nullptr (and `error`)
+  // when the URL is invalid. The pointer is valid until the next call.
+  const TargetRef* FindTarget(std::string_view url, std::string* error);
   const http::RequestWriter& writer() const { return writer_; }
   otel::IdGenerator& ids() { return ids_; }
   int setup_data_ref() const { return setup_data_ref_; }
@@ -250,7 +255,7 @@ class Runtime {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, std::unique_ptr<Target>, StringHash, std::equal_to<>> targets_;
+  std::unordered_map<std::string, TargetRef, StringHash, std::equal_to<>> targets_;
   std::unordered_map<std::string, std::string> open_cache_;
   std::vector<CustomMetric> custom_metrics_;
   int setup_data_ref_ = -2;  // LUA_NOREF

@@ -26,7 +26,7 @@ struct Vu::Request final : public http::Exchange {
   // What to send (views point into Lua strings anchored on the coroutine's
   // stack, or into the owned strings below).
   std::string method;
-  const Runtime::Target* target = nullptr;
+  Runtime::TargetRef target;  // shared with the runtime's cache
   std::string_view body_view;
   std::string body_storage;                 // a table body, encoded as JSON
   std::vector<std::pair<std::string, std::string>> headers;  // the user's (copied)
