@@ -5,7 +5,23 @@
 
 namespace stampede::metrics {
 
-ExpHistogram::ExpHistogram() : counts_(kMaxBuckets, 0) {}
+ExpHistogram::ExpHistogram() : counts_(kMinCapacity, 0), mask_(kMinCapacity - 1) {}
+
+void ExpHistogram::EnsureCapacity(int32_t lo, int32_t hi) {
+  const auto needed = static_cast<uint64_t>(static_cast<int64_t>(hi) - lo + 1);
+  if (needed <= counts_.size()) return;
+  size_t capacity = counts_.empty() ? static_cast<size_t>(kMinCapacity) : counts_.size();
+  while (capacity < needed) capacity *= 2;
+  capacity = std::min(capacity, static_cast<size_t>(kMaxBuckets));
+  std::vector<uint64_t> grown(capacity, 0);
+  const auto new_mask = static_cast<uint32_t>(capacity - 1);
+  if (!empty_buckets()) {
+    for (int32_t i = lo_; i <= hi_; ++i) grown[static_cast<uint32_t>(i - lo_) & new_mask] = Slot(i);
+    base_ = lo_;
+  }
+  counts_.swap(grown);
+  mask_ = new_mask;
+}
 
 // The mapping follows the OTel specification's exponential bucket mapping:
 // index = ceil(log2(v) * 2^scale) - 1, so that buckets are upper-inclusive.
@@ -63,6 +79,7 @@ void ExpHistogram::Record(double value) {
   }
   int32_t index = MapToIndex(value, scale_);
   if (empty_buckets()) {
+    EnsureCapacity(index, index);  // only a moved-from histogram has no array
     lo_ = hi_ = base_ = index;
   } else if (index < lo_ || index > hi_) {
     const int shift =
@@ -71,6 +88,7 @@ void ExpHistogram::Record(double value) {
       Downscale(shift);
       index >>= shift;
     }
+    EnsureCapacity(std::min(lo_, index), std::max(hi_, index));
     lo_ = std::min(lo_, index);
     hi_ = std::max(hi_, index);
   }
@@ -84,7 +102,7 @@ void ExpHistogram::Downscale(int shift) {
   // Make the buffer linear (lo_ at position 0). Then every bucket moves to a
   // position at or below its own ((i >> k) - (lo >> k) <= i - lo), so one
   // ascending pass merges in place without clobbering unread buckets.
-  const auto start = static_cast<std::ptrdiff_t>(static_cast<uint32_t>(lo_ - base_) & kMask);
+  const auto start = static_cast<std::ptrdiff_t>(static_cast<uint32_t>(lo_ - base_) & mask_);
   std::rotate(counts_.begin(), counts_.begin() + start, counts_.end());
   const int32_t new_lo = lo_ >> shift;
   for (int32_t i = lo_; i <= hi_; ++i) {
@@ -134,9 +152,11 @@ void ExpHistogram::Merge(const ExpHistogram& other) {
   const int32_t other_lo = other.lo_ >> shift_other;
   const int32_t other_hi = other.hi_ >> shift_other;
   if (was_empty) {
+    EnsureCapacity(other_lo, other_hi);  // empty: no bucket to move
     base_ = lo_ = other_lo;
     hi_ = other_hi;
   } else {
+    EnsureCapacity(std::min(lo_, other_lo), std::max(hi_, other_hi));
     lo_ = std::min(lo_, other_lo);
     hi_ = std::max(hi_, other_hi);
   }

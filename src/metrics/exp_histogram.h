@@ -10,8 +10,12 @@
 // a relative error <= 0.55 %.
 //
 // Thread-safety: none; one writer, or concurrent const readers.
-// Allocation: the bucket array (kMaxBuckets counts, 32 KiB) is allocated once
-// in the constructor; Record, Merge and Reset never allocate.
+// Allocation: the bucket array grows with the populated index range, in
+// powers of two from kMinCapacity to kMaxBuckets counts (32 KiB), and never
+// shrinks. A histogram of one value holds 16 counts, so a series that sees
+// few samples (high-cardinality tags, e.g. a URL per request) stays small.
+// Record and Merge allocate only when the range outgrows the array — at most
+// 9 times in a histogram's life, never in steady state; Reset never does.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +29,7 @@ class ExpHistogram {
   static constexpr int kMaxScale = 20;
   static constexpr int kMinScale = -10;
   static constexpr int32_t kMaxBuckets = 4096;  // a power of two
+  static constexpr int32_t kMinCapacity = 16;   // a power of two
 
   ExpHistogram();
   // Copyable (cold path: copies the bucket array) and movable. A moved-from
@@ -35,13 +40,14 @@ class ExpHistogram {
   ExpHistogram& operator=(ExpHistogram&&) noexcept = default;
 
   // Records one value (a duration in ns, a byte count, or any non-negative
-  // number). O(1), no allocation. Zero goes to zero_count(); negative values
+  // number). O(1); allocates only when the range outgrows the array. Zero
+  // goes to zero_count(); negative values
   // are recorded as zero; NaN and +inf are ignored.
   void Record(double value);
 
   // Adds all of `other` into this histogram. The result is exactly the
   // histogram that recording the union of both inputs would have produced:
-  // same scale, buckets, count, sum, min and max. Cold path; no allocation.
+  // same scale, buckets, count, sum, min and max. Cold path.
   void Merge(const ExpHistogram& other);
 
   // Empties the histogram and returns it to kMaxScale. No allocation.
@@ -80,13 +86,14 @@ class ExpHistogram {
   static double LowerBoundary(int32_t index, int scale);
 
  private:
-  static constexpr uint32_t kMask = kMaxBuckets - 1;
-
   bool empty_buckets() const { return hi_ < lo_; }
-  uint64_t& Slot(int32_t index) { return counts_[static_cast<uint32_t>(index - base_) & kMask]; }
+  uint64_t& Slot(int32_t index) { return counts_[static_cast<uint32_t>(index - base_) & mask_]; }
   uint64_t Slot(int32_t index) const {
-    return counts_[static_cast<uint32_t>(index - base_) & kMask];
+    return counts_[static_cast<uint32_t>(index - base_) & mask_];
   }
+  // Grows the array so that indices [lo, hi] (hi - lo < kMaxBuckets) fit,
+  // keeping the populated buckets; base_ becomes lo_ when it moves them.
+  void EnsureCapacity(int32_t lo, int32_t hi);
   // The smallest shift so that [lo >> shift, hi >> shift] fits kMaxBuckets.
   static int ShiftToFit(int32_t lo, int32_t hi);
   // Lowers the scale by `shift` (>= 0), merging buckets in place.
@@ -94,7 +101,8 @@ class ExpHistogram {
   // Estimate of the value with 0-based rank `rank` (< count_).
   double ValueAtRank(uint64_t rank) const;
 
-  std::vector<uint64_t> counts_;  // circular: index i lives at (i - base_) & kMask
+  std::vector<uint64_t> counts_;  // circular: index i lives at (i - base_) & mask_
+  uint32_t mask_ = 0;             // counts_.size() - 1 (size a power of two)
   int scale_ = kMaxScale;
   int32_t base_ = 0;
   int32_t lo_ = 0;  // populated index range [lo_, hi_]; empty when hi_ < lo_

@@ -170,6 +170,46 @@ TEST(ExpHistogramTest, DownscaleMatchesDirectMappingAtFinalScale) {
   ExpectSameHistogram(sorted_order, h);
 }
 
+// The bucket array starts small and grows with the populated range, at both
+// ends and across wrap-around of its circular layout; every step keeps the
+// counts. Values within a narrow band first (no downscale), then wider on
+// both sides, below 1 (negative indices) and above.
+TEST(ExpHistogramTest, GrowingArrayKeepsEveryBucket) {
+  std::mt19937_64 rng(11);
+  std::vector<double> values;
+  ExpHistogram h;
+  for (int round = 0; round < 12; ++round) {
+    const double spread = std::exp2(round) / 2048.0;  // 1/2048 .. 1 octave
+    std::uniform_real_distribution<double> rel(-spread, spread);
+    for (int i = 0; i < 200; ++i) {
+      const double v = std::exp2(rel(rng)) * (round % 2 == 0 ? 1.0 : 0.999);
+      values.push_back(v);
+      h.Record(v);
+    }
+  }
+  std::map<int32_t, uint64_t> expected;
+  for (double v : values) ++expected[ExpHistogram::MapToIndex(v, h.scale())];
+  EXPECT_EQ(h.positive_offset(), expected.begin()->first);
+  EXPECT_EQ(h.positive_offset() + h.positive_bucket_count() - 1, expected.rbegin()->first);
+  for (int32_t i = h.positive_offset(); i < h.positive_offset() + h.positive_bucket_count(); ++i) {
+    auto it = expected.find(i);
+    ASSERT_EQ(h.BucketCount(i), it == expected.end() ? 0u : it->second) << "bucket " << i;
+  }
+  // Merging a small array into a large one, and a large into a small one,
+  // gives the histogram of the union either way.
+  ExpHistogram one;
+  one.Record(1.5);
+  ExpHistogram big_into_small = one;
+  big_into_small.Merge(h);
+  ExpHistogram small_into_big = h;
+  small_into_big.Merge(one);
+  ExpHistogram all;
+  for (double v : values) all.Record(v);
+  all.Record(1.5);
+  ExpectSameHistogram(all, small_into_big);
+  ExpectSameHistogram(all, big_into_small);
+}
+
 TEST(ExpHistogramTest, DownscaleWithNegativeIndices) {
   ExpHistogram h;
   for (double v : {1e-3, 2e-3, 0.5, 0.9}) h.Record(v);  // all indices negative

@@ -96,6 +96,9 @@ TEST(ShardTest, ExistingTagSetLookupAndAddDoNotAllocate) {
   const Tag tags[] = {{"status", status}, {"name", name}, {"method", "GET"}};
   const TagSetId id = shard.Intern(tags);
   for (MetricId m = 0; m < registry.size(); ++m) shard.Add(m, id, 1.0);  // create series
+  // A trend's bucket array grows with its range (at most 9 times in its life,
+  // up to kMaxBuckets): let it reach the range of the loop below first.
+  shard.Add(builtin::kHttpReqDuration, id, 1e6);
 
   const Tag reordered[] = {{"method", "GET"}, {"name", name}, {"status", status}};
   AllocationCounter counter;
