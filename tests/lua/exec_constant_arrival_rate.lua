@@ -5,7 +5,7 @@ options = {
     car = {
       executor = "constant-arrival-rate",
       rate = 20, timeUnit = "1s", duration = "2s",
-      preAllocatedVUs = 5, maxVUs = 10,
+      preAllocatedVUs = 20, maxVUs = 40,
     },
   },
 }

@@ -6,7 +6,7 @@ options = {
       executor = "ramping-arrival-rate",
       startRate = 0, timeUnit = "1s",
       stages = { { duration = "1s", target = 20 }, { duration = "1s", target = 20 } },
-      preAllocatedVUs = 5, maxVUs = 10,
+      preAllocatedVUs = 20, maxVUs = 40,
     },
   },
 }
