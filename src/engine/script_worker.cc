@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "engine/client_stack.h"
 #include "engine/custom_metrics.h"
 #include "engine/request_recorder.h"
@@ -379,6 +380,7 @@ ScriptWorker::~ScriptWorker() {
 void ScriptWorker::Start() {
   impl_ = std::make_unique<Impl>(*this);
   thread_ = std::thread([this] {
+    core::NameThisThread("stampede-w" + std::to_string(index_));
     impl_->Run();
     progress_.active_vus.store(0, std::memory_order_relaxed);
     progress_.done.store(true, std::memory_order_release);

@@ -5,6 +5,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/thread_name.h"
 #include "engine/client_stack.h"
 #include "engine/request_recorder.h"
 #include "engine/request_spans.h"
@@ -290,6 +291,7 @@ void Worker::Start() {
 }
 
 void Worker::ThreadMain() {
+  core::NameThisThread("stampede-w" + std::to_string(index_));
   impl_->Run();
   progress_.active_vus.store(0, std::memory_order_relaxed);
   progress_.done.store(true, std::memory_order_release);

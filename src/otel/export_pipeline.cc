@@ -4,6 +4,7 @@
 #include <array>
 
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "otel/otlp_encoder.h"
 
 namespace stampede::otel {
@@ -48,7 +49,10 @@ ExportPipeline::ExportPipeline(std::unique_ptr<Exporter> exporter, int num_sinks
   pending_.Reserve(options_.max_batch_bytes + sink_options.chunk_bytes);
   request_.Reserve(options_.max_batch_bytes + sink_options.chunk_bytes + 4096);
   rng_state_ ^= static_cast<uint64_t>(ToNs(SteadyClock::now()));
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    core::NameThisThread("stampede-export");
+    Run();
+  });
 }
 
 ExportPipeline::~ExportPipeline() { Shutdown(std::chrono::nanoseconds(0)); }
