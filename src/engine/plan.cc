@@ -11,6 +11,7 @@
 
 #include "core/duration.h"
 #include "core/error.h"
+#include "engine/json_text.h"
 
 namespace stampede::engine {
 namespace {
@@ -37,17 +38,8 @@ struct Where {
   throw core::ConfigError(fmt::format("{}: {}", where.prefix, message));
 }
 
-// User text (a name, a key) quoted and escaped so the message stays one line.
-std::string Q(std::string_view text) {
-  return json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// A JSON value rendered on one line for an error message (long ones cut).
-std::string Shown(const json& v) {
-  std::string s = v.dump(-1, ' ', true, json::error_handler_t::replace);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
+using json_text::Q;
+using json_text::Shown;
 
 int64_t JsonWholeNumber(const json& v, const Where& where, std::string_view key) {
   if (v.is_number_integer()) {

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "engine/json_text.h"
 #include "engine/plan.h"
 
 namespace stampede::engine {
@@ -18,16 +19,12 @@ using nlohmann::json;
   throw core::ConfigError(fmt::format("options: {}", message));
 }
 
-// User text quoted and escaped so that a message stays one line.
-std::string Q(std::string_view text) {
-  return json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
-}
+using json_text::Q;
 
 // A value as the user wrote it, on one line (long ones cut), with its Lua type
 // when that helps: `5 (a number)`, `"yes" (a string)`.
 std::string Given(const json& v) {
-  std::string s = v.dump(-1, ' ', true, json::error_handler_t::replace);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  const std::string s = json_text::Shown(v);
   const char* type = v.is_string()    ? "a string"
                      : v.is_number()  ? "a number"
                      : v.is_boolean() ? "a boolean"
