@@ -24,6 +24,13 @@ void InstallResponseMeta(lua_State* L, Runtime& runtime);
 int OpenMetricsModule(lua_State* L);
 void InstallMetricMeta(lua_State* L, Runtime& runtime);
 
+// response_callback_bindings.cc: adds http.expectedStatuses and
+// http.setResponseCallback to the module table on top of the stack, and
+// reads a callback: the ResponseCallback of the expectedStatuses object at
+// `idx`, or null when the value is something else.
+void AddResponseCallbackFunctions(lua_State* L, Runtime& runtime);
+const ResponseCallback* ToCallback(lua_State* L, int idx);
+
 // Called when one request of a VU ends: reports it to the host, stores
 // cookies, and, for a redirect that should be followed, sends the next hop
 // and returns true.
