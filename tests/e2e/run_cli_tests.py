@@ -865,17 +865,13 @@ class Runner:
     def __init__(self, stampede, keep_tmp):
         self.stampede = stampede
         self.keep_tmp = keep_tmp
-        self._nginx = None
+        self._nginx = nginx_conf.SharedNginx(workers=1, https=True)
 
     def shared_nginx(self):
-        if self._nginx is None:
-            self._nginx = nginx_conf.Nginx(workers=1, https=True).start()
-        return self._nginx
+        return self._nginx.get()
 
     def close(self):
-        if self._nginx:
-            self._nginx.stop()
-            self._nginx = None
+        self._nginx.stop()
 
     def run_case(self, fn):
         name = fn.__name__

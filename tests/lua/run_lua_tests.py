@@ -351,17 +351,13 @@ class Runner:
         self.stampede = stampede
         self.keep_tmp = keep_tmp
         self.verbose = verbose
-        self._nginx = None
+        self._nginx = nginx_conf.SharedNginx(workers=1, https=False)
 
     def nginx(self):
-        if self._nginx is None:
-            self._nginx = nginx_conf.Nginx(workers=1, https=False).start()
-        return self._nginx
+        return self._nginx.get()
 
     def close(self):
-        if self._nginx:
-            self._nginx.stop()
-            self._nginx = None
+        self._nginx.stop()
 
     # -- one case -----------------------------------------------------------
     def run_case(self, case):

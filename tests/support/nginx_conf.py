@@ -360,6 +360,24 @@ class Nginx:
         return "\n".join("%s=%s" % (k, shlex.quote(str(v))) for k, v in vals.items())
 
 
+class SharedNginx:
+    """One nginx started on first use and shared by a test runner's cases."""
+
+    def __init__(self, **kwargs):
+        self._kwargs = kwargs
+        self._nginx = None
+
+    def get(self):
+        if self._nginx is None:
+            self._nginx = Nginx(**self._kwargs).start()
+        return self._nginx
+
+    def stop(self):
+        if self._nginx:
+            self._nginx.stop()
+            self._nginx = None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("command", choices=["start", "run"])
