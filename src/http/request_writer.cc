@@ -232,6 +232,14 @@ RequestError WriteImpl(std::string_view method, const HostParts& host, std::stri
 
 }  // namespace
 
+RequestWriter::RequestWriter(std::string user_agent) : user_agent_(std::move(user_agent)) {
+  if (!IsFieldValue(user_agent_)) {
+    throw core::ConfigError(fmt::format("invalid User-Agent {}: it must not contain CR, LF or other "
+                                        "control characters",
+                                        Quote(user_agent_)));
+  }
+}
+
 std::string_view RequestErrorName(RequestError error) {
   switch (error) {
     case RequestError::kNone:

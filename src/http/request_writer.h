@@ -57,8 +57,9 @@ class RequestWriter {
   static constexpr std::string_view kDefaultUserAgent = "stampede/0.1";
 
   // `user_agent` is sent unless the caller sets User-Agent; "" sends none.
-  explicit RequestWriter(std::string user_agent = std::string(kDefaultUserAgent))
-      : user_agent_(std::move(user_agent)) {}
+  // Throws core::ConfigError when it holds CR, LF or another control byte
+  // (it is written verbatim into every request).
+  explicit RequestWriter(std::string user_agent = std::string(kDefaultUserAgent));
 
   // Appends the serialised request to `out`. On failure `out` is left as it
   // was, the error is returned and, if `message` is given, it receives one line

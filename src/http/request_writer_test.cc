@@ -111,6 +111,9 @@ TEST(RequestWriterTest, CustomOrNoUserAgent) {
   EXPECT_EQ(Write(RequestWriter("k6-compatible/1"), "GET", "http://h/"),
             "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: k6-compatible/1\r\n\r\n");
   EXPECT_EQ(Write(RequestWriter(""), "GET", "http://h/"), "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  // Written verbatim into every request: no header injection through it.
+  EXPECT_THROW(RequestWriter("a\r\nX-Injected: 1"), core::ConfigError);
+  EXPECT_THROW(RequestWriter(std::string("a\x01b")), core::ConfigError);
 }
 
 TEST(RequestWriterTest, HeadFormTakesHostAndTarget) {

@@ -615,6 +615,8 @@ CONFIG_ERRORS = [
     ("bad_url_text", ["--url", "not a url"], ["not a url"]),
     ("unknown_flag", ["--url", "http://127.0.0.1:1/", "--bogus-flag"], ["bogus-flag"]),
     ("bad_duration", ["--url", "http://127.0.0.1:1/", "--duration", "10q"], ["10q"]),
+    ("user_agent_with_crlf", ["--url", "http://127.0.0.1:1/", "--user-agent", "a\r\nX-Injected: 1"],
+     ["User-Agent"]),
     ("vus_zero", ["--url", "http://127.0.0.1:1/", "--vus", "0"], ["vus"]),
     ("iterations_negative", ["--url", "http://127.0.0.1:1/", "--iterations", "-1"],
      ["iterations", "-1"]),
