@@ -109,9 +109,7 @@ int RecordCheck(lua_State* L) {
   tags.clear();
   std::string_view name = ToView(L, 1);
   tags.push_back({"check", name});
-  tags.push_back({"group", vu->group_path()});
-  tags.push_back({"scenario", vu->scenario()});
-  for (const auto& [k, v] : vu->scenario_tags()) tags.push_back({k, v});
+  vu->AppendContextTags(tags);
   if (lua_istable(L, 3)) {
     lua_pushnil(L);
     while (lua_next(L, 3) != 0) {
@@ -171,9 +169,7 @@ int GroupExit(lua_State* L) {
     if (ScriptHost* host = rt.host(); host != nullptr && !vu->span_stack().empty()) {
       static thread_local std::vector<ScriptHost::Tag> tags;
       tags.clear();
-      tags.push_back({"group", vu->group_path()});
-      tags.push_back({"scenario", vu->scenario()});
-      for (const auto& [k, v] : vu->scenario_tags()) tags.push_back({k, v});
+      vu->AppendContextTags(tags);
       host->OnGroupEnd(*vu, now - vu->span_stack().back().start_ns, tags);
     }
     vu->groups().pop_back();

@@ -455,9 +455,7 @@ void ReportRequest(Vu& vu, Vu::Request& r) {
   if (verdict != ResponseVerdict::kUnjudged) {
     tags.push_back({"expected_response", verdict == ResponseVerdict::kExpected ? "true" : "false"});
   }
-  tags.push_back({"group", vu.group_path()});
-  tags.push_back({"scenario", vu.scenario()});
-  for (const auto& [k, v] : vu.scenario_tags()) tags.push_back({k, v});
+  vu.AppendContextTags(tags);
   for (const auto& [k, v] : r.tags) tags.push_back({k, v});
   ScriptHost::RequestTrace trace;
   trace.trace_id = r.trace_id;

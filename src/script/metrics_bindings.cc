@@ -151,9 +151,7 @@ int MetricAdd(lua_State* L) {
 
   static thread_local std::vector<ScriptHost::Tag> tags;
   tags.clear();
-  tags.push_back({"group", vu->group_path()});
-  tags.push_back({"scenario", vu->scenario()});
-  for (const auto& [k, v] : vu->scenario_tags()) tags.push_back({k, v});
+  vu->AppendContextTags(tags);
   if (lua_istable(L, 3)) {
     lua_settop(L, 3);
     lua_pushnil(L);

@@ -57,6 +57,14 @@ class Vu {
   const std::string& group_path() const { return group_path_; }
   void RebuildGroupPath();
   const Runtime::Pairs& scenario_tags() const { return scenario_tags_ ? *scenario_tags_ : kNone; }
+  // Appends the tags every sample of this VU carries — group (k6's
+  // "::outer::inner"), scenario, and the scenario's own tags — as views into
+  // the VU, valid until its group or scenario changes.
+  void AppendContextTags(std::vector<ScriptHost::Tag>& out) const {
+    out.push_back({"group", group_path_});
+    out.push_back({"scenario", scenario_});
+    for (const auto& [k, v] : scenario_tags()) out.push_back({k, v});
+  }
   // The scenario's `env`, which overrides ENV for its VUs (null: none).
   const Runtime::Pairs* scenario_env() const { return scenario_env_; }
   // Starts `n` requests described by the Request slots (filled by the binding)
