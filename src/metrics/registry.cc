@@ -93,6 +93,16 @@ MetricId Registry::DefineCustom(std::string name, MetricType type, ValueType val
   return id;
 }
 
+MetricId Registry::DefineInternal(std::string name, MetricType type, ValueType value_type) {
+  if (auto it = by_name_.find(name); it != by_name_.end() && !defs_[it->second].internal) {
+    throw core::ConfigError("metric \"" + name +
+                            "\" is reserved by stampede; give the metric another name");
+  }
+  const MetricId id = Define(std::move(name), type, value_type);
+  defs_[id].internal = true;
+  return id;
+}
+
 std::optional<MetricId> Registry::Find(std::string_view name) const {
   if (auto it = by_name_.find(name); it != by_name_.end()) return it->second;
   return std::nullopt;

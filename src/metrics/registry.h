@@ -46,6 +46,10 @@ struct MetricDef {
   MetricType type = MetricType::kCounter;
   ValueType value_type = ValueType::kDefault;
   bool custom = false;  // created by the script (DefineCustom), not built in
+  // Recorded by the engine for an output (e.g. the OTel semantic-convention
+  // metrics), not a k6 metric: left out of the summary, the JSON export,
+  // thresholds' metric list and the k6 export family.
+  bool internal = false;
 };
 
 // Lower-case names as used by k6 ("counter", "gauge", "rate", "trend").
@@ -70,6 +74,12 @@ class Registry {
   // that is not custom (a built-in, or one the engine defines), or a custom
   // metric of another type. Setup thread only.
   MetricId DefineCustom(std::string name, MetricType type, ValueType value_type);
+
+  // Defines an internal metric (MetricDef::internal; see above), or returns
+  // the id of the internal metric already defined with that name and types.
+  // Throws core::ConfigError when the name is taken by another metric.
+  // Setup thread only.
+  MetricId DefineInternal(std::string name, MetricType type, ValueType value_type);
 
   std::optional<MetricId> Find(std::string_view name) const;
   // Precondition: id < size().

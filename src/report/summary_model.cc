@@ -71,6 +71,7 @@ std::vector<SummaryEntry> CollectEntries(const metrics::Snapshot& snapshot,
 
   std::vector<SummaryEntry> entries;
   for (const auto& [name, def] : defs) {
+    if (def.internal) continue;  // recorded for an output (OTel semconv), not a k6 metric
     const std::optional<metrics::MetricId> id = snapshot.FindMetric(name);
     SummaryEntry entry;
     entry.key = name;
