@@ -23,6 +23,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # test partners and benchmark peers
   nginx-light wrk python3 openssl curl procps util-linux time
+  # a real Prometheus (and promtool) scrapes /metrics in the tests
+  prometheus
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/metrics_list_command.h"
 #include "cli/run_command.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   stampede::cli::RunFlags run_flags;
   CLI::App* run = stampede::cli::AddRunCommand(app, run_flags);
+  stampede::cli::MetricsListFlags list_flags;
+  CLI::App* metrics_list = stampede::cli::AddMetricsListCommand(app, list_flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -50,6 +53,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (run->parsed()) return stampede::cli::RunCommand(run_flags);
+    if (metrics_list->parsed()) return stampede::cli::MetricsListCommand(list_flags);
   } catch (const stampede::core::ConfigError& e) {
     return Fail(OneLine(e.what()), e.code());
   } catch (const std::exception& e) {

@@ -8,10 +8,12 @@ extern char** environ;
 #include <sstream>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/duration.h"
 #include "core/error.h"
 #include "core/quote.h"
 #include "core/log.h"
+#include "otel/metrics_config.h"
 #include "otel/otlp_config.h"
 #include "otel/trace_context.h"
 #include "engine/runner.h"
@@ -70,7 +72,8 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   run->add_option("--url", f.url, "URL every virtual user requests (http:// or https://)");
   run->add_option("-X,--method", f.method, "HTTP method")->capture_default_str();
   run->add_option("-H,--header", f.headers, "Request header 'Name: value' (repeatable)")
-      ->take_all();
+      ->take_all()
+      ->allow_extra_args(false);  // one value per flag: `-e K=V test.lua` keeps the script
   run->add_option("--body", f.body, "Request body: TEXT, or @FILE to read it from a file");
   run->add_option("-u,--vus", f.vus, "Virtual users (closed loop; default 1)");
   run->add_option("-d,--duration", f.duration, "How long to run, e.g. 30s, 1m30s");
@@ -89,7 +92,8 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
                 "Do not verify the server's TLS certificate");
   run->add_option("--cacert", f.ca_file, "Extra CA certificate file (PEM) to trust");
   run->add_option("--dns-server", f.dns_servers,
-                  "DNS server IP[:port] to query instead of the system's (repeatable)");
+                  "DNS server IP[:port] to query instead of the system's (repeatable)")
+      ->allow_extra_args(false);
   run->add_flag("--no-connection-reuse", f.no_connection_reuse,
                 "Open a new connection for every request (k6 noConnectionReuse)");
   run->add_flag("--no-vu-connection-reuse", f.no_vu_connection_reuse,
@@ -99,15 +103,35 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   run->add_option("--batch-per-host", f.batch_per_host,
                   "Most requests of one http.batch() in flight per host (default 6; 0: no limit)");
   run->add_option("-e,--env", f.env, "KEY=VALUE added to the script's ENV (repeatable)")
-      ->take_all();
+      ->take_all()
+      ->allow_extra_args(false);  // one value per flag: `-e K=V test.lua` keeps the script
   run->add_option("--threshold", f.thresholds,
                   "Threshold 'metric:expression', e.g. 'http_req_duration:p(95)<500' (repeatable)")
-      ->take_all();
+      ->take_all()
+      ->allow_extra_args(false);  // one value per flag: `-e K=V test.lua` keeps the script
   run->add_option("-s,--stage", f.stages, "Ramping stage DURATION:TARGET, e.g. 30s:50 (repeatable)")
-      ->take_all();
+      ->take_all()
+      ->allow_extra_args(false);  // one value per flag: `-e K=V test.lua` keeps the script
   run->add_option("--user-agent", f.user_agent, "User-Agent header (default stampede/VERSION; \"\" sends none)");
   run->add_flag("--otel", f.otel,
                 "Export spans over OTLP, configured by the OTEL_EXPORTER_OTLP_* variables");
+  run->add_option("--out", f.outs,
+                  "k6 output: opentelemetry (or experimental-opentelemetry) means --otel")
+      ->allow_extra_args(false);
+  run->add_option("--otel-metrics", f.otel_metrics,
+                  "Metric families to export: k6 (k6's names), semconv (OTel HTTP client "
+                  "metrics), or both")
+      ->capture_default_str();
+  run->add_option("--otel-metric-prefix", f.otel_metric_prefix,
+                  "Prefix of the k6-named metrics (default stampede_; K6_OTEL_METRIC_PREFIX)");
+  run->add_option("--otel-metric-cardinality-limit", f.metric_cardinality_limit,
+                  "Most series per exported metric; later ones merge into otel.metric.overflow")
+      ->capture_default_str();
+  run->add_option("--prometheus", f.prometheus,
+                  "Serve Prometheus /metrics at HOST:PORT (e.g. 127.0.0.1:9464) while the run "
+                  "lasts");
+  run->add_option("--linger", f.linger,
+                  "Keep /metrics served this long after the run ends (for a last scrape)");
   run->add_option("--trace-keep-slower-than", f.trace_keep_slower_than,
                   "Also export unsampled requests slower than this (failed ones always are)");
   run->add_flag("--baggage-run-id", f.baggage_run_id,
@@ -176,10 +200,82 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
   // by default), or whenever OTEL_TRACES_EXPORTER names one (otlp, console);
   // OTEL_TRACES_EXPORTER=none (or OTEL_SDK_DISABLED=true) exports nothing.
   std::string exporter = env("OTEL_TRACES_EXPORTER");
-  if (f.otel || !exporter.empty()) {
+  bool k6_output = false;
+  for (const std::string& out : f.outs) {
+    std::string name = out.substr(0, out.find('='));
+    if (name == "opentelemetry" || name == "experimental-opentelemetry") {
+      k6_output = true;
+    } else {
+      throw ConfigError("invalid --out " + Quote(out) +
+                        ": stampede supports --out opentelemetry (or experimental-opentelemetry); "
+                        "for a JSON summary use --summary-export FILE");
+    }
+  }
+  const bool otel_on = f.otel || k6_output;
+  if (otel_on || !exporter.empty()) {
     otel::OtlpConfig traces = otel::ParseOtlpConfig(otel::ProcessEnvironment(), otel::Signal::kTraces);
     for (const std::string& w : traces.warnings) core::Warn("{}", w);
     if (traces.exporter != otel::ExporterKind::kNone) c.traces_export = std::move(traces);
+  }
+  // Metrics: OTLP (--otel, OTEL_METRICS_EXPORTER, k6's K6_OTEL_* variables)
+  // and Prometheus (--prometheus, OTEL_METRICS_EXPORTER=prometheus).
+  c.metrics_export = otel::ParseMetricsConfig(otel::ProcessEnvironment(), otel_on, k6_output);
+  for (const std::string& note : c.metrics_export.notes) core::Warn("{}", note);
+  {
+    metrics::ExportOptions& eo = c.metric_export_options;
+    eo.k6 = eo.semconv = false;
+    std::string_view rest = f.otel_metrics;
+    while (true) {
+      size_t comma = rest.find(',');
+      std::string token(rest.substr(0, comma));
+      while (!token.empty() && token.back() == ' ') token.pop_back();
+      while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+      if (token == "k6") {
+        eo.k6 = true;
+      } else if (token == "semconv") {
+        eo.semconv = true;
+      } else if (!token.empty()) {
+        throw ConfigError("invalid --otel-metrics " + Quote(f.otel_metrics) +
+                          ": give k6, semconv or k6,semconv");
+      }
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
+    }
+    if (!eo.k6 && !eo.semconv) {
+      throw ConfigError("invalid --otel-metrics " + Quote(f.otel_metrics) +
+                        ": give k6, semconv or k6,semconv");
+    }
+    if (f.otel_metric_prefix) {
+      eo.prefix = *f.otel_metric_prefix;
+    } else if (c.metrics_export.k6_prefix) {
+      eo.prefix = *c.metrics_export.k6_prefix;
+    }
+    for (char ch : eo.prefix) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.') {
+        throw ConfigError("invalid metric prefix " + Quote(eo.prefix) +
+                          ": use letters, digits, '_' or '.' (e.g. k6_)");
+      }
+    }
+    if (f.metric_cardinality_limit < 2 || f.metric_cardinality_limit > 1'000'000) {
+      throw ConfigError("invalid --otel-metric-cardinality-limit " +
+                        std::to_string(f.metric_cardinality_limit) +
+                        ": give a count from 2 to 1000000");
+    }
+    eo.cardinality_limit = static_cast<size_t>(f.metric_cardinality_limit);
+  }
+  if (f.prometheus) {
+    if (f.prometheus->empty()) {
+      throw ConfigError("invalid --prometheus \"\": give HOST:PORT, e.g. 127.0.0.1:9464");
+    }
+    c.prometheus_address = *f.prometheus;
+  } else {
+    c.prometheus_address = c.metrics_export.prometheus_address;
+  }
+  if (!f.linger.empty()) {
+    c.linger_ns = core::ParseDuration(f.linger, "--linger").count();
+    if (c.linger_ns < 0 || c.linger_ns > 3600 * core::kNsPerSec) {
+      throw ConfigError("invalid --linger " + Quote(f.linger) + ": give a duration up to 1h");
+    }
   }
   if (!f.trace_keep_slower_than.empty()) {
     c.trace_keep_slower_than_ns =

@@ -44,6 +44,12 @@ struct RunFlags {
   std::optional<std::string> user_agent;
   bool baggage_run_id = false;
   bool otel = false;
+  std::vector<std::string> outs;        // --out NAME (k6): opentelemetry, experimental-opentelemetry
+  std::string otel_metrics = "k6,semconv";  // --otel-metrics: which metric families
+  std::optional<std::string> otel_metric_prefix;  // --otel-metric-prefix (default stampede_)
+  int64_t metric_cardinality_limit = 2000;        // --otel-metric-cardinality-limit
+  std::optional<std::string> prometheus;          // --prometheus [ADDR]
+  std::string linger;                             // --linger DURATION
   std::string trace_keep_slower_than;
   std::string trace_root = "iteration";
 };

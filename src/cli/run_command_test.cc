@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <fstream>
 
 #include "core/error.h"
@@ -140,6 +141,63 @@ TEST(RunCommandTest, IterationsAndDurationBothBound) {
   c = BuildRunConfig(f);
   EXPECT_EQ(c.iterations, 5u);
   EXPECT_EQ(c.duration_ns, 1'000'000'000);
+}
+
+}  // namespace
+}  // namespace stampede::cli
+
+namespace stampede::cli {
+namespace {
+
+RunFlags Parse(std::vector<std::string> args) {
+  CLI::App app;
+  RunFlags f;
+  AddRunCommand(app, f);
+  args.insert(args.begin(), "run");
+  std::reverse(args.begin(), args.end());
+  app.parse(args);  // CLI11 takes a reversed vector
+  return f;
+}
+
+// Repeatable flags take one value each, so the script after them is the
+// script (k6 users write `run -e K=V test.lua` and `run --out opentelemetry test.lua`).
+TEST(RunCommandParseTest, RepeatableFlagsDoNotSwallowTheScript) {
+  RunFlags f = Parse({"-e", "A=B", "--out", "experimental-opentelemetry", "-H", "X: y",
+                      "--threshold", "http_reqs:count>1", "-s", "1s:2", "test.lua"});
+  EXPECT_EQ(f.script, "test.lua");
+  EXPECT_EQ(f.env, std::vector<std::string>{"A=B"});
+  EXPECT_EQ(f.outs, std::vector<std::string>{"experimental-opentelemetry"});
+  EXPECT_EQ(f.stages, std::vector<std::string>{"1s:2"});
+  RunFlags g = Parse({"--out", "opentelemetry", "--out", "experimental-opentelemetry", "t.lua"});
+  EXPECT_EQ(g.outs.size(), 2u);
+  EXPECT_EQ(g.script, "t.lua");
+}
+
+TEST(RunCommandParseTest, MetricFlagsAreValidated) {
+  RunFlags f = Flags();
+  f.otel_metrics = "k6,zipkin";
+  ExpectConfigError(f, "--otel-metrics");
+  f = Flags();
+  f.metric_cardinality_limit = 1;
+  ExpectConfigError(f, "--otel-metric-cardinality-limit");
+  f = Flags();
+  f.otel_metric_prefix = "bad prefix";
+  ExpectConfigError(f, "prefix");
+  f = Flags();
+  f.outs = {"json=out.json"};
+  ExpectConfigError(f, "--out");
+  f = Flags();
+  f.prometheus = "";
+  ExpectConfigError(f, "--prometheus");
+  f = Flags();
+  f.otel_metrics = "semconv";
+  f.otel_metric_prefix = "k6_";
+  f.prometheus = "127.0.0.1:0";
+  engine::RunConfig c = BuildRunConfig(f);
+  EXPECT_FALSE(c.metric_export_options.k6);
+  EXPECT_TRUE(c.metric_export_options.semconv);
+  EXPECT_EQ(c.metric_export_options.prefix, "k6_");
+  EXPECT_EQ(c.prometheus_address, "127.0.0.1:0");
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 #include "engine/request_recorder.h"
 
+#include <algorithm>
+#include <charconv>
 #include <string>
+
+#include "metrics/export_model.h"
 
 namespace stampede::engine {
 
@@ -14,6 +18,77 @@ RequestRecorder::RequestRecorder(metrics::Shard& shard, const RunConfig& config)
   by_error_.fill(kUnset);
   auto id = shard.registry().Find("http_req_looking_up");
   looking_up_ = id ? *id : metrics::MetricId{~0u};
+  const metrics::Registry& r = shard.registry();
+  auto internal = [&](const char* name) {
+    auto found = r.Find(name);
+    return found && r.def(*found).internal ? *found : kNoMetric;
+  };
+  request_duration_ = internal(metrics::kHttpClientRequestDuration);
+  open_connections_ = internal(metrics::kHttpClientOpenConnections);
+  connection_duration_ = internal(metrics::kHttpClientConnectionDuration);
+}
+
+metrics::TagSetId RequestRecorder::SemconvTagsFor(metrics::TagSetId k6_tags,
+                                                  const http::Origin* origin) {
+  if (k6_tags >= semconv_by_tags_.size()) semconv_by_tags_.resize(k6_tags + 1);
+  SemconvSlot& slot = semconv_by_tags_[k6_tags];
+  if (slot.origin == origin && origin != nullptr) return slot.tags;
+  // New (tag set, origin) pair: cold, copies the tags once.
+  std::vector<metrics::TagPair> owned(shard_.tags(k6_tags).begin(), shard_.tags(k6_tags).end());
+  std::vector<metrics::Tag> tags;
+  tags.reserve(owned.size() + 2);
+  for (const metrics::TagPair& t : owned) tags.push_back({t.key, t.value});
+  std::string port;
+  if (origin != nullptr) {
+    port = std::to_string(http::OriginPort(*origin));
+    tags.push_back({"server.address", http::OriginHost(*origin)});
+    tags.push_back({"server.port", port});
+  }
+  slot.origin = origin;
+  slot.tags = shard_.Intern(tags);
+  return slot.tags;
+}
+
+metrics::TagSetId RequestRecorder::OriginTags(std::string_view host, uint16_t port,
+                                              std::string_view state) {
+  char port_text[8];
+  auto r = std::to_chars(port_text, port_text + sizeof port_text, port);
+  std::string_view port_view(port_text, static_cast<size_t>(r.ptr - port_text));
+  if (state.empty()) {
+    return shard_.Intern({{"server.address", host}, {"server.port", port_view}});
+  }
+  return shard_.Intern(
+      {{"server.address", host}, {"server.port", port_view}, {"http.connection.state", state}});
+}
+
+void RequestRecorder::OnConnectionClosed(std::string_view host, uint16_t port,
+                                         int64_t lifetime_ns) {
+  if (connection_duration_ == kNoMetric) return;
+  // Interning a tag set seen before neither sorts nor allocates.
+  shard_.Add(connection_duration_, OriginTags(host, port, {}), static_cast<double>(lifetime_ns));
+}
+
+void RequestRecorder::SampleConnections(const http::Client& client) {
+  if (open_connections_ == kNoMetric) return;
+  client.ForEachOrigin([&](std::string_view host, uint16_t port, size_t open, size_t idle) {
+    const size_t active = open >= idle ? open - idle : 0;
+    for (int i = 0; i < 2; ++i) {
+      std::string_view state = i == 0 ? "active" : "idle";
+      const double now = static_cast<double>(i == 0 ? active : idle);
+      scratch_.assign(host).append("\x1f").append(std::to_string(port)).append("\x1f").append(state);
+      auto it = std::find_if(origin_counts_.begin(), origin_counts_.end(),
+                             [&](const OriginCount& c) { return c.key == scratch_; });
+      if (it == origin_counts_.end()) {
+        if (now == 0) continue;  // nothing to report yet
+        origin_counts_.push_back(OriginCount{scratch_, OriginTags(host, port, state), 0});
+        it = origin_counts_.end() - 1;
+      }
+      if (now != it->last) {
+        shard_.Add(open_connections_, it->tags, now - it->last);
+        it->last = now;
+      }
+    }
+  });
 }
 
 metrics::TagSetId RequestRecorder::TagsFor(const http::Exchange& ex) {
@@ -64,6 +139,10 @@ void RequestRecorder::RecordHttp(const http::Exchange& ex, metrics::TagSetId tag
   if (failed) shard_.Add(mb::kHttpReqFailed, tags, *failed ? 1 : 0);
   shard_.Add(mb::kDataSent, tags, static_cast<double>(ex.bytes_sent));
   shard_.Add(mb::kDataReceived, tags, static_cast<double>(ex.bytes_received));
+  if (request_duration_ != kNoMetric) {
+    // http.client.request.duration: the CLIENT span's duration.
+    shard_.Add(request_duration_, SemconvTagsFor(tags, ex.origin), ns(t.TotalNs()));
+  }
 }
 
 }  // namespace stampede::engine

@@ -64,7 +64,7 @@ bool RequestSpans::Record(const RequestOutcome& ex, const RequestSpanInfo& info,
     error_type = std::string_view(status_buf, static_cast<size_t>(r.ptr - status_buf));
   }
 
-  std::array<KeyValue, 17> attrs;
+  std::array<KeyValue, 18> attrs;
   size_t n = 0;
   attrs[n++] = {"http.request.method", AnyValue::String(info.method)};
   attrs[n++] = {"url.full", AnyValue::String(info.url_full)};
@@ -78,6 +78,10 @@ bool RequestSpans::Record(const RequestOutcome& ex, const RequestSpanInfo& info,
     attrs[n++] = {"network.peer.port", AnyValue::Int(ex.peer.port())};
   }
   attrs[n++] = {"user_agent.synthetic.type", AnyValue::String("test")};
+  // k6's http_req_duration of this request (sending + waiting + receiving,
+  // without connection setup), in ns: what its exemplar on that metric shows.
+  attrs[n++] = {"stampede.http_req_duration_ns",
+                AnyValue::Int(static_cast<int64_t>(t.DurationNs()))};
   if (!info.scenario.empty()) attrs[n++] = {"stampede.scenario", AnyValue::String(info.scenario)};
   attrs[n++] = {"stampede.vu", AnyValue::Int(static_cast<int64_t>(info.vu))};
   attrs[n++] = {"stampede.iteration", AnyValue::Int(static_cast<int64_t>(info.iteration))};

@@ -10,6 +10,8 @@
 
 #include "engine/plan.h"
 #include "http/url.h"
+#include "metrics/export_model.h"
+#include "otel/metrics_config.h"
 #include "otel/otlp_config.h"
 #include "otel/trace_context.h"
 
@@ -72,6 +74,13 @@ struct RunConfig {
   // spans; its `exporter` is kOtlp or kConsole (never kNone).
   std::optional<otel::OtlpConfig> traces_export;
   int64_t trace_keep_slower_than_ns = 0;  // keep unsampled requests slower than this
+
+  // Metrics outputs, all formatting the one result model (LiveResults):
+  // OTLP / console metrics (metrics_export.otlp), a Prometheus endpoint.
+  otel::MetricsConfig metrics_export;
+  metrics::ExportOptions metric_export_options;  // families, prefix, cardinality limit
+  std::string prometheus_address;  // host:port of /metrics; empty: none
+  int64_t linger_ns = 0;           // keep /metrics served this long after the run
 
   // Output.
   bool quiet = false;

@@ -19,14 +19,20 @@
 #include "otel/otlp_grpc_exporter.h"
 #include "otel/otlp_http_exporter.h"
 #include "otel/console_exporter.h"
+#include "otel/exported_spans.h"
+#include "otel/metrics_pipeline.h"
+#include "metrics/exemplars.h"
+#include "metrics/live_results.h"
 #include "engine/script_options.h"
 #include "engine/script_worker.h"
 #include "engine/worker.h"
+#include "metrics/export_model.h"
 #include "http/client.h"
 #include "loop/event_loop.h"
 #include "net/error_type.h"
 #include "net/resolver.h"
 #include "net/tls.h"
+#include "report/prometheus.h"
 #include "report/summary.h"
 #include "report/summary_json.h"
 #include "script/runtime.h"
@@ -73,6 +79,59 @@ core::ConfigError ScriptFailure(const std::string& message) {
   return core::ConfigError(message, core::ExitCode::kScriptException);
 }
 
+// The run's identity, as labels of /metrics' stampede_run_info (one run is
+// one filter in Grafana).
+std::vector<std::pair<std::string, std::string>> RunLabels(const RunConfig& c) {
+  std::string service = "stampede";
+  if (c.metrics_export.otlp) service = c.metrics_export.otlp->service_name;
+  std::vector<std::pair<std::string, std::string>> labels{
+      {"run_id", c.run_id}, {"service_name", service}, {"version", "0.1.0"}};
+  labels.emplace_back("script", c.script_path.empty() ? "--url" : c.script_path);
+  return labels;
+}
+
+void AddRunResource(const RunConfig& c, std::vector<std::pair<std::string, std::string>>& attrs);
+
+// The OTLP (or console) metrics exporter thread, configured from
+// otel::MetricsConfig (OTEL_METRIC_*, OTEL_EXPORTER_OTLP_METRICS_*, K6_OTEL_*)
+// and the flags.
+std::unique_ptr<otel::MetricsPipeline> MakeMetricsPipeline(const RunConfig& c,
+                                                           const metrics::LiveResults& live,
+                                                           metrics::ExemplarReservoir* exemplars) {
+  const otel::MetricsConfig& mc = c.metrics_export;
+  const otel::OtlpConfig& oc = *mc.otlp;
+  otel::MetricsPipelineOptions o;
+  o.interval = mc.interval;
+  o.export_timeout = mc.timeout;
+  o.attempt_timeout = std::min<std::chrono::nanoseconds>(oc.timeout, mc.timeout);
+  o.encoder.temporality = mc.temporality;
+  o.encoder.histogram = mc.aggregation;
+  o.model = c.metric_export_options;
+  o.resource_attributes = oc.resource_attributes;
+  AddRunResource(c, o.resource_attributes);
+  if (oc.exporter == otel::ExporterKind::kConsole) {
+    core::Info("writing metrics to stdout every {} ms, one OTLP/JSON line per export",
+               mc.interval.count());
+  } else {
+    core::Info("exporting metrics over OTLP ({}) to {} every {} ms", otel::ProtocolName(oc.protocol),
+               oc.protocol == otel::OtlpProtocol::kGrpc ? oc.grpc_target : oc.endpoint,
+               mc.interval.count());
+  }
+  return std::make_unique<otel::MetricsPipeline>(otel::MakeMetricsExporter(oc), live, exemplars,
+                                                 std::move(o));
+}
+
+// The resource attributes every signal carries: OTEL_RESOURCE_ATTRIBUTES and
+// OTEL_SERVICE_NAME as configured, then stampede's own.
+void AddRunResource(const RunConfig& c, std::vector<std::pair<std::string, std::string>>& attrs) {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  attrs.emplace_back("service.version", "0.1.0");
+  attrs.emplace_back("service.instance.id", c.run_id + "-" + std::to_string(getpid()));
+  attrs.emplace_back("stampede.run.id", c.run_id);
+  attrs.emplace_back("host.name", host);
+}
+
 }  // namespace
 
 // The script loaded on the main thread with a loop of its own: its init
@@ -102,10 +161,26 @@ class Runner::ScriptProbe {
   std::unique_ptr<script::Runtime> runtime_;
 };
 
-Runner::Runner(RunConfig config)
-    : config_(std::move(config)), registry_(metrics::Registry::WithBuiltins()) {
-  registry_.Define("http_req_looking_up", metrics::MetricType::kTrend, metrics::ValueType::kTime);
+metrics::Registry RunRegistry() {
+  metrics::Registry registry = metrics::Registry::WithBuiltins();
+  registry.Define("http_req_looking_up", metrics::MetricType::kTrend, metrics::ValueType::kTime);
+  // The OTel HTTP client metrics (metrics/export_model.h), recorded by the
+  // workers and exported by the semconv family; never in the summary.
+  registry.DefineInternal(metrics::kHttpClientRequestDuration, metrics::MetricType::kTrend,
+                          metrics::ValueType::kTime);
+  registry.DefineInternal(metrics::kHttpClientOpenConnections, metrics::MetricType::kCounter,
+                          metrics::ValueType::kDefault);
+  registry.DefineInternal(metrics::kHttpClientConnectionDuration, metrics::MetricType::kTrend,
+                          metrics::ValueType::kTime);
+  // The span pipeline's counters, for the metric outputs (the summary prints
+  // them on a line of their own).
+  for (const char* name : {"spans_exported", "spans_dropped", "spans_failed"}) {
+    registry.DefineInternal(name, metrics::MetricType::kCounter, metrics::ValueType::kDefault);
+  }
+  return registry;
 }
+
+Runner::Runner(RunConfig config) : config_(std::move(config)), registry_(RunRegistry()) {}
 
 Runner::~Runner() = default;
 
@@ -246,6 +321,24 @@ RunOutcome Runner::Execute() {
   // Spans: one sink per worker, one exporter thread. The load never waits for
   // it: full sinks drop and count.
   core::WallAnchor anchor(clock);
+  // Metric outputs read the one result model: the main thread publishes a
+  // cumulative Snapshot every second to `live`.
+  const bool metric_outputs = config_.metrics_export.otlp || !config_.prometheus_address.empty();
+  metrics::LiveResults live(anchor.ToUnixNs(start_ns));
+  metrics::ExemplarReservoir exemplars;
+  const std::vector<std::pair<std::string, std::string>> run_labels = RunLabels(config_);
+  std::unique_ptr<report::PrometheusEndpoint> prometheus;
+  if (!config_.prometheus_address.empty()) {
+    prometheus = std::make_unique<report::PrometheusEndpoint>(
+        config_.prometheus_address, config_.metric_export_options, live,
+        config_.traces_export ? &exemplars : nullptr, run_labels);
+    core::Info("serving Prometheus metrics at http://{}/metrics", prometheus->address());
+  }
+  std::unique_ptr<otel::MetricsPipeline> metrics_pipeline;
+  if (config_.metrics_export.otlp) {
+    metrics_pipeline =
+        MakeMetricsPipeline(config_, live, config_.traces_export ? &exemplars : nullptr);
+  }
   std::unique_ptr<otel::ExportPipeline> pipeline;
   if (config_.traces_export) {
     const otel::OtlpConfig& oc = *config_.traces_export;
@@ -258,12 +351,25 @@ RunOutcome Runner::Execute() {
       exporter = std::make_unique<otel::OtlpHttpExporter>(oc);
     }
     otel::ExportPipelineOptions po = otel::ExportPipelineOptions::FromConfig(oc);
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    po.resource_attributes.emplace_back("service.version", "0.1.0");
-    po.resource_attributes.emplace_back("service.instance.id", config_.run_id + "-" + std::to_string(getpid()));
-    po.resource_attributes.emplace_back("stampede.run.id", config_.run_id);
-    po.resource_attributes.emplace_back("host.name", host);
+    AddRunResource(config_, po.resource_attributes);
+    if (metric_outputs) {
+      // Exemplars: only spans the collector accepted, and only sampled ones
+      // (the OTel TraceBased filter), so a link never dangles.
+      po.on_exported = [&exemplars](std::string_view request) {
+        otel::ForEachExportedRequestSpan(request, [&](const otel::ExportedRequestSpan& s) {
+          if (!s.sampled()) return;
+          metrics::Exemplar e;
+          e.trace_id = s.trace_id.bytes;
+          e.span_id = s.span_id.bytes;
+          e.time_unix_ns = s.end_unix_ns;
+          e.total_ns = s.end_unix_ns - s.start_unix_ns;
+          e.duration_ns = s.http_req_duration_ns >= 0 ? s.http_req_duration_ns : e.total_ns;
+          exemplars.Offer(metrics::ExemplarKey(s.request_name, s.method,
+                                               std::to_string(s.status_code)),
+                          e);
+        });
+      };
+    }
     pipeline = std::make_unique<otel::ExportPipeline>(std::move(exporter),
                                                       static_cast<int>(workers.size()), po);
     if (oc.exporter == otel::ExporterKind::kConsole) {
@@ -286,7 +392,29 @@ RunOutcome Runner::Execute() {
   // The run's own series: VU gauges sampled here (they are the run's, not a
   // worker's).
   metrics::Shard run_shard(registry_);
+  // The span pipeline's counters (metric outputs only), and how much of them
+  // span_shard already holds.
+  metrics::Shard span_shard(registry_);
+  otel::ExportPipelineStats spans_seen;
   std::vector<metrics::Snapshot> latest(workers.size());
+  // The run's cumulative snapshot so far, from the workers' newest published
+  // copies (plus the run's and setup()'s own shards).
+  auto whole_so_far = [&](int64_t now) {
+    for (size_t i = 0; i < workers.size(); ++i) {
+      workers[i]->publisher().Consume([&](const metrics::Shard& s) {
+        const metrics::Shard* one[] = {&s};
+        latest[i] = metrics::Snapshot::Merge(registry_, one);
+      });
+    }
+    std::vector<const metrics::Shard*> own{&run_shard, &span_shard};
+    if (probe_) own.push_back(&probe_host_->shard());
+    metrics::Snapshot whole = metrics::Snapshot::Merge(registry_, own);
+    for (const metrics::Snapshot& s : latest) whole.MergeFrom(s);
+    whole.set_elapsed_ns(now - start_ns);
+    return whole;
+  };
+  const int64_t live_every = core::kNsPerSec;
+  int64_t next_live = start_ns + live_every;
   auto sample_vus = [&] {
     uint32_t vus = 0, vus_max = 0;
     for (auto& w : workers) {
@@ -313,7 +441,8 @@ RunOutcome Runner::Execute() {
   };
   while (!all_done()) {
     int64_t now = clock.NowNs();
-    int64_t next = std::min({next_progress, next_thresholds, next_sample});
+    int64_t next = std::min({next_progress, next_thresholds, next_sample,
+                             metric_outputs ? next_live : INT64_MAX});
     int64_t wait = std::min<int64_t>(200'000'000, std::max<int64_t>(1, next - now));
     if (int sig = signals.Wait(wait); sig != 0) {
       ++signals_seen;
@@ -332,16 +461,29 @@ RunOutcome Runner::Execute() {
     // past would turn the wait above into a busy loop).
     bool threshold_tick = now >= next_thresholds;
     if (threshold_tick) next_thresholds += threshold_every;
+    const bool live_tick = metric_outputs && now >= next_live;
+    if (live_tick) {
+      while (next_live <= now) next_live += live_every;
+    }
+    std::optional<metrics::Snapshot> whole_now;
+    if (live_tick || (threshold_tick && !thresholds_.empty())) whole_now = whole_so_far(now);
+    if (live_tick && pipeline) {
+      // The span pipeline's counters as metrics (k6 family), as deltas.
+      otel::ExportPipelineStats st = pipeline->stats();
+      span_shard.Add(*registry_.Find("spans_exported"), metrics::Shard::kNoTags,
+                    static_cast<double>(st.spans_exported - spans_seen.spans_exported));
+      span_shard.Add(*registry_.Find("spans_dropped"), metrics::Shard::kNoTags,
+                    static_cast<double>(st.spans_dropped - spans_seen.spans_dropped));
+      span_shard.Add(*registry_.Find("spans_failed"), metrics::Shard::kNoTags,
+                    static_cast<double>(st.spans_failed + st.spans_rejected -
+                                        spans_seen.spans_failed - spans_seen.spans_rejected));
+      spans_seen = st;
+    }
+    if (live_tick) {
+      live.Publish(std::make_shared<const metrics::Snapshot>(*whole_now), anchor.ToUnixNs(now));
+    }
     if (threshold_tick && !thresholds_.empty()) {
-      for (size_t i = 0; i < workers.size(); ++i) {
-        workers[i]->publisher().Consume([&](const metrics::Shard& s) {
-          const metrics::Shard* one[] = {&s};
-          latest[i] = metrics::Snapshot::Merge(registry_, one);
-        });
-      }
-      metrics::Snapshot whole;
-      for (const metrics::Snapshot& s : latest) whole.MergeFrom(s);
-      whole.set_elapsed_ns(now - start_ns);
+      const metrics::Snapshot& whole = *whole_now;
       thresholds_.Evaluate(whole, now - start_ns, metrics::ThresholdSet::Phase::kDuringRun);
       if (!out.aborted_by_threshold && thresholds_.ShouldAbort(now - start_ns)) {
         out.aborted_by_threshold = true;
@@ -382,6 +524,16 @@ RunOutcome Runner::Execute() {
     // Bounded: a slow or absent collector costs at most this at the end.
     pipeline->Shutdown(std::chrono::seconds(10));
     out.spans = pipeline->stats();
+    if (metric_outputs) {
+      const otel::ExportPipelineStats& st = *out.spans;
+      span_shard.Add(*registry_.Find("spans_exported"), metrics::Shard::kNoTags,
+                    static_cast<double>(st.spans_exported - spans_seen.spans_exported));
+      span_shard.Add(*registry_.Find("spans_dropped"), metrics::Shard::kNoTags,
+                    static_cast<double>(st.spans_dropped - spans_seen.spans_dropped));
+      span_shard.Add(*registry_.Find("spans_failed"), metrics::Shard::kNoTags,
+                    static_cast<double>(st.spans_failed + st.spans_rejected -
+                                        spans_seen.spans_failed - spans_seen.spans_rejected));
+    }
   }
 
   if (script_mode) {
@@ -413,10 +565,32 @@ RunOutcome Runner::Execute() {
     run_shard.Add(metrics::builtin::kVusMax, metrics::Shard::kNoTags, config_.vus);
   }
   shards.push_back(&run_shard);
+  shards.push_back(&span_shard);
   out.snapshot = metrics::Snapshot::Merge(registry_, shards);
   out.snapshot.set_elapsed_ns(out.elapsed_ns);
   thresholds_.Evaluate(out.snapshot, out.elapsed_ns, metrics::ThresholdSet::Phase::kEndOfTest);
   out.thresholds = thresholds_;
+
+  // The final values go to every metric output: the last OTLP export (also
+  // after Ctrl-C), and /metrics for the scrapes while lingering.
+  if (metric_outputs) {
+    const int64_t end_unix_ns = anchor.ToUnixNs(clock.NowNs());
+    auto final_snapshot = std::make_shared<const metrics::Snapshot>(out.snapshot);
+    live.Publish(final_snapshot, end_unix_ns);
+    if (metrics_pipeline) {
+      metrics_pipeline->Shutdown(final_snapshot, end_unix_ns, std::chrono::seconds(10));
+      out.metric_points = metrics_pipeline->stats();
+    }
+    if (prometheus && config_.linger_ns > 0) {
+      core::Info("keeping http://{}/metrics up for {} (--linger; Ctrl-C ends it)",
+                 prometheus->address(), FormatSeconds(config_.linger_ns));
+      signals.Wait(config_.linger_ns);
+    }
+    if (prometheus) {
+      out.prometheus_scrapes = prometheus->scrapes();
+      prometheus->Stop();
+    }
+  }
   return out;
 }
 
@@ -467,6 +641,21 @@ int Runner::Run() {
                  static_cast<unsigned long long>(s.spans_failed),
                  static_cast<unsigned long long>(s.spans_rejected));
   }
+  if (out.metric_points) {
+    const otel::MetricsPipelineStats& m = *out.metric_points;
+    std::fprintf(stdout,
+                 "\n   metrics: %llu points exported in %llu exports, %llu dropped (exporter "
+                 "behind), %llu failed, %llu rejected by the collector\n",
+                 static_cast<unsigned long long>(m.points_exported),
+                 static_cast<unsigned long long>(m.exports_ok),
+                 static_cast<unsigned long long>(m.points_dropped),
+                 static_cast<unsigned long long>(m.points_failed),
+                 static_cast<unsigned long long>(m.points_rejected));
+  }
+  if (!config_.prometheus_address.empty()) {
+    std::fprintf(stdout, "\n   prometheus: %llu scrapes of /metrics\n",
+                 static_cast<unsigned long long>(out.prometheus_scrapes));
+  }
   if (out.script_errors > 0) {
     std::fprintf(stdout, "\n   %llu iterations ended in a script error; the first: %s\n",
                  static_cast<unsigned long long>(out.script_errors),
@@ -503,6 +692,17 @@ int Runner::Run() {
                     {"failed", out.spans->spans_failed},
                     {"rejected", out.spans->spans_rejected}};
     }
+    if (out.metric_points) {
+      const otel::MetricsPipelineStats& m = *out.metric_points;
+      j["otel_metrics"] = {{"exports", m.exports_ok},
+                           {"exports_failed", m.exports_failed},
+                           {"points_exported", m.points_exported},
+                           {"points_dropped", m.points_dropped},
+                           {"points_failed", m.points_failed},
+                           {"points_rejected", m.points_rejected},
+                           {"retries", m.retries}};
+    }
+    if (!config_.prometheus_address.empty()) j["prometheus"] = {{"scrapes", out.prometheus_scrapes}};
     std::ofstream f(config_.summary_export);
     f << j.dump(2) << "\n";
     if (!f) {

@@ -23,6 +23,7 @@
 #include "metrics/snapshot.h"
 #include "metrics/threshold.h"
 #include "otel/export_pipeline.h"
+#include "otel/metrics_pipeline.h"
 
 namespace stampede::engine {
 
@@ -36,11 +37,18 @@ struct RunOutcome {
   uint64_t dropped_iterations = 0;
   std::string first_script_error;
   std::string teardown_error;
-  std::optional<otel::ExportPipelineStats> spans;  // when spans were exported  // teardown() failed: exit 107 unless a threshold failed
+  std::optional<otel::ExportPipelineStats> spans;  // when spans were exported
+  std::optional<otel::MetricsPipelineStats> metric_points;  // when OTLP metrics were exported
+  uint64_t prometheus_scrapes = 0;
   int64_t elapsed_ns = 0;
   bool aborted_by_signal = false;
   bool aborted_by_threshold = false;
 };
+
+// The metrics every run defines: k6's built-ins, http_req_looking_up, and the
+// internal ones the metric outputs read (OTel HTTP client metrics, span
+// counters). A script's custom metrics are added to a copy at init.
+metrics::Registry RunRegistry();
 
 class Runner {
  public:

@@ -46,6 +46,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     script::RuntimeOptions ro = RuntimeOptionsFor(w.config_);
     ro.seed = static_cast<uint64_t>(w.start_ns_) + static_cast<uint64_t>(w.index_) * 7919;
     ro.define_metric = ResolveCustomMetricsIn(w.registry_);
+    client_.set_observer(&recorder_);
     runtime_ = std::make_unique<script::Runtime>(ro, loop_, client_);
     runtime_->set_host(this);
     runtime_->SetSetupData(w.setup_data_);
@@ -89,6 +90,8 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     UpdateVuCounts();
     client_.CloseAll();
     for (int i = 0; i < 3; ++i) loop_.RunOnce(0);
+    recorder_.SampleConnections(client_);
+    client_.set_observer(nullptr);  // the recorder dies before the client
     if (spans_.enabled()) w_.span_sink_->Flush();
     w_.result_.connections_opened = client_.connections_opened();
   }
@@ -326,7 +329,8 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
 
   void Publish() {
     UpdateVuCounts();
-    w_.publisher_.Publish(*w_.shard_);
+    recorder_.SampleConnections(client_);
+    w_.publisher_.Publish(*w_.shard_, loop_.Now());
     loop_.Schedule(publish_timer_, loop_.Now() + core::kNsPerSec);
   }
   friend class MemberTimer<Impl, &Impl::Publish>;

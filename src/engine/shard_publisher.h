@@ -33,16 +33,19 @@ class ShardPublisher {
         front_(b_.get()),
         middle_(reinterpret_cast<std::uintptr_t>(c_.get())) {}
 
-  // Worker thread.
-  void Publish(const metrics::Shard& live) {
+  // Worker thread. `time_ns`: when the copy was taken (monotonic clock), so
+  // the reader can stamp what it builds from it with the data's time.
+  void Publish(const metrics::Shard& live, int64_t time_ns = 0) {
     back_->CopyFrom(live);
+    TimeOf(back_) = time_ns;
     std::uintptr_t old = middle_.exchange(reinterpret_cast<std::uintptr_t>(back_) | kFresh,
                                           std::memory_order_acq_rel);
     back_ = reinterpret_cast<metrics::Shard*>(old & ~kFresh);
   }
 
   // Main thread. Calls fn(const metrics::Shard&) with the newest copy, if one
-  // arrived since the last call; returns whether it did.
+  // arrived since the last call; returns whether it did. time_ns() is then
+  // that copy's Publish() time.
   template <typename Fn>
   bool Consume(Fn&& fn) {
     if ((middle_.load(std::memory_order_relaxed) & kFresh) == 0) return false;
@@ -52,9 +55,21 @@ class ShardPublisher {
     fn(static_cast<const metrics::Shard&>(*front_));
     return true;
   }
+  // Main thread: the Publish() time of the copy last handed to Consume()'s fn
+  // (0 before the first).
+  int64_t time_ns() const { return TimeOf(front_); }
 
  private:
   static constexpr std::uintptr_t kFresh = 1;  // Shard is aligned to ≥ 8
+  // Each buffer's publish time travels with it (written before the release
+  // exchange, read after the acquire one).
+  int64_t& TimeOf(const metrics::Shard* s) {
+    return s == a_.get() ? times_[0] : s == b_.get() ? times_[1] : times_[2];
+  }
+  int64_t TimeOf(const metrics::Shard* s) const {
+    return s == a_.get() ? times_[0] : s == b_.get() ? times_[1] : times_[2];
+  }
+  int64_t times_[3] = {0, 0, 0};
   std::unique_ptr<metrics::Shard> a_, b_, c_;
   metrics::Shard* back_;                 // worker-only
   metrics::Shard* front_;                // main-only

@@ -59,7 +59,8 @@ class Worker::Impl {
    public:
     explicit PublishTick(Impl& impl) : impl_(impl) {}
     void OnTimer() override {
-      impl_.w_.publisher_.Publish(*impl_.w_.shard_);
+      impl_.recorder_.SampleConnections(impl_.client_);
+      impl_.w_.publisher_.Publish(*impl_.w_.shard_, impl_.loop_.Now());
       impl_.loop_.Schedule(*this, impl_.loop_.Now() + core::kNsPerSec);
     }
 
@@ -87,6 +88,7 @@ class Worker::Impl {
         spans_(w.span_sink_, *w.anchor_or_default(), ids_, w.config_.trace_keep_slower_than_ns),
         flush_tick_(*this) {
     origin_ = client_.GetOrigin(w.config_.url);
+    client_.set_observer(&recorder_);
     vus_.reserve(w.vus_);
     for (uint32_t i = 0; i < w.vus_; ++i) {
       vus_.push_back(std::make_unique<UrlVu>(*this));
@@ -119,6 +121,8 @@ class Worker::Impl {
     if (spans_.enabled()) w_.span_sink_->Flush();
     client_.CloseAll();
     for (int i = 0; i < 3 && loop_.scheduled_timers() > 0; ++i) loop_.RunOnce(0);
+    recorder_.SampleConnections(client_);
+    client_.set_observer(nullptr);  // the recorder dies before the client
     w_.result_.connections_opened = client_.connections_opened();
   }
 

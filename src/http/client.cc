@@ -71,6 +71,7 @@ class Connection final : public loop::IoHandler, public net::ResolveWaiter {
   uint32_t interest_ = 0;
   size_t written_ = 0;
   uint64_t served_ = 0;
+  int64_t established_ns_ = 0;  // connected (and TLS done); 0 while setting up
   uint64_t pool_key_ = 0;  // the key of the exchange that opened it
   bool saw_response_byte_ = false;
   net::Address peer_;
@@ -111,6 +112,7 @@ void Connection::Open(Origin& origin, Exchange& ex) {
   ex_ = &ex;
   ex.conn_ = this;
   served_ = 0;
+  established_ns_ = 0;
   written_ = 0;
   pool_key_ = ex.pool_key;
   ex.timings.new_connection = true;
@@ -210,7 +212,10 @@ void Connection::Reuse(Exchange& ex) {
 }
 
 void Connection::StartWrite() {
-  if (state_ != State::kIdle && served_ == 0) client_.DisarmConnectTimeout(*ex_);
+  if (state_ != State::kIdle && served_ == 0) {
+    client_.DisarmConnectTimeout(*ex_);
+    if (established_ns_ == 0) established_ns_ = client_.loop_.Now();
+  }
   state_ = State::kWriting;
   written_ = 0;
   saw_response_byte_ = false;
@@ -493,10 +498,24 @@ void Client::ConnectionIdle(Connection& conn) {
   origin.idle.push_back(&conn);
 }
 
+std::string_view OriginHost(const Origin& origin) { return origin.host; }
+uint16_t OriginPort(const Origin& origin) { return origin.port; }
+
+void Client::ForEachOrigin(
+    const std::function<void(std::string_view host, uint16_t port, size_t open, size_t idle)>& fn)
+    const {
+  for (const auto& o : origins_) fn(o->host, o->port, o->open, o->idle.size());
+}
+
 void Client::ConnectionClosed(Connection& conn) {
   Origin* origin = conn.origin_;
   if (origin == nullptr) return;
   conn.origin_ = nullptr;
+  if (observer_ != nullptr && conn.established_ns_ != 0) {
+    observer_->OnConnectionClosed(origin->host, origin->port,
+                                  loop_.Now() - conn.established_ns_);
+  }
+  conn.established_ns_ = 0;
   for (size_t i = 0; i < origin->idle.size(); ++i) {
     if (origin->idle[i] == &conn) {
       origin->idle[i] = origin->idle.back();

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -105,6 +106,21 @@ class Exchange : private loop::Task, private loop::Timer {
   bool retried_ = false;            // already retried once after a stale keep-alive
 };
 
+// Told about connection lifetimes (the OTel http.client.connection.duration
+// metric). Called on the worker thread; must not call back into the Client.
+class ConnectionObserver {
+ public:
+  virtual ~ConnectionObserver() = default;
+  // A connection that was established (TCP connected, TLS done) closed after
+  // `lifetime_ns` nanoseconds since it was established.
+  virtual void OnConnectionClosed(std::string_view host, uint16_t port, int64_t lifetime_ns) = 0;
+};
+
+// An origin's host (as in the URL, without brackets) and port. Cold or hot
+// path: plain field reads.
+std::string_view OriginHost(const Origin& origin);
+uint16_t OriginPort(const Origin& origin);
+
 class Client {
  public:
   // `loop`, `resolver` and `tls` (optional: null disables https) must outlive
@@ -139,6 +155,15 @@ class Client {
   // on (idle connections are kept until their next use or CloseAll).
   void set_reuse_connections(bool reuse) { options_.reuse_connections = reuse; }
 
+  // Where connection lifetimes are reported (optional; null: nowhere). The
+  // observer must outlive the client.
+  void set_observer(ConnectionObserver* observer) { observer_ = observer; }
+
+  // Calls fn for every origin seen so far with its open connections (any
+  // state) and how many of them are idle. Cold path (once a second).
+  void ForEachOrigin(const std::function<void(std::string_view host, uint16_t port, size_t open,
+                                              size_t idle)>& fn) const;
+
   size_t open_connections() const { return open_connections_; }
   uint64_t connections_opened() const { return connections_opened_; }
 
@@ -165,6 +190,7 @@ class Client {
   std::vector<Connection*> free_;                         // closed ones, for reuse
   size_t open_connections_ = 0;
   uint64_t connections_opened_ = 0;
+  ConnectionObserver* observer_ = nullptr;
 };
 
 }  // namespace stampede::http

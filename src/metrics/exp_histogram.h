@@ -18,8 +18,10 @@
 // 9 times in a histogram's life, never in steady state; Reset never does.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <vector>
 
 namespace stampede::metrics {
@@ -76,6 +78,24 @@ class ExpHistogram {
   int32_t positive_bucket_count() const { return empty_buckets() ? 0 : hi_ - lo_ + 1; }
   // Count of the bucket with absolute index `index` at the current scale.
   uint64_t BucketCount(int32_t index) const;
+  // Bulk read of the populated range, for readers that convert whole
+  // histograms (the OTLP metrics encoder): calls
+  // f(int32_t first_index, std::span<const uint64_t> counts) once or twice
+  // (the array is circular), runs in increasing index order covering exactly
+  // [positive_offset(), positive_offset() + positive_bucket_count()); counts
+  // may be zero inside. Not at all when there are no positive buckets. The
+  // spans are valid until the histogram is next modified.
+  template <typename F>
+  void ForEachBucketRun(F&& f) const {
+    if (empty_buckets()) return;
+    const uint32_t start = static_cast<uint32_t>(lo_ - base_) & mask_;
+    const auto n = static_cast<uint32_t>(hi_ - lo_ + 1);
+    const uint32_t first = std::min(n, static_cast<uint32_t>(counts_.size()) - start);
+    f(lo_, std::span<const uint64_t>(counts_.data() + start, first));
+    if (first < n) {
+      f(lo_ + static_cast<int32_t>(first), std::span<const uint64_t>(counts_.data(), n - first));
+    }
+  }
 
   // The OTel mapping function: the index of the bucket holding `value` (> 0,
   // finite) at `scale`. Consistent across scales: MapToIndex(v, s - k) ==

@@ -38,6 +38,9 @@ constexpr BuiltinInfo kBuiltinInfo[] = {
     {"iteration_start_lag", "s", "How late arrival-rate iterations started."},
     {"group_duration", "s", "Time for one group() call."},
     {"http_req_looking_up", "s", "DNS lookup time of requests that opened a connection."},
+    {"spans_exported", "{span}", "Spans the collector accepted."},
+    {"spans_dropped", "{span}", "Spans dropped because the exporter fell behind."},
+    {"spans_failed", "{span}", "Spans in exports that failed for good or were rejected."},
 };
 
 const BuiltinInfo* FindBuiltin(std::string_view name) {
@@ -204,7 +207,12 @@ std::vector<ExportMetric> ExportModel::Build(const Snapshot& snapshot) {
   if (options_.k6) {
     for (MetricId id = 0; id < defs.size(); ++id) {
       const MetricDef& def = defs[id];
-      if (def.internal || by_metric[id].empty()) continue;
+      if (by_metric[id].empty()) continue;
+      if (def.internal && (def.name == kHttpClientRequestDuration ||
+                           def.name == kHttpClientOpenConnections ||
+                           def.name == kHttpClientConnectionDuration)) {
+        continue;  // the semconv family's sources
+      }
       ExportMetric m;
       m.name = options_.prefix + def.name;
       m.source = id;

@@ -8,7 +8,10 @@
 //            prefix (default "stampede_"): http_reqs, http_req_duration and
 //            every phase, http_req_failed, iterations, iteration_duration,
 //            dropped_iterations, vus, vus_max, checks, data_sent,
-//            data_received, group_duration and the script's custom metrics.
+//            data_received, group_duration, the script's custom metrics and
+//            the run's own counters spans_exported / spans_dropped /
+//            spans_failed (internal: not in the summary, which prints them
+//            on a line of their own).
 //            Counter → monotonic sum; Gauge → gauge; Rate → a monotonic sum
 //            of samples with attribute condition="zero"|"nonzero" (as k6's
 //            OpenTelemetry output since v1.4); Trend → histogram.

@@ -199,6 +199,9 @@ void ExportPipeline::ExportWithRetry(std::string_view request, uint64_t spans) {
                        (r.message.empty() ? std::string() : ": " + r.message) +
                        " (counted; not retried)");
         }
+        // Which spans a partial success refused is unknown: only fully
+        // accepted batches are reported as exported.
+        if (rejected == 0 && options_.on_exported) options_.on_exported(request);
         return;
       }
       case ExportResult::Kind::kFailed:

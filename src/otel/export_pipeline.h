@@ -66,6 +66,10 @@ struct ExportPipelineOptions {
   // Called on the exporter thread with each chosen retry delay (ns) before
   // waiting it. Test seam; may be empty.
   std::function<void(int64_t delay_ns)> on_backoff;
+  // Called on the exporter thread with every request (an
+  // ExportTraceServiceRequest) the receiver accepted in full — how exemplars
+  // learn which spans were really exported. May be empty.
+  std::function<void(std::string_view request)> on_exported;
 
   // From the environment configuration: batch size, schedule delay, timeouts
   // and the resource (service.name first).

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "metrics/exp_histogram.h"
+#include "otel/metrics_encoder.h"
 #include "otel/otlp_encoder.h"
 #include "otel/otlp_json.h"
 #include "otel/proto_writer.h"
@@ -39,8 +41,10 @@ void EnsureNodeModules() {
   ASSERT_TRUE(std::filesystem::exists(root_js));
 }
 
-// Runs decode_otlp.js on `request` and returns its parsed stdout.
-json DecodeWithNode(std::string_view request, const std::string& name) {
+// Runs decode_otlp.js on `request` (`kind`: "traces" or "metrics") and
+// returns its parsed stdout.
+json DecodeWithNode(std::string_view request, const std::string& name,
+                    const std::string& kind = "traces") {
   const auto file = std::filesystem::path(::testing::TempDir()) / (name + ".bin");
   {
     std::ofstream out(file, std::ios::binary);
@@ -48,7 +52,7 @@ json DecodeWithNode(std::string_view request, const std::string& name) {
   }
   const std::string cmd = Quote(STAMPEDE_NODE) + " " +
                           Quote((kTestdata / "decode_otlp.js").string()) + " " +
-                          Quote(file.string());
+                          Quote(file.string()) + " " + kind;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) {
     ADD_FAILURE() << "popen failed: " << cmd;
@@ -192,6 +196,138 @@ TEST_F(OtlpDecodeTest, BigMessagesDecode) {
     EXPECT_EQ(s["status"]["code"], 2);
   }
   EXPECT_EQ(got["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"], s200);
+}
+
+// Metrics: names, units, temporality, exponential and explicit histogram
+// fields and exemplar ids as protobufjs reads them; and our OTLP/JSON
+// transcoder agrees with it on every request.
+TEST_F(OtlpDecodeTest, ProtobufjsDecodesMetrics) {
+  metrics::ExpHistogram latency;
+  latency.Record(0);
+  for (double v = 1e6; v < 2e9; v *= 1.01) latency.Record(v);
+  metrics::ExpHistogram sizes;
+  for (double v = 1; v < 1e5; v *= 1.1) sizes.Record(v);
+
+  std::vector<metrics::ExportMetric> ms(5);
+  ms[0].name = "stampede_http_reqs";
+  ms[0].description = "Total HTTP requests.";
+  ms[0].unit = "{request}";
+  ms[0].kind = metrics::InstrumentKind::kCounter;
+  ms[0].points.resize(2);
+  ms[0].points[0].attributes = {{"method", "GET"}, {"status", "200", true, 200}};
+  ms[0].points[0].number = 42;
+  ms[0].points[1].overflow = true;
+  ms[0].points[1].number = 3;
+  ms[1].name = "http.client.open_connections";
+  ms[1].unit = "{connection}";
+  ms[1].kind = metrics::InstrumentKind::kUpDownCounter;
+  ms[1].points.resize(1);
+  ms[1].points[0].number = 7;
+  ms[2].name = "stampede_vus";
+  ms[2].unit = "{vu}";
+  ms[2].kind = metrics::InstrumentKind::kGauge;
+  ms[2].points.resize(1);
+  ms[2].points[0].number = 10;
+  ms[3].name = "http.client.request.duration";
+  ms[3].unit = "s";
+  ms[3].kind = metrics::InstrumentKind::kHistogram;
+  ms[3].unit_scale = 1e-9;
+  ms[3].exemplars = metrics::ExemplarValue::kTotal;
+  ms[3].points.resize(1);
+  ms[3].points[0].attributes = {{"http.request.method", "GET"}};
+  ms[3].points[0].histogram = &latency;
+  ms[3].points[0].exemplar_key = "k";
+  ms[4].name = "stampede_data_sent";
+  ms[4].unit = "By";
+  ms[4].kind = metrics::InstrumentKind::kHistogram;
+  ms[4].points.resize(1);
+  ms[4].points[0].histogram = &sizes;
+
+  metrics::Exemplar e;
+  for (size_t i = 0; i < 16; ++i) e.trace_id[i] = static_cast<uint8_t>(0xf0 - i);
+  for (size_t i = 0; i < 8; ++i) e.span_id[i] = static_cast<uint8_t>(0x01 + i);
+  e.time_unix_ns = 1'700'000'000'500'000'000;
+  e.total_ns = 12'345'678;
+  const std::map<std::string, std::vector<metrics::Exemplar>> exemplars = {{"k", {e}}};
+  const KeyValue resource[] = {{"service.name", AnyValue::String("stampede")}};
+  const ExportRequestHeader header{
+      .resource_attributes = resource, .scope_name = "stampede", .scope_version = "0.1.0"};
+  const MetricsBatch batch{.metrics = ms,
+                           .exemplars = &exemplars,
+                           .start_unix_ns = 1'700'000'000'000'000'000,
+                           .time_unix_ns = 1'700'000'010'000'000'000};
+
+  ProtoWriter request;
+  MetricsEncoder encoder;
+  ASSERT_EQ(encoder.Encode(header, batch, request).data_points, 6u);
+  const json got = DecodeWithNode(request.view(), "decode_metrics", "metrics");
+  ASSERT_TRUE(got.is_object()) << got.dump();
+  EXPECT_EQ(json::parse(MetricsRequestToJson(request.view())), got);
+
+  const json& sm = got["resourceMetrics"][0]["scopeMetrics"][0];
+  EXPECT_EQ(sm["scope"]["name"], "stampede");
+  const json& m = sm["metrics"];
+  ASSERT_EQ(m.size(), 5u);
+  EXPECT_EQ(m[0]["name"], "stampede_http_reqs");
+  EXPECT_EQ(m[0]["description"], "Total HTTP requests.");
+  EXPECT_EQ(m[0]["unit"], "{request}");
+  EXPECT_EQ(m[0]["sum"]["aggregationTemporality"], 2);
+  EXPECT_EQ(m[0]["sum"]["isMonotonic"], true);
+  EXPECT_EQ(m[0]["sum"]["dataPoints"][0]["asDouble"], 42);
+  EXPECT_EQ(m[0]["sum"]["dataPoints"][0]["startTimeUnixNano"], "1700000000000000000");
+  EXPECT_EQ(m[0]["sum"]["dataPoints"][0]["attributes"][1],
+            json::parse(R"({"key":"status","value":{"intValue":"200"}})"));
+  EXPECT_EQ(m[0]["sum"]["dataPoints"][1]["attributes"],
+            json::parse(R"([{"key":"otel.metric.overflow","value":{"boolValue":true}}])"));
+  EXPECT_EQ(m[1]["sum"]["aggregationTemporality"], 2);
+  EXPECT_FALSE(m[1]["sum"].contains("isMonotonic"));
+  EXPECT_EQ(m[2]["gauge"]["dataPoints"][0]["asDouble"], 10);
+
+  const json& p = m[3]["exponentialHistogram"]["dataPoints"][0];
+  EXPECT_EQ(m[3]["unit"], "s");
+  EXPECT_EQ(m[3]["exponentialHistogram"]["aggregationTemporality"], 2);
+  ExpBuckets b;
+  ToExponentialBuckets(latency, 1e-9, 20, 160, b);
+  EXPECT_EQ(p["scale"], b.scale);
+  EXPECT_EQ(p["positive"]["offset"], b.offset);
+  EXPECT_LT(p["positive"]["offset"].get<int>(), 0);
+  EXPECT_EQ(p["positive"]["bucketCounts"].size(), b.counts.size());
+  EXPECT_EQ(p["count"], std::to_string(latency.count()));
+  EXPECT_EQ(p["zeroCount"], "1");
+  EXPECT_DOUBLE_EQ(p["sum"].get<double>(), latency.sum() * 1e-9);
+  EXPECT_EQ(p["min"], 0);
+  EXPECT_DOUBLE_EQ(p["max"].get<double>(), latency.max() * 1e-9);
+  uint64_t total = 0;
+  for (const json& c : p["positive"]["bucketCounts"]) total += std::stoull(c.get<std::string>());
+  EXPECT_EQ(total + 1, latency.count());
+  ASSERT_EQ(p["exemplars"].size(), 1u);
+  EXPECT_EQ(p["exemplars"][0]["traceId"], HexOf(e.trace_id));
+  EXPECT_EQ(p["exemplars"][0]["spanId"], "0102030405060708");
+  EXPECT_EQ(p["exemplars"][0]["timeUnixNano"], "1700000000500000000");
+  EXPECT_DOUBLE_EQ(p["exemplars"][0]["asDouble"].get<double>(), 0.012345678);
+  ToExponentialBuckets(sizes, 1, 20, 160, b);
+  EXPECT_EQ(m[4]["exponentialHistogram"]["dataPoints"][0]["positive"]["offset"], b.offset);
+  EXPECT_EQ(m[4]["exponentialHistogram"]["dataPoints"][0]["scale"], b.scale);
+
+  // Explicit buckets and delta temporality.
+  ProtoWriter delta_request;
+  MetricsEncoder delta({.temporality = MetricsTemporality::kDelta,
+                        .histogram = HistogramAggregation::kExplicitBucket});
+  delta.Encode(header, batch, delta_request);
+  const json d = DecodeWithNode(delta_request.view(), "decode_metrics_delta", "metrics");
+  ASSERT_TRUE(d.is_object());
+  EXPECT_EQ(json::parse(MetricsRequestToJson(delta_request.view())), d);
+  const json& dm = d["resourceMetrics"][0]["scopeMetrics"][0]["metrics"];
+  EXPECT_EQ(dm[0]["sum"]["aggregationTemporality"], 1);
+  EXPECT_EQ(dm[1]["sum"]["aggregationTemporality"], 2);  // up-down counters stay cumulative
+  const json& h = dm[3]["histogram"];
+  EXPECT_EQ(h["aggregationTemporality"], 1);
+  EXPECT_EQ(h["dataPoints"][0]["explicitBounds"].size(), 14u);
+  EXPECT_EQ(h["dataPoints"][0]["explicitBounds"][0], 0.005);
+  EXPECT_EQ(h["dataPoints"][0]["bucketCounts"].size(), 15u);
+  EXPECT_FALSE(h["dataPoints"][0].contains("min"));
+  EXPECT_EQ(h["dataPoints"][0]["exemplars"][0]["traceId"], HexOf(e.trace_id));
+  EXPECT_EQ(dm[4]["histogram"]["dataPoints"][0]["explicitBounds"][14], 10000);
 }
 
 }  // namespace

@@ -128,11 +128,6 @@ OtlpHttpExporter::OtlpHttpExporter(const OtlpConfig& config) : impl_(std::make_u
         "OtlpHttpExporter needs OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf "
         "or http/json");
   }
-  if (m.protocol == OtlpProtocol::kHttpJson && m.signal != Signal::kTraces) {
-    throw core::ConfigError(
-        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json is not supported "
-        "yet; use http/protobuf or grpc");
-  }
   RequireReadable(config.certificate_file, "OTEL_EXPORTER_OTLP_CERTIFICATE");
   RequireReadable(config.client_certificate_file, "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE");
   RequireReadable(config.client_key_file, "OTEL_EXPORTER_OTLP_CLIENT_KEY");
@@ -186,7 +181,10 @@ ExportResult OtlpHttpExporter::Export(std::string_view body, int64_t timeout_ns)
   Impl& m = *impl_;
   std::string_view payload = body;
   if (m.protocol == OtlpProtocol::kHttpJson) {
-    m.json = TraceRequestToJson(body);
+    m.json.clear();
+    const bool transcoded = m.signal == Signal::kMetrics ? AppendMetricsRequestJson(body, m.json)
+                                                         : AppendTraceRequestJson(body, m.json);
+    if (!transcoded) m.json.clear();
     if (m.json.empty()) {
       return ExportResult::Failed(0,
                                   "cannot transcode the request to OTLP/JSON (malformed protobuf)");

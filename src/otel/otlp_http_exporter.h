@@ -5,7 +5,8 @@
 // request to `config.endpoint` with:
 //   - Content-Type application/x-protobuf (http/protobuf), or
 //     application/json for http/json — the protobuf body is then transcoded
-//     with TraceRequestToJson() (traces only);
+//     with AppendTraceRequestJson() (Signal::kTraces) or
+//     AppendMetricsRequestJson() (Signal::kMetrics);
 //   - Content-Encoding gzip when OTEL_EXPORTER_OTLP_COMPRESSION=gzip;
 //   - the configured headers, User-Agent OTel-OTLP-Exporter-stampede/0.1;
 //   - TLS with the configured CA file and client certificate/key.
@@ -19,7 +20,7 @@
 //
 // Thread: construct anywhere; Export() from one thread at a time (the
 // exporter thread). Construction throws core::ConfigError on an unusable
-// configuration (e.g. http/json for metrics, unreadable certificate file).
+// configuration (e.g. protocol grpc, unreadable certificate file).
 #pragma once
 
 #include <memory>

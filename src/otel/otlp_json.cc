@@ -12,17 +12,23 @@ namespace {
 
 // How a field's wire value becomes JSON.
 enum class Kind : uint8_t {
-  kString,         // LEN -> string
-  kHexId,          // LEN -> lowercase hex (trace/span ids)
-  kBase64,         // LEN -> base64 (AnyValue.bytes_value)
-  kUint32,         // VARINT -> number
-  kInt64String,    // VARINT -> decimal string
-  kFixed64String,  // I64 -> decimal string (unsigned)
-  kFixed32,        // I32 -> number
-  kEnum,           // VARINT -> integer
-  kBool,           // VARINT -> bool
-  kDouble,         // I64 -> number, or "NaN"/"Infinity"/"-Infinity"
-  kMessage,        // LEN -> object
+  kString,          // LEN -> string
+  kHexId,           // LEN -> lowercase hex (trace/span ids)
+  kBase64,          // LEN -> base64 (AnyValue.bytes_value)
+  kUint32,          // VARINT -> number
+  kInt64String,     // VARINT -> decimal string
+  kFixed64String,   // I64 -> decimal string (unsigned)
+  kFixed32,         // I32 -> number
+  kEnum,            // VARINT -> integer
+  kBool,            // VARINT -> bool
+  kDouble,          // I64 -> number, or "NaN"/"Infinity"/"-Infinity"
+  kMessage,         // LEN -> object
+  kSint32,          // VARINT (zigzag) -> number
+  kSfixed64String,  // I64 -> decimal string (signed)
+  // Repeated scalars: packed (one LEN) or not (one element per field).
+  kPackedFixed64String,  // fixed64 -> decimal strings
+  kPackedUint64String,   // uint64 varints -> decimal strings
+  kPackedDouble,         // doubles -> numbers
 };
 
 enum class Msg : uint8_t {
@@ -39,6 +45,24 @@ enum class Msg : uint8_t {
   kAnyValue,
   kArrayValue,
   kKeyValueList,
+  // Metrics (metrics.proto, metrics_service.proto).
+  kMetricsRequest,
+  kResourceMetrics,
+  kScopeMetrics,
+  kMetric,
+  kGauge,
+  kSum,
+  kHistogram,
+  kExponentialHistogram,
+  kSummary,
+  kNumberDataPoint,
+  kHistogramDataPoint,
+  kExponentialHistogramDataPoint,
+  kBuckets,
+  kSummaryDataPoint,
+  kValueAtQuantile,
+  kExemplar,
+  kLast = kExemplar,
 };
 
 struct FieldSpec {
@@ -106,6 +130,93 @@ constexpr FieldSpec kAnyValueFields[] = {
 constexpr FieldSpec kArrayValueFields[] = {{1, "values", Kind::kMessage, true, Msg::kAnyValue}};
 constexpr FieldSpec kKeyValueListFields[] = {{1, "values", Kind::kMessage, true, Msg::kKeyValue}};
 
+constexpr FieldSpec kMetricsRequestFields[] = {
+    {1, "resourceMetrics", Kind::kMessage, true, Msg::kResourceMetrics}};
+constexpr FieldSpec kResourceMetricsFields[] = {
+    {1, "resource", Kind::kMessage, false, Msg::kResource},
+    {2, "scopeMetrics", Kind::kMessage, true, Msg::kScopeMetrics},
+    {3, "schemaUrl", Kind::kString}};
+constexpr FieldSpec kScopeMetricsFields[] = {{1, "scope", Kind::kMessage, false, Msg::kScope},
+                                             {2, "metrics", Kind::kMessage, true, Msg::kMetric},
+                                             {3, "schemaUrl", Kind::kString}};
+constexpr FieldSpec kMetricFields[] = {
+    {1, "name", Kind::kString},
+    {2, "description", Kind::kString},
+    {3, "unit", Kind::kString},
+    {5, "gauge", Kind::kMessage, false, Msg::kGauge},
+    {7, "sum", Kind::kMessage, false, Msg::kSum},
+    {9, "histogram", Kind::kMessage, false, Msg::kHistogram},
+    {10, "exponentialHistogram", Kind::kMessage, false, Msg::kExponentialHistogram},
+    {11, "summary", Kind::kMessage, false, Msg::kSummary},
+    {12, "metadata", Kind::kMessage, true, Msg::kKeyValue}};
+constexpr FieldSpec kGaugeFields[] = {
+    {1, "dataPoints", Kind::kMessage, true, Msg::kNumberDataPoint}};
+constexpr FieldSpec kSumFields[] = {{1, "dataPoints", Kind::kMessage, true, Msg::kNumberDataPoint},
+                                    {2, "aggregationTemporality", Kind::kEnum},
+                                    {3, "isMonotonic", Kind::kBool}};
+constexpr FieldSpec kHistogramFields[] = {
+    {1, "dataPoints", Kind::kMessage, true, Msg::kHistogramDataPoint},
+    {2, "aggregationTemporality", Kind::kEnum}};
+constexpr FieldSpec kExponentialHistogramFields[] = {
+    {1, "dataPoints", Kind::kMessage, true, Msg::kExponentialHistogramDataPoint},
+    {2, "aggregationTemporality", Kind::kEnum}};
+constexpr FieldSpec kSummaryFields[] = {
+    {1, "dataPoints", Kind::kMessage, true, Msg::kSummaryDataPoint}};
+constexpr FieldSpec kNumberDataPointFields[] = {
+    {2, "startTimeUnixNano", Kind::kFixed64String},
+    {3, "timeUnixNano", Kind::kFixed64String},
+    {4, "asDouble", Kind::kDouble},
+    {5, "exemplars", Kind::kMessage, true, Msg::kExemplar},
+    {6, "asInt", Kind::kSfixed64String},
+    {7, "attributes", Kind::kMessage, true, Msg::kKeyValue},
+    {8, "flags", Kind::kUint32}};
+constexpr FieldSpec kHistogramDataPointFields[] = {
+    {2, "startTimeUnixNano", Kind::kFixed64String},
+    {3, "timeUnixNano", Kind::kFixed64String},
+    {4, "count", Kind::kFixed64String},
+    {5, "sum", Kind::kDouble},
+    {6, "bucketCounts", Kind::kPackedFixed64String, true},
+    {7, "explicitBounds", Kind::kPackedDouble, true},
+    {8, "exemplars", Kind::kMessage, true, Msg::kExemplar},
+    {9, "attributes", Kind::kMessage, true, Msg::kKeyValue},
+    {10, "flags", Kind::kUint32},
+    {11, "min", Kind::kDouble},
+    {12, "max", Kind::kDouble}};
+constexpr FieldSpec kExponentialHistogramDataPointFields[] = {
+    {1, "attributes", Kind::kMessage, true, Msg::kKeyValue},
+    {2, "startTimeUnixNano", Kind::kFixed64String},
+    {3, "timeUnixNano", Kind::kFixed64String},
+    {4, "count", Kind::kFixed64String},
+    {5, "sum", Kind::kDouble},
+    {6, "scale", Kind::kSint32},
+    {7, "zeroCount", Kind::kFixed64String},
+    {8, "positive", Kind::kMessage, false, Msg::kBuckets},
+    {9, "negative", Kind::kMessage, false, Msg::kBuckets},
+    {10, "flags", Kind::kUint32},
+    {11, "exemplars", Kind::kMessage, true, Msg::kExemplar},
+    {12, "min", Kind::kDouble},
+    {13, "max", Kind::kDouble},
+    {14, "zeroThreshold", Kind::kDouble}};
+constexpr FieldSpec kBucketsFields[] = {{1, "offset", Kind::kSint32},
+                                        {2, "bucketCounts", Kind::kPackedUint64String, true}};
+constexpr FieldSpec kSummaryDataPointFields[] = {
+    {2, "startTimeUnixNano", Kind::kFixed64String},
+    {3, "timeUnixNano", Kind::kFixed64String},
+    {4, "count", Kind::kFixed64String},
+    {5, "sum", Kind::kDouble},
+    {6, "quantileValues", Kind::kMessage, true, Msg::kValueAtQuantile},
+    {7, "attributes", Kind::kMessage, true, Msg::kKeyValue},
+    {8, "flags", Kind::kUint32}};
+constexpr FieldSpec kValueAtQuantileFields[] = {{1, "quantile", Kind::kDouble},
+                                                {2, "value", Kind::kDouble}};
+constexpr FieldSpec kExemplarFields[] = {
+    {2, "timeUnixNano", Kind::kFixed64String},
+    {3, "asDouble", Kind::kDouble},
+    {4, "spanId", Kind::kHexId},
+    {5, "traceId", Kind::kHexId},
+    {6, "asInt", Kind::kSfixed64String},
+    {7, "filteredAttributes", Kind::kMessage, true, Msg::kKeyValue}};
+
 constexpr std::span<const FieldSpec> Fields(Msg m) {
   switch (m) {
     case Msg::kRequest:
@@ -134,25 +245,73 @@ constexpr std::span<const FieldSpec> Fields(Msg m) {
       return kArrayValueFields;
     case Msg::kKeyValueList:
       return kKeyValueListFields;
+    case Msg::kMetricsRequest:
+      return kMetricsRequestFields;
+    case Msg::kResourceMetrics:
+      return kResourceMetricsFields;
+    case Msg::kScopeMetrics:
+      return kScopeMetricsFields;
+    case Msg::kMetric:
+      return kMetricFields;
+    case Msg::kGauge:
+      return kGaugeFields;
+    case Msg::kSum:
+      return kSumFields;
+    case Msg::kHistogram:
+      return kHistogramFields;
+    case Msg::kExponentialHistogram:
+      return kExponentialHistogramFields;
+    case Msg::kSummary:
+      return kSummaryFields;
+    case Msg::kNumberDataPoint:
+      return kNumberDataPointFields;
+    case Msg::kHistogramDataPoint:
+      return kHistogramDataPointFields;
+    case Msg::kExponentialHistogramDataPoint:
+      return kExponentialHistogramDataPointFields;
+    case Msg::kBuckets:
+      return kBucketsFields;
+    case Msg::kSummaryDataPoint:
+      return kSummaryDataPointFields;
+    case Msg::kValueAtQuantile:
+      return kValueAtQuantileFields;
+    case Msg::kExemplar:
+      return kExemplarFields;
   }
   return {};
 }
 
+// The wire type of one element (for packed kinds: when not packed).
 WireType WireTypeOf(Kind k) {
   switch (k) {
     case Kind::kUint32:
     case Kind::kInt64String:
     case Kind::kEnum:
     case Kind::kBool:
+    case Kind::kSint32:
+    case Kind::kPackedUint64String:
       return WireType::kVarint;
     case Kind::kFixed64String:
     case Kind::kDouble:
+    case Kind::kSfixed64String:
+    case Kind::kPackedFixed64String:
+    case Kind::kPackedDouble:
       return WireType::kFixed64;
     case Kind::kFixed32:
       return WireType::kFixed32;
     default:
       return WireType::kLengthDelimited;
   }
+}
+
+bool IsPacked(Kind k) {
+  return k == Kind::kPackedFixed64String || k == Kind::kPackedUint64String ||
+         k == Kind::kPackedDouble;
+}
+
+// Repeated scalar fields may come packed (LEN) or one per field.
+bool WireTypeFits(Kind k, WireType w) {
+  return w == WireTypeOf(k) || (IsPacked(k) && w == WireType::kLengthDelimited);
 }
 
 // Length of the valid UTF-8 sequence at the start of `s` (RFC 3629: no
@@ -298,7 +457,7 @@ constexpr int kMaxDepth = 64;
 constexpr size_t kMaxFieldsPerMessage = 16;
 
 constexpr bool SpecTablesFit() {
-  for (int m = 0; m <= static_cast<int>(Msg::kKeyValueList); ++m) {
+  for (int m = 0; m <= static_cast<int>(Msg::kLast); ++m) {
     if (Fields(static_cast<Msg>(m)).size() > kMaxFieldsPerMessage) return false;
   }
   return true;
@@ -330,7 +489,7 @@ class Transcoder {
       const size_t after = bytes.size() - reader.remaining();
       for (size_t i = 0; i < specs.size(); ++i) {
         if (specs[i].number != f.number) continue;
-        if (f.wire_type != WireTypeOf(specs[i].kind)) return false;
+        if (!WireTypeFits(specs[i].kind, f.wire_type)) return false;
         if (!ranges[i].seen) ranges[i] = {before, after, true};
         ranges[i].end = after;
         break;
@@ -355,6 +514,10 @@ class Transcoder {
         bool first_element = true;
         while (range.Next(f)) {
           if (f.number != spec.number) continue;
+          if (IsPacked(spec.kind) && f.wire_type == WireType::kLengthDelimited) {
+            if (!PackedValues(spec.kind, f.bytes, first_element)) return false;
+            continue;
+          }
           if (!first_element) out_ += ',';
           first_element = false;
           if (!Value(spec, f, depth)) return false;
@@ -405,8 +568,58 @@ class Transcoder {
         return true;
       case Kind::kMessage:
         return Message(f.bytes, spec.message, depth + 1);
+      case Kind::kSint32: {
+        const auto n = static_cast<uint32_t>(f.value);
+        AppendNumber(out_, static_cast<int32_t>((n >> 1) ^ (~(n & 1) + 1)), false);
+        return true;
+      }
+      case Kind::kSfixed64String:
+        AppendNumber(out_, f.AsInt64(), true);
+        return true;
+      case Kind::kPackedFixed64String:
+        AppendNumber(out_, f.value, true);
+        return true;
+      case Kind::kPackedUint64String:
+        AppendNumber(out_, f.value, true);
+        return true;
+      case Kind::kPackedDouble:
+        AppendDouble(out_, f.AsDouble());
+        return true;
     }
     return false;
+  }
+
+  // Appends the elements of a packed field as array elements. Fails on a
+  // truncated element.
+  bool PackedValues(Kind kind, std::string_view bytes, bool& first_element) {
+    ProtoField element;
+    element.wire_type = WireTypeOf(kind);
+    size_t pos = 0;
+    while (pos < bytes.size()) {
+      if (element.wire_type == WireType::kFixed64) {
+        if (bytes.size() - pos < 8) return false;
+        uint64_t v = 0;
+        for (int b = 7; b >= 0; --b) v = v << 8 | static_cast<uint8_t>(bytes[pos + b]);
+        element.value = v;
+        pos += 8;
+      } else {
+        uint64_t v = 0;
+        int shift = 0;
+        for (;;) {
+          if (pos == bytes.size() || shift > 63) return false;
+          const auto byte = static_cast<uint8_t>(bytes[pos++]);
+          v |= uint64_t{byte & 0x7Fu} << shift;
+          shift += 7;
+          if ((byte & 0x80) == 0) break;
+        }
+        element.value = v;
+      }
+      if (!first_element) out_ += ',';
+      first_element = false;
+      const FieldSpec spec{0, "", kind};
+      if (!Value(spec, element, 0)) return false;
+    }
+    return true;
   }
 
   std::string& out_;
@@ -425,6 +638,23 @@ std::string TraceRequestToJson(std::string_view protobuf_request) {
 bool AppendTraceRequestJson(std::string_view protobuf_request, std::string& out) {
   const size_t before = out.size();
   if (!Transcoder(out).Message(protobuf_request, Msg::kRequest, 0)) {
+    out.resize(before);
+    return false;
+  }
+  return true;
+}
+
+std::string MetricsRequestToJson(std::string_view protobuf_request) {
+  std::string out;
+  // Bucket counts grow most (1-byte varints become quoted decimals).
+  out.reserve(protobuf_request.size() * 3 + 16);
+  if (!AppendMetricsRequestJson(protobuf_request, out)) return {};
+  return out;
+}
+
+bool AppendMetricsRequestJson(std::string_view protobuf_request, std::string& out) {
+  const size_t before = out.size();
+  if (!Transcoder(out).Message(protobuf_request, Msg::kMetricsRequest, 0)) {
     out.resize(before);
     return false;
   }

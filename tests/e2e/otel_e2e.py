@@ -322,7 +322,7 @@ def collector_503_with_retry_after_is_retried(t):
 
 @case
 def collector_400_fails_without_retry(t):
-    sink = Sink(t, "--mode", "400")
+    sink = Sink(t, "--mode", "400", "--fault-signal", "traces")  # metrics are exported too
     ngx = t.nginx()
     r = t.run("--url", ngx.url, "--vus", "1", "--iterations", "20", "--otel", env=otel_env(sink))
     h.check_success(r, 20)  # the load is unaffected

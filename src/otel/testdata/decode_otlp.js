@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Independent decoder for otel_decode_test: decodes an OTLP
-// ExportTraceServiceRequest (protobuf bytes in the file given as argv[2]) with
-// the protobufjs root generated from opentelemetry-proto and shipped by
-// @opentelemetry/otlp-transformer, and prints it as JSON on stdout:
-// ids as lowercase hex, 64-bit integers as decimal strings, enums as numbers.
+// ExportTraceServiceRequest, or with a second argument `metrics` an
+// ExportMetricsServiceRequest (protobuf bytes in the file given as argv[2]),
+// with the protobufjs root generated from opentelemetry-proto and shipped by
+// @opentelemetry/otlp-transformer, and prints it as JSON on stdout: ids
+// (spans', links' and exemplars') as lowercase hex, 64-bit integers as
+// decimal strings, enums as numbers.
 'use strict';
 
 const fs = require('fs');
@@ -14,8 +16,10 @@ const root = require(path.join(
     __dirname, 'node_modules', '@opentelemetry', 'otlp-transformer', 'build', 'src',
     'generated', 'root.js'));
 
-const ExportTraceServiceRequest =
-    root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+const REQUESTS = {
+  traces: root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest,
+  metrics: root.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest,
+};
 
 const ID_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);
 
@@ -35,13 +39,14 @@ function hexIds(value, key) {
 }
 
 function main() {
-  if (process.argv.length !== 3) {
-    process.stderr.write('usage: decode_otlp.js <request.bin>\n');
+  const Request = REQUESTS[process.argv[3] || 'traces'];
+  if (process.argv.length < 3 || process.argv.length > 4 || Request === undefined) {
+    process.stderr.write('usage: decode_otlp.js <request.bin> [traces|metrics]\n');
     process.exit(2);
   }
   const bytes = fs.readFileSync(process.argv[2]);
-  const message = ExportTraceServiceRequest.decode(bytes);
-  const object = ExportTraceServiceRequest.toObject(message, {
+  const message = Request.decode(bytes);
+  const object = Request.toObject(message, {
     longs: String,
     enums: Number,
     bytes: String,

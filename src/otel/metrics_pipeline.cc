@@ -1,0 +1,434 @@
+#include "otel/metrics_pipeline.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <set>
+
+#include "core/log.h"
+#include "core/thread_name.h"
+#include "otel/console_metrics_exporter.h"
+#include "otel/otlp_grpc_exporter.h"
+#include "otel/otlp_http_exporter.h"
+#include "otel/proto_writer.h"
+
+namespace stampede::otel {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using Exemplars = std::map<std::string, std::vector<metrics::Exemplar>>;
+
+// Bound on distinct failure lines, so that a collector answering with
+// ever-changing messages cannot turn the warnings into a stream.
+constexpr size_t kMaxDistinctWarnings = 16;
+// How long Shutdown() waits past its flush timeout for an attempt in flight.
+constexpr auto kShutdownGrace = std::chrono::milliseconds(500);
+
+int64_t ToNs(SteadyClock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+SteadyClock::time_point FromNs(int64_t ns) {
+  if (ns == INT64_MAX) return SteadyClock::time_point::max();
+  return SteadyClock::time_point(std::chrono::nanoseconds(ns));
+}
+
+std::string Seconds(std::chrono::nanoseconds d) {
+  const double s = std::chrono::duration<double>(d).count();
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, s);
+  return std::string(buf, r.ptr) + " s";
+}
+
+}  // namespace
+
+MetricsPipelineOptions MetricsPipelineOptions::FromConfig(const MetricsConfig& config) {
+  MetricsPipelineOptions o;
+  o.interval = config.interval;
+  o.export_timeout = config.timeout;
+  o.encoder.temporality = config.temporality;
+  o.encoder.histogram = config.aggregation;
+  if (config.otlp) {
+    o.attempt_timeout = config.otlp->timeout;
+    o.resource_attributes = config.otlp->resource_attributes;
+  }
+  return o;
+}
+
+std::unique_ptr<Exporter> MakeMetricsExporter(const OtlpConfig& config, std::FILE* console) {
+  switch (config.exporter) {
+    case ExporterKind::kNone:
+      return nullptr;
+    case ExporterKind::kConsole:
+      return std::make_unique<ConsoleMetricsExporter>(console);
+    case ExporterKind::kOtlp:
+      break;
+  }
+  if (config.protocol == OtlpProtocol::kGrpc) return std::make_unique<OtlpGrpcExporter>(config);
+  return std::make_unique<OtlpHttpExporter>(config);
+}
+
+// Everything the thread touches. Shared (shared_ptr) so that a thread stuck
+// in an exporter past Shutdown() can finish on its own.
+struct MetricsPipeline::Core {
+  Core(std::unique_ptr<Exporter> e, const metrics::LiveResults& l, metrics::ExemplarReservoir* r,
+       MetricsPipelineOptions o)
+      : exporter(std::move(e)),
+        options(std::move(o)),
+        live(&l),
+        reservoir(r),
+        start_unix_ns(l.start_unix_ns()),
+        model(options.model),
+        encoder(options.encoder) {
+    endpoint = exporter->endpoint();
+    for (const auto& [k, v] : options.resource_attributes) {
+      resource_kv.push_back(KeyValue{k, AnyValue::String(v)});
+    }
+    rng_state ^= static_cast<uint64_t>(ToNs(SteadyClock::now()));
+  }
+
+  void Run();
+  void PeriodicExport();
+  void FinalExport();
+  void EncodeAndExport(const metrics::Snapshot& snapshot, int64_t time_unix_ns,
+                       const Exemplars& exemplars, SteadyClock::time_point deadline, bool periodic);
+  void ExportWithRetry(std::string_view request, uint64_t points, SteadyClock::time_point deadline,
+                       bool periodic);
+  // Waits until `until`; false at once if stopping cuts it short.
+  bool WaitUntil(SteadyClock::time_point until, bool periodic);
+  SteadyClock::time_point ShutdownDeadline() const {
+    return FromNs(shutdown_deadline_ns.load(std::memory_order_acquire));
+  }
+  bool Stopping() const { return stopping.load(std::memory_order_acquire); }
+  void WarnOnce(const std::string& cause, const std::string& line);
+  void Warn(const std::string& line);  // unconditionally (still not once abandoned)
+  int64_t Jitter(int64_t backoff_ns);
+  static void Add(std::atomic<uint64_t>& counter, uint64_t n) {
+    counter.fetch_add(n, std::memory_order_relaxed);
+  }
+
+  // Set at construction.
+  std::unique_ptr<Exporter> exporter;
+  MetricsPipelineOptions options;
+  const metrics::LiveResults* live;       // read only under mu, before `stop`
+  metrics::ExemplarReservoir* reservoir;  // likewise
+  int64_t start_unix_ns;
+  std::string endpoint;
+  std::vector<KeyValue> resource_kv;  // views into options.resource_attributes
+
+  // Thread state.
+  metrics::ExportModel model;
+  MetricsEncoder encoder;
+  ProtoWriter request;
+  std::set<std::string> warned_causes;
+  uint64_t last_points = 0;
+  uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+  // Control.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;       // under mu
+  bool abandoned = false;  // under mu: Shutdown() returned without the thread
+  bool finished = false;   // under mu
+  std::shared_ptr<const metrics::Snapshot> final_snapshot;  // under mu
+  int64_t final_time_unix_ns = 0;                           // under mu
+  Exemplars final_exemplars;                                // under mu
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> shutdown_deadline_ns{INT64_MAX};  // steady_clock epoch ns
+
+  std::atomic<uint64_t> exports_attempted{0}, exports_ok{0}, exports_failed{0}, points_exported{0},
+      points_failed{0}, points_dropped{0}, points_rejected{0}, requests{0}, retries{0}, warnings{0};
+};
+
+void MetricsPipeline::Core::Run() {
+  auto next_due = SteadyClock::now() + options.interval;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_until(lock, next_due, [this] { return stop; });
+      if (stop) break;
+    }
+    PeriodicExport();
+    const auto now = SteadyClock::now();
+    next_due += options.interval;
+    uint64_t skipped = 0;
+    while (next_due <= now) {
+      next_due += options.interval;
+      ++skipped;
+    }
+    if (skipped > 0 && !Stopping()) {
+      Add(points_dropped, skipped * last_points);
+      WarnOnce("\x01slow", "OTLP metrics export to " + endpoint +
+                               " took longer than the export interval (" +
+                               Seconds(options.interval) +
+                               "); intervals are skipped and their data points counted as dropped");
+    }
+  }
+  FinalExport();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    finished = true;
+  }
+  cv.notify_all();
+}
+
+void MetricsPipeline::Core::PeriodicExport() {
+  metrics::LiveSnapshot latest;
+  Exemplars exemplars;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (stop) return;
+    latest = live->Latest();
+    if (reservoir != nullptr) exemplars = reservoir->TakeInterval();
+  }
+  if (latest.snapshot == nullptr) return;  // nothing published yet
+  const auto deadline = SteadyClock::now() +
+                        std::chrono::duration_cast<SteadyClock::duration>(options.export_timeout);
+  EncodeAndExport(*latest.snapshot, latest.time_unix_ns, exemplars, deadline, /*periodic=*/true);
+}
+
+void MetricsPipeline::Core::FinalExport() {
+  std::shared_ptr<const metrics::Snapshot> snapshot;
+  int64_t time_unix_ns = 0;
+  Exemplars exemplars;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    snapshot = std::move(final_snapshot);
+    time_unix_ns = final_time_unix_ns;
+    exemplars = std::move(final_exemplars);
+  }
+  if (snapshot == nullptr) return;
+  EncodeAndExport(*snapshot, time_unix_ns, exemplars, ShutdownDeadline(), /*periodic=*/false);
+}
+
+void MetricsPipeline::Core::EncodeAndExport(const metrics::Snapshot& snapshot, int64_t time_unix_ns,
+                                            const Exemplars& exemplars,
+                                            SteadyClock::time_point deadline, bool periodic) {
+  MetricsEncodeResult encoded;
+  try {
+    const std::vector<metrics::ExportMetric> exported = model.Build(snapshot);
+    for (const std::string& name : model.newly_overflowed()) {
+      WarnOnce("\x02overflow " + name,
+               "metric " + name + " reached its cardinality limit of " +
+                   std::to_string(options.model.cardinality_limit) +
+                   " series; further series are merged into otel.metric.overflow=true");
+    }
+    const ExportRequestHeader header{.resource_attributes = resource_kv,
+                                     .scope_name = options.scope_name,
+                                     .scope_version = options.scope_version};
+    request.Clear();
+    encoded = encoder.Encode(header,
+                             MetricsBatch{.metrics = exported,
+                                          .exemplars = &exemplars,
+                                          .start_unix_ns = start_unix_ns,
+                                          .time_unix_ns = time_unix_ns},
+                             request);
+  } catch (const std::exception& e) {
+    WarnOnce(std::string("\x03") + e.what(),
+             std::string("OTLP metrics: cannot encode the metrics: ") + e.what() +
+                 " (this export is skipped)");
+    return;
+  }
+  if (encoded.data_points == 0) return;
+  last_points = encoded.data_points;
+  Add(exports_attempted, 1);
+  ExportWithRetry(request.view(), encoded.data_points, deadline, periodic);
+}
+
+void MetricsPipeline::Core::ExportWithRetry(std::string_view body, uint64_t points,
+                                            SteadyClock::time_point export_deadline,
+                                            bool periodic) {
+  const auto give_up = [&](const std::string& cause) {
+    Add(exports_failed, 1);
+    Add(points_failed, points);
+    WarnOnce(cause, "OTLP metrics export to " + endpoint + " failed: " + cause +
+                        " (the data points are dropped and counted; the test goes on)");
+  };
+  int64_t backoff_ns = options.initial_backoff.count();
+  std::string last_cause = "no time left to retry";
+  for (int attempt = 1;; ++attempt) {
+    const auto deadline = std::min(export_deadline, ShutdownDeadline());
+    const auto now = SteadyClock::now();
+    if (now >= deadline || (periodic && attempt > 1 && Stopping())) {
+      if (attempt == 1) {
+        Add(points_dropped, points);
+        WarnOnce("\x04shutdown", "OTLP metrics export to " + endpoint +
+                                     ": data points not sent before the shutdown flush timeout "
+                                     "(counted as dropped)");
+      } else {
+        give_up(last_cause);
+      }
+      return;
+    }
+    const int64_t timeout_ns = std::min<int64_t>(
+        options.attempt_timeout.count(),
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count());
+    const ExportResult r = exporter->Export(body, timeout_ns);
+    Add(requests, 1);
+    switch (r.kind) {
+      case ExportResult::Kind::kOk: {
+        const auto rejected =
+            static_cast<uint64_t>(std::clamp<int64_t>(r.rejected, 0, static_cast<int64_t>(points)));
+        Add(exports_ok, 1);
+        Add(points_exported, points - rejected);
+        Add(points_rejected, rejected);
+        if (rejected > 0 || !r.message.empty()) {
+          WarnOnce("\x05partial " + r.message,
+                   "OTLP metrics export to " + endpoint + ": the receiver rejected " +
+                       std::to_string(rejected) + " data points" +
+                       (r.message.empty() ? std::string() : ": " + r.message) +
+                       " (counted; not retried)");
+        }
+        return;
+      }
+      case ExportResult::Kind::kFailed:
+        give_up(r.message);
+        return;
+      case ExportResult::Kind::kRetryable:
+        break;
+    }
+    last_cause = r.message;
+    if (attempt >= options.max_attempts || (periodic && Stopping())) {
+      give_up(r.message);
+      return;
+    }
+    const int64_t delay_ns = r.retry_after_ns.has_value() ? *r.retry_after_ns : Jitter(backoff_ns);
+    backoff_ns = std::min<int64_t>(backoff_ns * 2, options.max_backoff.count());
+    const auto resume = SteadyClock::now() + std::chrono::nanoseconds(delay_ns);
+    if (resume >= deadline) {
+      give_up(r.message);
+      return;
+    }
+    if (options.on_backoff) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!abandoned) options.on_backoff(delay_ns);
+    }
+    Add(retries, 1);
+    if (!WaitUntil(resume, periodic)) {
+      give_up(r.message);
+      return;
+    }
+  }
+}
+
+bool MetricsPipeline::Core::WaitUntil(SteadyClock::time_point until, bool periodic) {
+  std::unique_lock<std::mutex> lock(mu);
+  for (;;) {
+    if (periodic && stop) return false;  // the final export supersedes this one
+    if (ShutdownDeadline() < until) return false;
+    if (SteadyClock::now() >= until) return true;
+    cv.wait_until(lock, until);
+  }
+}
+
+void MetricsPipeline::Core::WarnOnce(const std::string& cause, const std::string& line) {
+  const bool overflow = cause.rfind("\x02", 0) == 0;  // one per metric name, not bounded
+  if (warned_causes.count(cause) != 0) return;
+  if (!overflow && warned_causes.size() >= kMaxDistinctWarnings) {
+    if (warned_causes.insert("\x06more").second) {
+      Warn("OTLP metrics export to " + endpoint +
+           ": more distinct export problems; further ones are not shown");
+    }
+    return;
+  }
+  warned_causes.insert(cause);
+  Warn(line);
+}
+
+void MetricsPipeline::Core::Warn(const std::string& line) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (abandoned) return;  // the owner's `warn` may be gone
+  Add(warnings, 1);
+  options.warn(line);
+}
+
+int64_t MetricsPipeline::Core::Jitter(int64_t backoff_ns) {
+  // xorshift64: a jitter source needs no quality.
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  const int64_t half = std::max<int64_t>(backoff_ns / 2, 1);
+  return half + static_cast<int64_t>(rng_state % static_cast<uint64_t>(half + 1));
+}
+
+MetricsPipeline::MetricsPipeline(std::unique_ptr<Exporter> exporter,
+                                 const metrics::LiveResults& live,
+                                 metrics::ExemplarReservoir* reservoir,
+                                 MetricsPipelineOptions options) {
+  if (options.max_attempts < 1) options.max_attempts = 1;
+  if (options.interval <= std::chrono::nanoseconds(0)) options.interval = std::chrono::seconds(10);
+  if (!options.warn) options.warn = [](std::string_view line) { core::Warn("{}", line); };
+  core_ = std::make_shared<Core>(std::move(exporter), live, reservoir, std::move(options));
+  thread_ = std::thread([core = core_] {
+    core::NameThisThread("stampede-metric");
+    core->Run();
+  });
+}
+
+MetricsPipeline::~MetricsPipeline() {
+  if (shut_down_) return;
+  // No final export: a pipeline destroyed without Shutdown() (an error path)
+  // has nothing reliable to flush.
+  Shutdown(nullptr, 0, std::chrono::nanoseconds(0));
+}
+
+void MetricsPipeline::Shutdown(std::shared_ptr<const metrics::Snapshot> final_snapshot,
+                               int64_t time_unix_ns, std::chrono::nanoseconds flush_timeout) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  Core& c = *core_;
+  const auto deadline = SteadyClock::now() + flush_timeout;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (final_snapshot == nullptr && flush_timeout > std::chrono::nanoseconds(0)) {
+      const metrics::LiveSnapshot latest = c.live->Latest();
+      final_snapshot = latest.snapshot;
+      time_unix_ns = latest.time_unix_ns;
+    }
+    c.final_snapshot = std::move(final_snapshot);
+    c.final_time_unix_ns = time_unix_ns;
+    if (c.reservoir != nullptr) c.final_exemplars = c.reservoir->TakeInterval();
+    c.shutdown_deadline_ns.store(ToNs(deadline), std::memory_order_release);
+    c.stopping.store(true, std::memory_order_release);
+    c.stop = true;
+  }
+  c.cv.notify_all();
+  bool finished = false;
+  {
+    std::unique_lock<std::mutex> lock(c.mu);
+    finished = c.cv.wait_until(lock, deadline + kShutdownGrace, [&c] { return c.finished; });
+    if (!finished) c.abandoned = true;
+  }
+  if (finished) {
+    thread_.join();
+    return;
+  }
+  // Stuck inside Exporter::Export(): leave the thread to finish that attempt;
+  // it owns the Core and touches nothing of ours from now on.
+  thread_.detach();
+  c.warnings.fetch_add(1, std::memory_order_relaxed);
+  c.options.warn("OTLP metrics export to " + c.endpoint +
+                 " did not finish within the flush timeout (" + Seconds(flush_timeout) +
+                 "); the last data points are not exported");
+}
+
+MetricsPipelineStats MetricsPipeline::stats() const {
+  const Core& c = *core_;
+  MetricsPipelineStats s;
+  s.exports_attempted = c.exports_attempted.load(std::memory_order_relaxed);
+  s.exports_ok = c.exports_ok.load(std::memory_order_relaxed);
+  s.exports_failed = c.exports_failed.load(std::memory_order_relaxed);
+  s.points_exported = c.points_exported.load(std::memory_order_relaxed);
+  s.points_failed = c.points_failed.load(std::memory_order_relaxed);
+  s.points_dropped = c.points_dropped.load(std::memory_order_relaxed);
+  s.points_rejected = c.points_rejected.load(std::memory_order_relaxed);
+  s.requests = c.requests.load(std::memory_order_relaxed);
+  s.retries = c.retries.load(std::memory_order_relaxed);
+  s.warnings = c.warnings.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace stampede::otel
