@@ -86,7 +86,7 @@ std::vector<std::pair<std::string, std::string>> RunLabels(const RunConfig& c) {
   if (c.metrics_export.otlp) service = c.metrics_export.otlp->service_name;
   std::vector<std::pair<std::string, std::string>> labels{
       {"run_id", c.run_id}, {"service_name", service}, {"version", "0.1.0"}};
-  labels.emplace_back("script", c.script_path.empty() ? "--url" : c.script_path);
+  if (!c.script_path.empty()) labels.emplace_back("script", c.script_path);
   return labels;
 }
 
@@ -399,13 +399,20 @@ RunOutcome Runner::Execute() {
   std::vector<metrics::Snapshot> latest(workers.size());
   // The run's cumulative snapshot so far, from the workers' newest published
   // copies (plus the run's and setup()'s own shards).
-  auto whole_so_far = [&](int64_t now) {
+  // `data_ns` becomes the oldest of the running workers' copies' times: the
+  // instant up to which the snapshot holds every worker's data.
+  auto whole_so_far = [&](int64_t now, int64_t* data_ns = nullptr) {
+    int64_t oldest = now;
     for (size_t i = 0; i < workers.size(); ++i) {
       workers[i]->publisher().Consume([&](const metrics::Shard& s) {
         const metrics::Shard* one[] = {&s};
         latest[i] = metrics::Snapshot::Merge(registry_, one);
       });
+      if (!workers[i]->progress().done.load(std::memory_order_acquire)) {
+        oldest = std::min(oldest, std::max(start_ns, workers[i]->publisher().time_ns()));
+      }
     }
+    if (data_ns != nullptr) *data_ns = oldest;
     std::vector<const metrics::Shard*> own{&run_shard, &span_shard};
     if (probe_) own.push_back(&probe_host_->shard());
     metrics::Snapshot whole = metrics::Snapshot::Merge(registry_, own);
@@ -413,8 +420,10 @@ RunOutcome Runner::Execute() {
     whole.set_elapsed_ns(now - start_ns);
     return whole;
   };
+  // Workers publish once a second from their start; the live snapshot is
+  // taken half a second after, so it holds the copies just published.
   const int64_t live_every = core::kNsPerSec;
-  int64_t next_live = start_ns + live_every;
+  int64_t next_live = start_ns + live_every + live_every / 2;
   auto sample_vus = [&] {
     uint32_t vus = 0, vus_max = 0;
     for (auto& w : workers) {
@@ -466,7 +475,10 @@ RunOutcome Runner::Execute() {
       while (next_live <= now) next_live += live_every;
     }
     std::optional<metrics::Snapshot> whole_now;
-    if (live_tick || (threshold_tick && !thresholds_.empty())) whole_now = whole_so_far(now);
+    int64_t data_ns = now;
+    if (live_tick || (threshold_tick && !thresholds_.empty())) {
+      whole_now = whole_so_far(now, &data_ns);
+    }
     if (live_tick && pipeline) {
       // The span pipeline's counters as metrics (k6 family), as deltas.
       otel::ExportPipelineStats st = pipeline->stats();
@@ -480,7 +492,9 @@ RunOutcome Runner::Execute() {
       spans_seen = st;
     }
     if (live_tick) {
-      live.Publish(std::make_shared<const metrics::Snapshot>(*whole_now), anchor.ToUnixNs(now));
+      // Stamped with the data's time, not the merge's: a point then covers
+      // the requests made up to its time.
+      live.Publish(std::make_shared<const metrics::Snapshot>(*whole_now), anchor.ToUnixNs(data_ns));
     }
     if (threshold_tick && !thresholds_.empty()) {
       const metrics::Snapshot& whole = *whole_now;
