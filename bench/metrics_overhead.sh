@@ -18,6 +18,9 @@
 #        tests/support/otlp_sink.js, started once on 127.0.0.1) + --prometheus
 #        127.0.0.1:<free port>, scraped by curl every second for the whole run
 #   wrk  wrk -t1 -cCONNS -dD (the peer reference, as in vs_wrk.sh; WRK=0 skips it)
+#   base (only with BASE=binary) "off" with another stampede build, e.g. one
+#        from before the metric outputs existed: what the hot path pays for
+#        them even when they are off
 # The sink and the curl loop run on CPU $GEN_CPU beside stampede (on the nginx
 # CPU they would slow the server in the "on" runs only); they cost stampede
 # wall time, not CPU time. CPU = user+sys of the stampede process alone (its
@@ -30,14 +33,17 @@
 # HTTP 200 with stampede_http_reqs_total in the body at least (seconds - 3)
 # times, and stampede counted those scrapes; every "off" run exported nothing.
 #
-# Output: a markdown section for bench/RESULTS.md on stdout (per-run rows,
-# medians, on/off ratios with the range over the run pairs; goal: req per
+# Output: a markdown section for bench/RESULTS.md on stdout (per-run rows
+# with the 1-minute load average at the start of each run, medians, on/off ratios with the range over the run pairs; goal: req per
 # generator CPU-s on/off >= 0.97); progress on stderr.
 #
 # Env: DURATION (10s; Ns or Nm), RUNS (5), CONNS (50), STAMPEDE (binary,
 # default build/src/cli/stampede), SCRIPT (a Lua script run with -e URL=...
 # instead of --url), NGINX_CPU (0), GEN_CPU (1), WRK (1: add wrk runs; 0: no),
-# KEEP=1 keeps the raw outputs. Bounded: every run is killed after DURATION +
+# BASE (another stampede binary, run as "base"), NICE (e.g. -10: this script
+# and everything it starts, nginx included, run at that priority, so that
+# niced background work such as compiles steals less from the measurement;
+# negative values need root), KEEP=1 keeps the raw outputs. Bounded: every run is killed after DURATION +
 # 60 s, the scrape loop after DURATION + 30 scrapes, the sink after the whole
 # script's budget; nothing is left running on exit.
 set -euo pipefail
@@ -50,6 +56,7 @@ STAMPEDE="${STAMPEDE:-$ROOT/build/src/cli/stampede}"
 NGINX_CPU="${NGINX_CPU:-0}"
 GEN_CPU="${GEN_CPU:-1}"
 WRK="${WRK:-1}"
+BASE="${BASE:-}"
 
 die() { echo "metrics_overhead.sh: $*" >&2; exit 1; }
 
@@ -67,6 +74,7 @@ if ! [[ "$CONNS" =~ ^[0-9]+$ ]] || ((CONNS < 1 || CONNS > 10000)); then
 fi
 [[ "$WRK" == 0 || "$WRK" == 1 ]] || die "WRK must be 0 or 1"
 [[ -x "$STAMPEDE" ]] || die "stampede binary not found: $STAMPEDE (build it or set STAMPEDE=)"
+[[ -z "${BASE:-}" || -x "$BASE" ]] || die "BASE binary not found: $BASE"
 for tool in taskset python3 node curl timeout; do
   command -v "$tool" >/dev/null || die "$tool not found"
 done
@@ -74,6 +82,11 @@ done
 ncpu="$(nproc)"
 ((NGINX_CPU < ncpu && GEN_CPU < ncpu)) || die "need CPUs $NGINX_CPU and $GEN_CPU; this machine has $ncpu"
 [[ "$NGINX_CPU" != "$GEN_CPU" ]] || echo "warning: nginx and the generator share CPU $GEN_CPU" >&2
+
+if [[ -n "${NICE:-}" ]]; then
+  [[ "$NICE" =~ ^-?[0-9]+$ ]] || die "NICE must be an integer"
+  renice -n "$NICE" -p $$ >/dev/null || die "cannot renice to $NICE"
+fi
 
 # The "off" runs must really be off: no OTEL_* / K6_OTEL_* from the caller.
 while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(OTEL_|K6_OTEL_)' || true)
@@ -124,7 +137,7 @@ echo "nginx pid $NGINX_PID on CPU $NGINX_CPU at $URL; generator on CPU $GEN_CPU"
 
 # The OTLP sink, once for all runs, on the generator's CPU; it only decodes and
 # counts (no --out files). Bounded by --max-seconds.
-modes_per_run=$((WRK == 1 ? 3 : 2))
+modes_per_run=$((2 + WRK + (${#BASE} > 0 ? 1 : 0)))
 sink_budget=$((RUNS * modes_per_run * (dur_s + 70) + 120))
 taskset -c "$GEN_CPU" node "$SUPPORT/otlp_sink.js" --max-seconds "$sink_budget" \
   >"$WORK/sink.out" 2>"$WORK/sink.err" </dev/null &
@@ -169,18 +182,64 @@ scrape_loop() {
 # "user_s sys_s wall_s exit_code" from the child's rusage (its own CPU time plus
 # that of its waited-for descendants: timeout's child, which taskset and env
 # exec into the generator; the sink and the curl loop are not descendants).
+# Also writes OUT.threads (JSON): the generator's CPU seconds per thread group
+# (workers stampede-w*, the main thread, stampede-metric, stampede-prom,
+# stampede-http, others), from /proc/PID/task/*/stat sampled every 0.2 s (a
+# thread's last 0.2 s before it exits can be missed; the rusage total is exact).
 measure() {
   local out="$1" err="$2"
   shift 2
   python3 - "$out" "$err" "$((dur_s + 60))" "$@" <<'PY'
-import os, subprocess, sys, time
+import json, os, subprocess, sys, threading, time
 out, err, limit, cmd = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+tick = os.sysconf("SC_CLK_TCK")
+last = {}  # tid -> (comm, utime+stime ticks)
+stop = threading.Event()
+
+def group(comm):
+    if comm.startswith("stampede-w"):
+        return "workers"
+    if comm in ("stampede-metric", "stampede-prom", "stampede-http", "stampede-export"):
+        return comm[len("stampede-"):]
+    return "main" if comm == "stampede" else "other:" + comm
+
+def sample(parent):
+    child = None
+    while not stop.is_set():
+        try:
+            if child is None:
+                with open("/proc/%d/task/%d/children" % (parent, parent)) as f:
+                    kids = f.read().split()
+                child = int(kids[0]) if kids else None
+            if child is not None:
+                for tid in os.listdir("/proc/%d/task" % child):
+                    try:
+                        with open("/proc/%d/task/%s/stat" % (child, tid)) as f:
+                            st = f.read()
+                    except OSError:
+                        continue
+                    comm = st[st.index("(") + 1:st.rindex(")")]
+                    fields = st[st.rindex(")") + 2:].split()
+                    last[tid] = (comm, int(fields[11]) + int(fields[12]))
+        except (OSError, ValueError):
+            pass
+        stop.wait(0.2)
+
 with open(out, "wb") as o, open(err, "wb") as e:
     t0 = time.monotonic()
     p = subprocess.Popen(["timeout", "-k", "5", limit] + cmd, stdin=subprocess.DEVNULL,
                          stdout=o, stderr=e)
+    sampler = threading.Thread(target=sample, args=(p.pid,), daemon=True)
+    sampler.start()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
+    stop.set()
+    sampler.join()
+groups = {}
+for comm, ticks in last.values():
+    groups[group(comm)] = groups.get(group(comm), 0.0) + ticks / tick
+with open(out + ".threads", "w") as f:
+    json.dump(groups, f)
 print("%.3f %.3f %.3f %d" % (ru.ru_utime, ru.ru_stime, wall, os.waitstatus_to_exitcode(status)))
 PY
 }
@@ -195,12 +254,15 @@ TSV="$WORK/runs.tsv"
 : >"$TSV"
 run_mode() {  # run_mode MODE RUN: one measured run, appended to $TSV
   local mode="$1" run="$2" u s w rc json="$WORK/$1-$2.json" log="$WORK/$1-$2.scrapes"
-  local before=0 after=0 ok=0 tries=0
-  echo "run $run/$RUNS: $mode ..." >&2
+  local before=0 after=0 ok=0 tries=0 load
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  echo "run $run/$RUNS: $mode (load average $load) ..." >&2
   case "$mode" in
-    off)
+    off|base)
+      local bin="$STAMPEDE"
+      [[ "$mode" == off ]] || bin="$BASE"
       read -r u s w rc < <(measure "$WORK/$mode-$run.out" "$WORK/$mode-$run.err" \
-        taskset -c "$GEN_CPU" "$STAMPEDE" run "${target[@]}" --vus "$CONNS" --threads 1 \
+        taskset -c "$GEN_CPU" "$bin" run "${target[@]}" --vus "$CONNS" --threads 1 \
         --duration "$DURATION" -q --summary-export "$json")
       ;;
     on)
@@ -231,8 +293,8 @@ run_mode() {  # run_mode MODE RUN: one measured run, appended to $TSV
         taskset -c "$GEN_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$URL")
       ;;
   esac
-  printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$run" "$u" "$s" "$w" "$rc" \
-    "$WORK/$mode-$run.out" "$json" "$((after - before))" "$ok" "$tries" >>"$TSV"
+  printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$run" "$u" "$s" "$w" "$rc" \
+    "$WORK/$mode-$run.out" "$json" "$((after - before))" "$ok" "$tries" "$load" >>"$TSV"
   if ((rc != 0)); then
     echo "run $run/$RUNS: $mode exited $rc: $(tail -2 "$WORK/$mode-$run.err" | tr '\n' ' ')" >&2
   fi
@@ -246,6 +308,7 @@ timeout 30 env OTEL_TRACES_EXPORTER=none OTEL_METRIC_EXPORT_INTERVAL=1000 \
 
 for ((run = 1; run <= RUNS; run++)); do
   if ((run % 2 == 1)); then order=(off on); else order=(on off); fi
+  [[ -z "${BASE:-}" ]] || order+=(base)
   ((WRK == 0)) || order+=(wrk)
   for mode in "${order[@]}"; do run_mode "$mode" "$run"; done
 done
@@ -261,10 +324,10 @@ fi
 
 python3 - "$TSV" "$DURATION" "$dur_s" "$CONNS" "$RUNS" "$nginx_version" "$wrk_version" \
   "${cpu_model:-unknown}" "$ncpu" "$git_rev" "$(uname -r)" "$load_start" "$load_end" \
-  "${SCRIPT:-}" <<'PY'
+  "${SCRIPT:-}" "${NICE:-}" <<'PY'
 import json, re, statistics, sys
 (tsv, duration, dur_s, conns, runs, nginx_v, wrk_v, cpu, ncpu, rev, kernel, load_start,
- load_end, script) = sys.argv[1:]
+ load_end, script, nice) = sys.argv[1:]
 dur_s = int(dur_s)
 
 def to_ms(v, unit):
@@ -304,12 +367,18 @@ def parse_stampede(path):
 
 rows, problems = [], []
 for line in open(tsv):
-    mode, run, u, s, w, rc, out, js, sink_pts, ok, tries = line.rstrip("\n").split("\t")
+    mode, run, u, s, w, rc, out, js, sink_pts, ok, tries, load = line.rstrip("\n").split("\t")
     r = parse_wrk(out) if mode == "wrk" else parse_stampede(js)
     r.update(mode=mode, run=int(run), cpu=float(u) + float(s), user=float(u), sys=float(s),
              wall=float(w), rc=int(rc), sink_points=int(sink_pts), scrapes_ok=int(ok),
-             scrape_tries=int(tries))
+             scrape_tries=int(tries), load=load)
     r["per_cpu"] = r["requests"] / r["cpu"] if r.get("requests") and r["cpu"] > 0 else None
+    try:
+        r["threads"] = json.load(open(out + ".threads"))
+    except (OSError, ValueError):
+        r["threads"] = {}
+    w = r["threads"].get("workers")
+    r["per_worker_cpu"] = r["requests"] / w if r.get("requests") and w else None
     rows.append(r)
     where = "%s run %s" % (mode, run)
     if r["rc"] != 0:
@@ -347,12 +416,13 @@ print("## Metrics export overhead%s: %s, %s VUs (1 thread), %s runs each"
 print()
 print("Machine: %s CPUs (%s), kernel %s, load average %s at start, %s at the end; %s "
       "(worker_processes 1, pinned); wrk %s; stampede at %s. Generator (and the OTLP sink and "
-      "the curl scraper) pinned to its own CPU; CPU = the stampede process's user+sys seconds."
-      % (ncpu, cpu, kernel, load_start, load_end, nginx_v, wrk_v, rev))
+      "the curl scraper) pinned to its own CPU; CPU = the stampede process's user+sys seconds.%s"
+      % (ncpu, cpu, kernel, load_start, load_end, nginx_v, wrk_v, rev,
+         " Everything at nice %s." % nice if nice else ""))
 print()
-print("| run | mode | exit | requests | req/s | CPU s (user+sys) | req per CPU-s | p50 ms | p99 ms "
-      "| OTLP points (exports) | /metrics scrapes ok |")
-print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| run | mode | load avg | exit | requests | req/s | CPU s (user+sys) | req per CPU-s | p50 ms "
+      "| p99 ms | OTLP points (exports) | /metrics scrapes ok |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in rows:
     otel = r.get("otel") or {}
     if r["mode"] == "on":
@@ -360,13 +430,13 @@ for r in rows:
         scr = "%d/%d" % (r["scrapes_ok"], r["scrape_tries"])
     else:
         pts = scr = "-"
-    print("| %d | %s | %d | %s | %s | %s (%s+%s) | %s | %s | %s | %s | %s |" % (
-        r["run"], r["mode"], r["rc"], fmt(r.get("requests")), fmt(r.get("rps")),
+    print("| %d | %s | %s | %d | %s | %s | %s (%s+%s) | %s | %s | %s | %s | %s |" % (
+        r["run"], r["mode"], r["load"], r["rc"], fmt(r.get("requests")), fmt(r.get("rps")),
         fmt(r["cpu"], 2), fmt(r["user"], 2), fmt(r["sys"], 2), fmt(r["per_cpu"]),
         fmt(r.get("p50"), 3), fmt(r.get("p99"), 3), pts, scr))
 print()
 
-modes = [m for m in ("off", "on", "wrk") if any(r["mode"] == m for r in rows)]
+modes = [m for m in ("off", "on", "base", "wrk") if any(r["mode"] == m for r in rows)]
 def good(mode):
     return [r for r in rows if r["mode"] == mode and r["rc"] == 0]
 def med(mode, key):
@@ -380,6 +450,29 @@ for m in modes:
           fmt(med(m, "per_cpu")), fmt(med(m, "p50"), 3), fmt(med(m, "p99"), 3)))
 print()
 
+# Where the generator's CPU went, per thread group (sampled from /proc): what
+# the metric outputs cost apart from the workers.
+print("| run | mode | workers CPU s | main thread | stampede-metric (OTLP) | stampede-prom + http "
+      "(/metrics) | other | req per worker CPU-s |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|")
+for r in rows:
+    if r["mode"] == "wrk":
+        continue
+    t = r["threads"]
+    other = sum(v for k, v in t.items() if k.startswith("other:") or k == "export")
+    print("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
+        r["run"], r["mode"], fmt(t.get("workers"), 2), fmt(t.get("main", 0.0), 2),
+        fmt(t.get("metric", 0.0), 2), fmt(t.get("prom", 0.0) + t.get("http", 0.0), 2),
+        fmt(other, 2), fmt(r["per_worker_cpu"])))
+print()
+for m in ("off", "on", "base"):
+    g = good(m)
+    if g:
+        print("%s, median CPU s by thread: %s." % (m, ", ".join(
+            "%s %.2f" % (k, statistics.median(r["threads"].get(k, 0.0) for r in g))
+            for k in sorted({k for r in g for k in r["threads"]}))))
+print()
+
 # on/off: the ratio of the medians, and the range of the per-run ratios (run i's
 # "on" over run i's "off": the two ran back to back).
 by_run = {}
@@ -389,7 +482,8 @@ print("| on / off | ratio of medians | per-run ratios (min – median – max) |
 print("|---|---:|---:|---:|")
 verdict = {}
 for key, label, goal in (("per_cpu", "req per generator CPU-s", 0.97), ("rps", "req/s", None),
-                         ("cpu", "CPU s", None)):
+                         ("cpu", "CPU s", None),
+                         ("per_worker_cpu", "req per worker-thread CPU-s", None)):
     a, b = med("on", key), med("off", key)
     ratio = a / b if a is not None and b else None
     pairs = sorted(p["on"][key] / p["off"][key] for p in by_run.values()
@@ -400,11 +494,11 @@ for key, label, goal in (("per_cpu", "req per generator CPU-s", 0.97), ("rps", "
     print("| %s | **%s** | %s | %s |" % (label, "n/a" if ratio is None else "%.3f" % ratio, rng,
                                         "≥ %.2f" % goal if goal else ""))
     verdict[key] = (ratio, pairs)
-if "wrk" in modes:
-    for m in ("off", "on"):
-        a, b = med(m, "per_cpu"), med("wrk", "per_cpu")
+for m, ref in (("off", "base"), ("off", "wrk"), ("on", "wrk")):
+    if ref in modes:
+        a, b = med(m, "per_cpu"), med(ref, "per_cpu")
         if a is not None and b:
-            print("| (%s / wrk, req per CPU-s) | %.3f | | |" % (m, a / b))
+            print("| (%s / %s, req per CPU-s) | %.3f | | |" % (m, ref, a / b))
 print()
 ratio, pairs = verdict["per_cpu"]
 if ratio is not None:
@@ -412,7 +506,7 @@ if ratio is not None:
     print("Verdict: on/off = %.3f in requests per generator CPU-second (goal ≥ 0.97): %s. "
           "The per-run ratios span %.3f%s." % (
               ratio, "met" if ratio >= 0.97 else "NOT met", spread,
-              " — more than the 3 %% being measured: the difference is within this machine's "
+              " — more than the 3 % being measured: the difference is within this machine's "
               "noise" if spread > 0.03 else ""))
     print()
 if problems:

@@ -100,14 +100,9 @@ std::unique_ptr<otel::MetricsPipeline> MakeMetricsPipeline(const RunConfig& c,
                                                            metrics::ExemplarReservoir* exemplars) {
   const otel::MetricsConfig& mc = c.metrics_export;
   const otel::OtlpConfig& oc = *mc.otlp;
-  otel::MetricsPipelineOptions o;
-  o.interval = mc.interval;
-  o.export_timeout = mc.timeout;
-  o.attempt_timeout = std::min<std::chrono::nanoseconds>(oc.timeout, mc.timeout);
-  o.encoder.temporality = mc.temporality;
-  o.encoder.histogram = mc.aggregation;
+  otel::MetricsPipelineOptions o = otel::MetricsPipelineOptions::FromConfig(mc);
+  o.attempt_timeout = std::min<std::chrono::nanoseconds>(o.attempt_timeout, o.export_timeout);
   o.model = c.metric_export_options;
-  o.resource_attributes = oc.resource_attributes;
   AddRunResource(c, o.resource_attributes);
   if (oc.exporter == otel::ExporterKind::kConsole) {
     core::Info("writing metrics to stdout every {} ms, one OTLP/JSON line per export",

@@ -201,32 +201,47 @@ void TrimBuckets(ExpBuckets& b) {
   b.offset += static_cast<int32_t>(first);
 }
 
-ExpBuckets SubtractBuckets(ExpBuckets cur, ExpBuckets prev) {
-  const int scale = std::min(cur.scale, prev.scale);
-  DownscaleBuckets(cur, cur.scale - scale);
-  DownscaleBuckets(prev, prev.scale - scale);
-  if (prev.counts.empty()) {
-    TrimBuckets(cur);
-    return cur;
+void SubtractBuckets(const ExpBuckets& cur_in, const ExpBuckets& prev_in, ExpBuckets& out) {
+  const int scale = std::min(cur_in.scale, prev_in.scale);
+  // Downscaled copies only when a scale differs (rare: the range widened).
+  thread_local ExpBuckets cur_copy, prev_copy;
+  const ExpBuckets* cur = &cur_in;
+  const ExpBuckets* prev = &prev_in;
+  if (cur_in.scale != scale) {
+    cur_copy = cur_in;
+    DownscaleBuckets(cur_copy, cur_in.scale - scale);
+    cur = &cur_copy;
   }
-  ExpBuckets out;
+  if (prev_in.scale != scale) {
+    prev_copy = prev_in;
+    DownscaleBuckets(prev_copy, prev_in.scale - scale);
+    prev = &prev_copy;
+  }
   out.scale = scale;
-  if (cur.counts.empty()) return out;
-  const int64_t lo = std::min(cur.offset, prev.offset);
-  const int64_t hi = std::max<int64_t>(cur.offset + static_cast<int64_t>(cur.counts.size()),
-                                       prev.offset + static_cast<int64_t>(prev.counts.size()));
-  std::vector<int64_t> d(static_cast<size_t>(hi - lo), 0);
-  for (size_t i = 0; i < cur.counts.size(); ++i) {
-    d[static_cast<size_t>(cur.offset - lo) + i] += static_cast<int64_t>(cur.counts[i]);
+  out.offset = 0;
+  out.counts.clear();
+  if (cur->counts.empty()) return;
+  if (prev->counts.empty()) {
+    out.offset = cur->offset;
+    out.counts = cur->counts;
+    TrimBuckets(out);
+    return;
   }
-  for (size_t i = 0; i < prev.counts.size(); ++i) {
-    d[static_cast<size_t>(prev.offset - lo) + i] -= static_cast<int64_t>(prev.counts[i]);
+  const int64_t lo = std::min(cur->offset, prev->offset);
+  const int64_t hi = std::max<int64_t>(cur->offset + static_cast<int64_t>(cur->counts.size()),
+                                       prev->offset + static_cast<int64_t>(prev->counts.size()));
+  thread_local std::vector<int64_t> d;
+  d.assign(static_cast<size_t>(hi - lo), 0);
+  for (size_t i = 0; i < cur->counts.size(); ++i) {
+    d[static_cast<size_t>(cur->offset - lo) + i] += static_cast<int64_t>(cur->counts[i]);
+  }
+  for (size_t i = 0; i < prev->counts.size(); ++i) {
+    d[static_cast<size_t>(prev->offset - lo) + i] -= static_cast<int64_t>(prev->counts[i]);
   }
   RepairNegatives(d);
   out.offset = static_cast<int32_t>(lo);
   out.counts.assign(d.begin(), d.end());
   TrimBuckets(out);
-  return out;
 }
 
 void SubtractCounts(std::span<const uint64_t> cur, std::span<const uint64_t> prev,

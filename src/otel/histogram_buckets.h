@@ -72,12 +72,12 @@ void DownscaleBuckets(ExpBuckets& b, int shift);
 // Drops zero counts at both ends (offset adjusted); all zero → empty.
 void TrimBuckets(ExpBuckets& b);
 
-// cur - prev, bucket by bucket, at the lower of both scales (each is
-// downscaled to it first; `prev` is taken by value for that). Negative
-// differences (which exact cumulative data never gives) are moved into the
-// next bucket up, then down, so the result is never negative and sums to
-// cur.Total() - prev.Total() when that is >= 0. The result is trimmed.
-ExpBuckets SubtractBuckets(ExpBuckets cur, ExpBuckets prev);
+// cur - prev, bucket by bucket, into `out`, at the lower of both scales
+// (each is downscaled to it first). Negative differences (which exact
+// cumulative data never gives) are moved into the next bucket up, then down,
+// so the result is never negative and sums to cur.Total() - prev.Total() when
+// that is >= 0. The result is trimmed. `out` must not alias an input.
+void SubtractBuckets(const ExpBuckets& cur, const ExpBuckets& prev, ExpBuckets& out);
 
 // Same repair for explicit bucket counts: `cur` - `prev` element-wise (same
 // size), negatives moved to the neighbours; written to `out`.

@@ -278,28 +278,31 @@ void MetricsEncoder::EncodeExemplars(uint32_t field, const ExportMetric& m, cons
 bool MetricsEncoder::EncodeExponentialPoint(const ExportMetric& m, const ExportPoint& p,
                                             const MetricsBatch& batch, bool delta) {
   const metrics::ExpHistogram& h = *p.histogram;
-  ToExponentialBuckets(h, m.unit_scale, options_.max_scale, options_.max_buckets, buckets_);
   uint64_t count = h.count();
   uint64_t zero_count = h.zero_count();
   double sum = h.sum();
   int64_t start = batch.start_unix_ns;
   const ExpBuckets* positive = &buckets_;
-  ExpBuckets diff;
+  SeriesState* state = nullptr;
+  bool is_new = false;
   if (delta) {
-    bool is_new = false;
-    SeriesState& s = State(m, p, is_new);
-    if (!is_new && count == s.count) return false;  // nothing recorded since
+    state = &State(m, p, is_new);
+    if (!is_new && count == state->count) return false;  // nothing recorded since
+  }
+  ToExponentialBuckets(h, m.unit_scale, options_.max_scale, options_.max_buckets, buckets_);
+  if (delta) {
+    SeriesState& s = *state;
     if (!is_new && count > s.count && zero_count >= s.zero_count) {
-      diff = SubtractBuckets(buckets_, s.exp);
+      SubtractBuckets(buckets_, s.exp, diff_);
       // Only a lower scale than both inputs could exceed the limit; keep it.
-      const int32_t n = static_cast<int32_t>(diff.counts.size());
+      const int32_t n = static_cast<int32_t>(diff_.counts.size());
       if (n > options_.max_buckets) {
         int shift = 0;
-        const int32_t lo = diff.offset, hi = diff.offset + n - 1;
+        const int32_t lo = diff_.offset, hi = diff_.offset + n - 1;
         while ((hi >> shift) - (lo >> shift) + 1 > options_.max_buckets) ++shift;
-        DownscaleBuckets(diff, shift);
+        DownscaleBuckets(diff_, shift);
       }
-      positive = &diff;
+      positive = &diff_;
       count -= s.count;
       zero_count -= s.zero_count;
       sum -= s.sum;
@@ -347,15 +350,19 @@ bool MetricsEncoder::EncodeExplicitPoint(const ExportMetric& m, const ExportPoin
                                          const MetricsBatch& batch, bool delta) {
   const metrics::ExpHistogram& h = *p.histogram;
   const std::span<const double> bounds = BoundsFor(m);
-  ToExplicitBuckets(h, m.unit_scale, bounds, counts_);
   uint64_t count = h.count();
   double sum = h.sum();
   int64_t start = batch.start_unix_ns;
   const std::vector<uint64_t>* counts = &counts_;
+  SeriesState* state = nullptr;
+  bool is_new = false;
   if (delta) {
-    bool is_new = false;
-    SeriesState& s = State(m, p, is_new);
-    if (!is_new && count == s.count) return false;
+    state = &State(m, p, is_new);
+    if (!is_new && count == state->count) return false;  // nothing recorded since
+  }
+  ToExplicitBuckets(h, m.unit_scale, bounds, counts_);
+  if (delta) {
+    SeriesState& s = *state;
     if (!is_new && count > s.count && s.explicit_counts.size() == counts_.size()) {
       SubtractCounts(counts_, s.explicit_counts, delta_counts_);
       counts = &delta_counts_;

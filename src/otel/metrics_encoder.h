@@ -166,6 +166,7 @@ class MetricsEncoder {
   std::vector<KeyValue> attrs_;
   std::string key_;
   ExpBuckets buckets_;
+  ExpBuckets diff_;
   std::vector<uint64_t> counts_;
   std::vector<uint64_t> delta_counts_;
 };

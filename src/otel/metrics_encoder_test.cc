@@ -603,14 +603,15 @@ TEST(MetricsEncoderTest, ExplicitDeltaIsTheDifferenceOfCumulatives) {
 TEST(MetricsEncoderTest, SubtractRepairsNegativeBucketsKeepingTheTotal) {
   ExpBuckets cur{.scale = 3, .offset = 10, .counts = {5, 0, 7}};
   ExpBuckets prev{.scale = 3, .offset = 10, .counts = {2, 1, 3}};
-  ExpBuckets d = SubtractBuckets(cur, prev);
+  ExpBuckets d;
+  SubtractBuckets(cur, prev, d);
   EXPECT_EQ(d.Total(), 6u);
   EXPECT_THAT(d.counts, ElementsAre(3, 0, 3));  // the -1 was taken from the bucket above
   EXPECT_EQ(d.offset, 10);
   // Different scales: prev is downscaled to the current one first.
   ExpBuckets fine{.scale = 4, .offset = 20, .counts = {1, 1, 1, 1}};  // → scale 3: 10..11
   ExpBuckets coarse{.scale = 3, .offset = 10, .counts = {4, 4}};
-  d = SubtractBuckets(coarse, fine);
+  SubtractBuckets(coarse, fine, d);
   EXPECT_EQ(d.scale, 3);
   EXPECT_EQ(d.offset, 10);
   EXPECT_THAT(d.counts, ElementsAre(2, 2));

@@ -124,7 +124,8 @@ struct MetricsPipeline::Core {
   MetricsEncoder encoder;
   ProtoWriter request;
   std::set<std::string> warned_causes;
-  uint64_t last_points = 0;
+  uint64_t last_points = 0;     // data points of the last export
+  bool last_export_ok = false;  // whether it was acknowledged
   uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
   // Control.
@@ -161,10 +162,14 @@ void MetricsPipeline::Core::Run() {
     }
     if (skipped > 0 && !Stopping()) {
       Add(points_dropped, skipped * last_points);
-      WarnOnce("\x01slow", "OTLP metrics export to " + endpoint +
-                               " took longer than the export interval (" +
-                               Seconds(options.interval) +
-                               "); intervals are skipped and their data points counted as dropped");
+      // An export that failed in the end has been warned about; its retries
+      // are why it overran. Warn about slowness only when it got through.
+      if (last_export_ok) {
+        WarnOnce("\x01slow",
+                 "OTLP metrics export to " + endpoint + " took longer than the export interval (" +
+                     Seconds(options.interval) +
+                     "); intervals are skipped and their data points counted as dropped");
+      }
     }
   }
   FinalExport();
@@ -241,6 +246,7 @@ void MetricsPipeline::Core::EncodeAndExport(const metrics::Snapshot& snapshot, i
 void MetricsPipeline::Core::ExportWithRetry(std::string_view body, uint64_t points,
                                             SteadyClock::time_point export_deadline,
                                             bool periodic) {
+  last_export_ok = false;
   const auto give_up = [&](const std::string& cause) {
     Add(exports_failed, 1);
     Add(points_failed, points);
@@ -273,6 +279,7 @@ void MetricsPipeline::Core::ExportWithRetry(std::string_view body, uint64_t poin
         const auto rejected =
             static_cast<uint64_t>(std::clamp<int64_t>(r.rejected, 0, static_cast<int64_t>(points)));
         Add(exports_ok, 1);
+        last_export_ok = true;
         Add(points_exported, points - rejected);
         Add(points_rejected, rejected);
         if (rejected > 0 || !r.message.empty()) {

@@ -15,8 +15,8 @@
 //     distinct lines — and once per metric that reached its cardinality
 //     limit.
 // An export that outlasts the interval makes the pipeline skip the intervals
-// it overlapped (their points are counted as dropped; one warning); exports
-// never queue up. A slow or dead collector blocks only this thread: nothing
+// it overlapped (their points are counted as dropped; one warning, unless the
+// export failed in the end, which has its own); exports never queue up. A slow or dead collector blocks only this thread: nothing
 // else waits for it, and Shutdown() is bounded (below).
 //
 // Shutdown(final, time, flush_timeout) exports the run's final cumulative
