@@ -45,6 +45,11 @@ fi
 if pgrep -x nginx >/dev/null 2>&1 && [ -f /run/nginx.pid ]; then
   $SUDO nginx -s stop 2>/dev/null || true
 fi
+# Likewise Debian's prometheus package starts a system Prometheus (port 9090)
+# under an init system; the tests start their own on free ports.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+  $SUDO systemctl stop prometheus 2>/dev/null || true
+fi
 
 if [ "${SKIP_BUILD:-0}" != "1" ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null

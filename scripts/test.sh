@@ -4,5 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The Node test partners (OTLP sink, demo shop, the OTel JS decoder), once,
+# before tests that share them run in parallel.
+for dir in tests/support examples/shop src/otel/testdata; do
+  [ -d "$dir/node_modules" ] || npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+done
 cd build
 ctest --output-on-failure -j"$(nproc)" "$@"
