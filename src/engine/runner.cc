@@ -391,6 +391,17 @@ RunOutcome Runner::Execute() {
   // span_shard already holds.
   metrics::Shard span_shard(registry_);
   otel::ExportPipelineStats spans_seen;
+  auto add_span_counters = [&](const otel::ExportPipelineStats& st) {
+    auto add = [&](const char* name, uint64_t now, uint64_t before) {
+      span_shard.Add(*registry_.Find(name), metrics::Shard::kNoTags,
+                     static_cast<double>(now - before));
+    };
+    add("spans_exported", st.spans_exported, spans_seen.spans_exported);
+    add("spans_dropped", st.spans_dropped, spans_seen.spans_dropped);
+    add("spans_failed", st.spans_failed + st.spans_rejected,
+        spans_seen.spans_failed + spans_seen.spans_rejected);
+    spans_seen = st;
+  };
   std::vector<metrics::Snapshot> latest(workers.size());
   // The run's cumulative snapshot so far, from the workers' newest published
   // copies (plus the run's and setup()'s own shards).
@@ -469,36 +480,25 @@ RunOutcome Runner::Execute() {
     if (live_tick) {
       while (next_live <= now) next_live += live_every;
     }
+    if (live_tick && pipeline) add_span_counters(pipeline->stats());
     std::optional<metrics::Snapshot> whole_now;
     int64_t data_ns = now;
     if (live_tick || (threshold_tick && !thresholds_.empty())) {
       whole_now = whole_so_far(now, &data_ns);
     }
-    if (live_tick && pipeline) {
-      // The span pipeline's counters as metrics (k6 family), as deltas.
-      otel::ExportPipelineStats st = pipeline->stats();
-      span_shard.Add(*registry_.Find("spans_exported"), metrics::Shard::kNoTags,
-                    static_cast<double>(st.spans_exported - spans_seen.spans_exported));
-      span_shard.Add(*registry_.Find("spans_dropped"), metrics::Shard::kNoTags,
-                    static_cast<double>(st.spans_dropped - spans_seen.spans_dropped));
-      span_shard.Add(*registry_.Find("spans_failed"), metrics::Shard::kNoTags,
-                    static_cast<double>(st.spans_failed + st.spans_rejected -
-                                        spans_seen.spans_failed - spans_seen.spans_rejected));
-      spans_seen = st;
-    }
-    if (live_tick) {
-      // Stamped with the data's time, not the merge's: a point then covers
-      // the requests made up to its time.
-      live.Publish(std::make_shared<const metrics::Snapshot>(*whole_now), anchor.ToUnixNs(data_ns));
-    }
     if (threshold_tick && !thresholds_.empty()) {
-      const metrics::Snapshot& whole = *whole_now;
-      thresholds_.Evaluate(whole, now - start_ns, metrics::ThresholdSet::Phase::kDuringRun);
+      thresholds_.Evaluate(*whole_now, now - start_ns, metrics::ThresholdSet::Phase::kDuringRun);
       if (!out.aborted_by_threshold && thresholds_.ShouldAbort(now - start_ns)) {
         out.aborted_by_threshold = true;
         core::Warn("a threshold with abortOnFail failed: stopping the test");
         for (auto& w : workers) w->RequestStop(false);
       }
+    }
+    if (live_tick) {
+      // Stamped with the data's time, not the merge's: a point then covers
+      // the requests made up to its time.
+      live.Publish(std::make_shared<const metrics::Snapshot>(std::move(*whole_now)),
+                   anchor.ToUnixNs(data_ns));
     }
     if (now >= next_progress) {
       if (!config_.quiet) {
@@ -533,16 +533,7 @@ RunOutcome Runner::Execute() {
     // Bounded: a slow or absent collector costs at most this at the end.
     pipeline->Shutdown(std::chrono::seconds(10));
     out.spans = pipeline->stats();
-    if (metric_outputs) {
-      const otel::ExportPipelineStats& st = *out.spans;
-      span_shard.Add(*registry_.Find("spans_exported"), metrics::Shard::kNoTags,
-                    static_cast<double>(st.spans_exported - spans_seen.spans_exported));
-      span_shard.Add(*registry_.Find("spans_dropped"), metrics::Shard::kNoTags,
-                    static_cast<double>(st.spans_dropped - spans_seen.spans_dropped));
-      span_shard.Add(*registry_.Find("spans_failed"), metrics::Shard::kNoTags,
-                    static_cast<double>(st.spans_failed + st.spans_rejected -
-                                        spans_seen.spans_failed - spans_seen.spans_rejected));
-    }
+    if (metric_outputs) add_span_counters(*out.spans);
   }
 
   if (script_mode) {
