@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/thread_name.h"
+#include "otel/export_retry.h"
 #include "otel/otlp_encoder.h"
 
 namespace stampede::otel {
@@ -157,77 +158,51 @@ void ExportPipeline::ExportPending() {
 }
 
 void ExportPipeline::ExportWithRetry(std::string_view request, uint64_t spans) {
-  const auto start = SteadyClock::now();
-  const auto budget_end =
-      start + std::chrono::duration_cast<SteadyClock::duration>(options_.retry_budget);
-  const auto give_up = [&](const std::string& cause) {
-    Add(failed_, spans);
-    WarnOnce(cause, "OTLP export to " + endpoint_ + " failed: " + cause +
-                        " (spans are dropped and counted; the test goes on)");
-  };
-  int64_t backoff_ns = options_.initial_backoff.count();
-  std::string last_cause;
-  for (int attempt = 1;; ++attempt) {
-    const auto deadline = std::min(budget_end, ShutdownDeadline());
-    const auto now = SteadyClock::now();
-    if (now >= deadline) {
-      if (attempt == 1) {
-        Add(unsent_, spans);
-        WarnOnce("\x01shutdown", "OTLP export to " + endpoint_ +
-                                     ": spans not sent before the shutdown flush timeout "
-                                     "(counted as dropped)");
-      } else {
-        give_up(last_cause);
+  const RetryOutcome out = otel::ExportWithRetry(
+      *exporter_, request, spans,
+      RetryPolicy{
+          .deadline = SteadyClock::now() +
+                      std::chrono::duration_cast<SteadyClock::duration>(options_.retry_budget),
+          .attempt_timeout = options_.export_timeout,
+          .max_attempts = options_.max_attempts,
+          .initial_backoff = options_.initial_backoff,
+          .max_backoff = options_.max_backoff},
+      RetryHooks{.jitter_state = &rng_state_,
+                 .wait_until = [this](SteadyClock::time_point t) { return WaitUntil(t); },
+                 .shutdown_deadline = [this] { return ShutdownDeadline(); },
+                 .abandon = nullptr,
+                 .on_request = [this] { Add(requests_, 1); },
+                 .on_backoff =
+                     [this](int64_t delay_ns) {
+                       if (options_.on_backoff) options_.on_backoff(delay_ns);
+                       Add(retries_, 1);
+                     }});
+  switch (out.kind) {
+    case RetryOutcome::Kind::kNotSent:
+      Add(unsent_, spans);
+      WarnOnce("\x01shutdown", "OTLP export to " + endpoint_ +
+                                   ": spans not sent before the shutdown flush timeout "
+                                   "(counted as dropped)");
+      return;
+    case RetryOutcome::Kind::kFailed:
+      Add(failed_, spans);
+      WarnOnce(out.message, "OTLP export to " + endpoint_ + " failed: " + out.message +
+                                " (spans are dropped and counted; the test goes on)");
+      return;
+    case RetryOutcome::Kind::kExported:
+      Add(exported_, spans - out.rejected);
+      Add(rejected_, out.rejected);
+      if (out.rejected > 0 || !out.message.empty()) {
+        WarnOnce("\x02partial " + out.message,
+                 "OTLP export to " + endpoint_ + ": the receiver rejected " +
+                     std::to_string(out.rejected) + " spans" +
+                     (out.message.empty() ? std::string() : ": " + out.message) +
+                     " (counted; not retried)");
       }
+      // Which spans a partial success refused is unknown: only fully
+      // accepted batches are reported as exported.
+      if (out.rejected == 0 && options_.on_exported) options_.on_exported(request);
       return;
-    }
-    const int64_t timeout_ns = std::min<int64_t>(
-        options_.export_timeout.count(),
-        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count());
-    ExportResult r = exporter_->Export(request, timeout_ns);
-    Add(requests_, 1);
-    switch (r.kind) {
-      case ExportResult::Kind::kOk: {
-        const uint64_t rejected =
-            static_cast<uint64_t>(std::clamp<int64_t>(r.rejected, 0, static_cast<int64_t>(spans)));
-        Add(exported_, spans - rejected);
-        Add(rejected_, rejected);
-        if (rejected > 0 || !r.message.empty()) {
-          WarnOnce("\x02partial " + r.message,
-                   "OTLP export to " + endpoint_ + ": the receiver rejected " +
-                       std::to_string(rejected) + " spans" +
-                       (r.message.empty() ? std::string() : ": " + r.message) +
-                       " (counted; not retried)");
-        }
-        // Which spans a partial success refused is unknown: only fully
-        // accepted batches are reported as exported.
-        if (rejected == 0 && options_.on_exported) options_.on_exported(request);
-        return;
-      }
-      case ExportResult::Kind::kFailed:
-        give_up(r.message);
-        return;
-      case ExportResult::Kind::kRetryable:
-        break;
-    }
-    last_cause = r.message;
-    if (attempt >= options_.max_attempts) {
-      give_up(r.message);
-      return;
-    }
-    const int64_t delay_ns = r.retry_after_ns.has_value() ? *r.retry_after_ns : Jitter(backoff_ns);
-    backoff_ns = std::min<int64_t>(backoff_ns * 2, options_.max_backoff.count());
-    const auto resume = SteadyClock::now() + std::chrono::nanoseconds(delay_ns);
-    if (resume >= deadline) {
-      give_up(r.message);
-      return;
-    }
-    if (options_.on_backoff) options_.on_backoff(delay_ns);
-    Add(retries_, 1);
-    if (!WaitUntil(resume)) {
-      give_up(r.message);
-      return;
-    }
   }
 }
 
@@ -253,15 +228,6 @@ void ExportPipeline::WarnOnce(const std::string& cause, const std::string& line)
   warned_causes_.insert(cause);
   Add(warnings_, 1);
   options_.warn(line);
-}
-
-int64_t ExportPipeline::Jitter(int64_t backoff_ns) {
-  // xorshift64: a jitter source needs no quality, only no lock.
-  rng_state_ ^= rng_state_ << 13;
-  rng_state_ ^= rng_state_ >> 7;
-  rng_state_ ^= rng_state_ << 17;
-  const int64_t half = std::max<int64_t>(backoff_ns / 2, 1);
-  return half + static_cast<int64_t>(rng_state_ % static_cast<uint64_t>(half + 1));
 }
 
 }  // namespace stampede::otel

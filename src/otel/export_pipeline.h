@@ -126,7 +126,6 @@ class ExportPipeline {
   bool WaitUntil(SteadyClock::time_point until);
   SteadyClock::time_point ShutdownDeadline() const;
   void WarnOnce(const std::string& cause, const std::string& line);
-  int64_t Jitter(int64_t backoff_ns);
   static void Add(std::atomic<uint64_t>& counter, uint64_t n) {
     counter.fetch_add(n, std::memory_order_relaxed);
   }

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/thread_name.h"
 #include "otel/console_metrics_exporter.h"
+#include "otel/export_retry.h"
 #include "otel/otlp_grpc_exporter.h"
 #include "otel/otlp_http_exporter.h"
 #include "otel/proto_writer.h"
@@ -105,7 +106,6 @@ struct MetricsPipeline::Core {
   bool Stopping() const { return stopping.load(std::memory_order_acquire); }
   void WarnOnce(const std::string& cause, const std::string& line);
   void Warn(const std::string& line);  // unconditionally (still not once abandoned)
-  int64_t Jitter(int64_t backoff_ns);
   static void Add(std::atomic<uint64_t>& counter, uint64_t n) {
     counter.fetch_add(n, std::memory_order_relaxed);
   }
@@ -246,78 +246,55 @@ void MetricsPipeline::Core::EncodeAndExport(const metrics::Snapshot& snapshot, i
 void MetricsPipeline::Core::ExportWithRetry(std::string_view body, uint64_t points,
                                             SteadyClock::time_point export_deadline,
                                             bool periodic) {
-  last_export_ok = false;
-  const auto give_up = [&](const std::string& cause) {
-    Add(exports_failed, 1);
-    Add(points_failed, points);
-    WarnOnce(cause, "OTLP metrics export to " + endpoint + " failed: " + cause +
-                        " (the data points are dropped and counted; the test goes on)");
-  };
-  int64_t backoff_ns = options.initial_backoff.count();
-  std::string last_cause = "no time left to retry";
-  for (int attempt = 1;; ++attempt) {
-    const auto deadline = std::min(export_deadline, ShutdownDeadline());
-    const auto now = SteadyClock::now();
-    if (now >= deadline || (periodic && attempt > 1 && Stopping())) {
-      if (attempt == 1) {
-        Add(points_dropped, points);
-        WarnOnce("\x04shutdown", "OTLP metrics export to " + endpoint +
-                                     ": data points not sent before the shutdown flush timeout "
-                                     "(counted as dropped)");
-      } else {
-        give_up(last_cause);
+  const RetryOutcome out = otel::ExportWithRetry(
+      *exporter, body, points,
+      RetryPolicy{.deadline = export_deadline,
+                  .attempt_timeout = options.attempt_timeout,
+                  .max_attempts = options.max_attempts,
+                  .initial_backoff = options.initial_backoff,
+                  .max_backoff = options.max_backoff},
+      RetryHooks{.jitter_state = &rng_state,
+                 .wait_until =
+                     [this, periodic](SteadyClock::time_point t) { return WaitUntil(t, periodic); },
+                 .shutdown_deadline = [this] { return ShutdownDeadline(); },
+                 // A periodic export still retrying at Shutdown() gives up:
+                 // the final export supersedes it.
+                 .abandon = [this, periodic] { return periodic && Stopping(); },
+                 .on_request = [this] { Add(requests, 1); },
+                 .on_backoff =
+                     [this](int64_t delay_ns) {
+                       if (options.on_backoff) {
+                         std::lock_guard<std::mutex> lock(mu);
+                         if (!abandoned) options.on_backoff(delay_ns);
+                       }
+                       Add(retries, 1);
+                     }});
+  last_export_ok = out.kind == RetryOutcome::Kind::kExported;
+  switch (out.kind) {
+    case RetryOutcome::Kind::kNotSent:
+      Add(points_dropped, points);
+      WarnOnce("\x04shutdown", "OTLP metrics export to " + endpoint +
+                                   ": data points not sent before the shutdown flush timeout "
+                                   "(counted as dropped)");
+      return;
+    case RetryOutcome::Kind::kFailed:
+      Add(exports_failed, 1);
+      Add(points_failed, points);
+      WarnOnce(out.message, "OTLP metrics export to " + endpoint + " failed: " + out.message +
+                                " (the data points are dropped and counted; the test goes on)");
+      return;
+    case RetryOutcome::Kind::kExported:
+      Add(exports_ok, 1);
+      Add(points_exported, points - out.rejected);
+      Add(points_rejected, out.rejected);
+      if (out.rejected > 0 || !out.message.empty()) {
+        WarnOnce("\x05partial " + out.message,
+                 "OTLP metrics export to " + endpoint + ": the receiver rejected " +
+                     std::to_string(out.rejected) + " data points" +
+                     (out.message.empty() ? std::string() : ": " + out.message) +
+                     " (counted; not retried)");
       }
       return;
-    }
-    const int64_t timeout_ns = std::min<int64_t>(
-        options.attempt_timeout.count(),
-        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count());
-    const ExportResult r = exporter->Export(body, timeout_ns);
-    Add(requests, 1);
-    switch (r.kind) {
-      case ExportResult::Kind::kOk: {
-        const auto rejected =
-            static_cast<uint64_t>(std::clamp<int64_t>(r.rejected, 0, static_cast<int64_t>(points)));
-        Add(exports_ok, 1);
-        last_export_ok = true;
-        Add(points_exported, points - rejected);
-        Add(points_rejected, rejected);
-        if (rejected > 0 || !r.message.empty()) {
-          WarnOnce("\x05partial " + r.message,
-                   "OTLP metrics export to " + endpoint + ": the receiver rejected " +
-                       std::to_string(rejected) + " data points" +
-                       (r.message.empty() ? std::string() : ": " + r.message) +
-                       " (counted; not retried)");
-        }
-        return;
-      }
-      case ExportResult::Kind::kFailed:
-        give_up(r.message);
-        return;
-      case ExportResult::Kind::kRetryable:
-        break;
-    }
-    last_cause = r.message;
-    if (attempt >= options.max_attempts || (periodic && Stopping())) {
-      give_up(r.message);
-      return;
-    }
-    const int64_t delay_ns = r.retry_after_ns.has_value() ? *r.retry_after_ns : Jitter(backoff_ns);
-    backoff_ns = std::min<int64_t>(backoff_ns * 2, options.max_backoff.count());
-    const auto resume = SteadyClock::now() + std::chrono::nanoseconds(delay_ns);
-    if (resume >= deadline) {
-      give_up(r.message);
-      return;
-    }
-    if (options.on_backoff) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!abandoned) options.on_backoff(delay_ns);
-    }
-    Add(retries, 1);
-    if (!WaitUntil(resume, periodic)) {
-      give_up(r.message);
-      return;
-    }
   }
 }
 
@@ -350,15 +327,6 @@ void MetricsPipeline::Core::Warn(const std::string& line) {
   if (abandoned) return;  // the owner's `warn` may be gone
   Add(warnings, 1);
   options.warn(line);
-}
-
-int64_t MetricsPipeline::Core::Jitter(int64_t backoff_ns) {
-  // xorshift64: a jitter source needs no quality.
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  const int64_t half = std::max<int64_t>(backoff_ns / 2, 1);
-  return half + static_cast<int64_t>(rng_state % static_cast<uint64_t>(half + 1));
 }
 
 MetricsPipeline::MetricsPipeline(std::unique_ptr<Exporter> exporter,
