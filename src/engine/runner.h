@@ -45,10 +45,11 @@ struct RunOutcome {
   bool aborted_by_threshold = false;
 };
 
-// The metrics every run defines: k6's built-ins, http_req_looking_up, and the
-// internal ones the metric outputs read (OTel HTTP client metrics, span
-// counters). A script's custom metrics are added to a copy at init.
-metrics::Registry RunRegistry();
+// The metrics a run defines: k6's built-ins, http_req_looking_up, and, when
+// a metric output (OTLP metrics, /metrics) is on, the internal ones those
+// outputs read (OTel HTTP client metrics, span counters). A script's custom
+// metrics are added at init.
+metrics::Registry RunRegistry(bool metric_outputs);
 
 class Runner {
  public:
