@@ -209,28 +209,6 @@ def check_exp_point(p):
              "%s bucket counts + zero_count vs count" % p["metric"])
 
 
-# --------------------------------------------------------------------------
-# Spawning stampede with an environment (Ctx.spawn has none).
-
-def spawn(t, args, env):
-    cmd, export_path = t.cmd(args, True)
-    n = len(t.results)
-    out = open(t.path("spawn-%d.stdout" % n), "w+b")
-    err = open(t.path("spawn-%d.stderr" % n), "w+b")
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                         env=h.child_env(env), preexec_fn=h._pdeathsig, cwd=t.tmp)
-
-    def kill():
-        if p.poll() is None:
-            p.kill()
-            p.wait(timeout=10)
-        out.close()
-        err.close()
-    t.cleanups.append(kill)
-    p.stampede_out, p.stampede_err, p.stampede_cmd = out, err, cmd
-    return p, export_path
-
-
 def write_script(t, name, text):
     path = t.path(name)
     with open(path, "w") as f:
@@ -561,8 +539,8 @@ def d_cardinality_limit_overflow(t):
 def e_sigint_exports_the_last_interval(t):
     sink = Sink(t)
     ngx = t.nginx()
-    p, export = spawn(t, ["--url", ngx.url, "--vus", "2", "--duration", "60s", "--otel"],
-                      metrics_env(sink))
+    p, export = t.spawn("--url", ngx.url, "--vus", "2", "--duration", "60s", "--otel",
+                        env=metrics_env(sink))
     h.wait_for(lambda: sink.stats()["points"] > 0, "a first metrics export", proc=p, attempts=150)
     p.send_signal(signal.SIGINT)
     h.wait_exit(p, 40, "SIGINT")

@@ -198,13 +198,14 @@ class Ctx:
         check(not isinstance(rc, str), "stampede did not finish: " + str(rc))
         return r
 
-    def spawn(self, *args, export=True):
-        """Starts stampede in the background; returns (Popen, export_path, cmd)."""
+    def spawn(self, *args, export=True, env=None):
+        """Starts stampede in the background (with `env` added to its
+        environment); returns (Popen, export_path)."""
         cmd, export_path = self.cmd(args, export)
         out = open(self.path("spawn-%d.stdout" % len(self.results)), "w+b")
         err = open(self.path("spawn-%d.stderr" % len(self.results)), "w+b")
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                             env=child_env(), preexec_fn=_pdeathsig, cwd=self.tmp)
+                             env=child_env(env), preexec_fn=_pdeathsig, cwd=self.tmp)
 
         def kill():
             if p.poll() is None:
