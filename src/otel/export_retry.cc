@@ -14,9 +14,13 @@ RetryOutcome ExportWithRetry(Exporter& exporter, std::string_view body, uint64_t
   for (;;) {
     const auto deadline = std::min(policy.deadline, hooks.shutdown_deadline());
     const auto now = Clock::now();
-    if (now >= deadline || (out.attempts > 0 && abandon())) {
+    if (now >= deadline) {
       if (out.attempts == 0) out.kind = RetryOutcome::Kind::kNotSent;
       return out;  // else kFailed with the last cause
+    }
+    if (out.attempts > 0 && abandon()) {
+      out.abandoned = true;
+      return out;
     }
     const int64_t timeout_ns = std::min<int64_t>(
         policy.attempt_timeout.count(),
@@ -31,7 +35,9 @@ RetryOutcome ExportWithRetry(Exporter& exporter, std::string_view body, uint64_t
           static_cast<uint64_t>(std::clamp<int64_t>(r.rejected, 0, static_cast<int64_t>(items)));
       return out;
     }
-    if (r.kind == ExportResult::Kind::kFailed || out.attempts >= policy.max_attempts || abandon()) {
+    if (r.kind == ExportResult::Kind::kFailed || out.attempts >= policy.max_attempts) return out;
+    if (abandon()) {
+      out.abandoned = true;
       return out;
     }
     int64_t delay_ns = backoff_ns;

@@ -51,6 +51,7 @@ struct RetryOutcome {
   uint64_t rejected = 0;  // kExported: partial success, clamped to [0, items]
   std::string message;    // kExported: the partial-success message; kFailed: the last cause
   int attempts = 0;       // Export() calls
+  bool abandoned = false;  // kFailed because hooks.abandon() said so (not the collector)
 };
 
 // Sends `body` (an Export*ServiceRequest of `items` spans or data points).

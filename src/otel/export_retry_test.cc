@@ -197,8 +197,14 @@ TEST(ExportRetryTest, AbandonOrAnInterruptedWaitGivesUp) {
   FakeExporter exporter({ExportResult::Retryable(0, "connection refused")});
   RetryOutcome out = h.Run(exporter, h.Policy());
   EXPECT_EQ(out.kind, Kind::kFailed);
+  EXPECT_TRUE(out.abandoned);  // the caller's choice, not the collector's verdict
   EXPECT_EQ(out.attempts, 1);
   EXPECT_THAT(h.waits, IsEmpty());
+
+  FakeExporter rejecting({ExportResult::Failed(400, "HTTP 400")});
+  out = h.Run(rejecting, h.Policy());
+  EXPECT_EQ(out.kind, Kind::kFailed);
+  EXPECT_FALSE(out.abandoned);  // a 400 is a failure even while abandoning
 
   FakeExporter interrupted({ExportResult::Retryable(0, "connection refused")});
   RetryHooks hooks;  // only the required ones

@@ -278,6 +278,11 @@ void MetricsPipeline::Core::ExportWithRetry(std::string_view body, uint64_t poin
                                    "(counted as dropped)");
       return;
     case RetryOutcome::Kind::kFailed:
+      // A cumulative periodic export given up for the final one loses
+      // nothing: the final export carries every point it held.
+      if (out.abandoned && options.encoder.temporality == MetricsTemporality::kCumulative) {
+        return;
+      }
       Add(exports_failed, 1);
       Add(points_failed, points);
       WarnOnce(out.message, "OTLP metrics export to " + endpoint + " failed: " + out.message +
