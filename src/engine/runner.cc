@@ -19,12 +19,10 @@
 #include "otel/otlp_grpc_exporter.h"
 #include "otel/otlp_http_exporter.h"
 #include "otel/console_exporter.h"
-#include "otel/exported_spans.h"
 #include "otel/metrics_pipeline.h"
-#include "metrics/exemplars.h"
-#include "metrics/live_results.h"
 #include "engine/script_options.h"
 #include "engine/script_worker.h"
+#include "engine/metric_outputs.h"
 #include "engine/worker.h"
 #include "metrics/export_model.h"
 #include "http/client.h"
@@ -32,7 +30,6 @@
 #include "net/error_type.h"
 #include "net/resolver.h"
 #include "net/tls.h"
-#include "report/prometheus.h"
 #include "report/summary.h"
 #include "report/summary_json.h"
 #include "script/runtime.h"
@@ -77,54 +74,6 @@ std::string FormatSeconds(int64_t ns) {
 
 core::ConfigError ScriptFailure(const std::string& message) {
   return core::ConfigError(message, core::ExitCode::kScriptException);
-}
-
-// The run's identity, as labels of /metrics' stampede_run_info (one run is
-// one filter in Grafana).
-std::vector<std::pair<std::string, std::string>> RunLabels(const RunConfig& c) {
-  std::string service = "stampede";
-  if (c.metrics_export.otlp) service = c.metrics_export.otlp->service_name;
-  std::vector<std::pair<std::string, std::string>> labels{
-      {"run_id", c.run_id}, {"service_name", service}, {"version", "0.1.0"}};
-  if (!c.script_path.empty()) labels.emplace_back("script", c.script_path);
-  return labels;
-}
-
-void AddRunResource(const RunConfig& c, std::vector<std::pair<std::string, std::string>>& attrs);
-
-// The OTLP (or console) metrics exporter thread, configured from
-// otel::MetricsConfig (OTEL_METRIC_*, OTEL_EXPORTER_OTLP_METRICS_*, K6_OTEL_*)
-// and the flags.
-std::unique_ptr<otel::MetricsPipeline> MakeMetricsPipeline(const RunConfig& c,
-                                                           const metrics::LiveResults& live,
-                                                           metrics::ExemplarReservoir* exemplars) {
-  const otel::MetricsConfig& mc = c.metrics_export;
-  const otel::OtlpConfig& oc = *mc.otlp;
-  otel::MetricsPipelineOptions o = otel::MetricsPipelineOptions::FromConfig(mc);
-  o.attempt_timeout = std::min<std::chrono::nanoseconds>(o.attempt_timeout, o.export_timeout);
-  o.model = c.metric_export_options;
-  AddRunResource(c, o.resource_attributes);
-  if (oc.exporter == otel::ExporterKind::kConsole) {
-    core::Info("writing metrics to stdout every {} ms, one OTLP/JSON line per export",
-               mc.interval.count());
-  } else {
-    core::Info("exporting metrics over OTLP ({}) to {} every {} ms", otel::ProtocolName(oc.protocol),
-               oc.protocol == otel::OtlpProtocol::kGrpc ? oc.grpc_target : oc.endpoint,
-               mc.interval.count());
-  }
-  return std::make_unique<otel::MetricsPipeline>(otel::MakeMetricsExporter(oc), live, exemplars,
-                                                 std::move(o));
-}
-
-// The resource attributes every signal carries: OTEL_RESOURCE_ATTRIBUTES and
-// OTEL_SERVICE_NAME as configured, then stampede's own.
-void AddRunResource(const RunConfig& c, std::vector<std::pair<std::string, std::string>>& attrs) {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  attrs.emplace_back("service.version", "0.1.0");
-  attrs.emplace_back("service.instance.id", c.run_id + "-" + std::to_string(getpid()));
-  attrs.emplace_back("stampede.run.id", c.run_id);
-  attrs.emplace_back("host.name", host);
 }
 
 }  // namespace
@@ -180,8 +129,7 @@ metrics::Registry RunRegistry(bool metric_outputs) {
 
 Runner::Runner(RunConfig config)
     : config_(std::move(config)),
-      registry_(RunRegistry(config_.metrics_export.otlp.has_value() ||
-                            !config_.prometheus_address.empty())) {}
+      registry_(RunRegistry(WantsMetricOutputs(config_))) {}
 
 Runner::~Runner() = default;
 
@@ -323,22 +271,11 @@ RunOutcome Runner::Execute() {
   // it: full sinks drop and count.
   core::WallAnchor anchor(clock);
   // Metric outputs read the one result model: the main thread publishes a
-  // cumulative Snapshot every second to `live`.
-  const bool metric_outputs = config_.metrics_export.otlp || !config_.prometheus_address.empty();
-  metrics::LiveResults live(anchor.ToUnixNs(start_ns));
-  metrics::ExemplarReservoir exemplars;
-  const std::vector<std::pair<std::string, std::string>> run_labels = RunLabels(config_);
-  std::unique_ptr<report::PrometheusEndpoint> prometheus;
-  if (!config_.prometheus_address.empty()) {
-    prometheus = std::make_unique<report::PrometheusEndpoint>(
-        config_.prometheus_address, config_.metric_export_options, live,
-        config_.traces_export ? &exemplars : nullptr, run_labels);
-    core::Info("serving Prometheus metrics at http://{}/metrics", prometheus->address());
-  }
-  std::unique_ptr<otel::MetricsPipeline> metrics_pipeline;
-  if (config_.metrics_export.otlp) {
-    metrics_pipeline =
-        MakeMetricsPipeline(config_, live, config_.traces_export ? &exemplars : nullptr);
+  // cumulative Snapshot every second to them.
+  const bool metric_outputs = WantsMetricOutputs(config_);
+  std::unique_ptr<MetricOutputs> outputs;
+  if (metric_outputs) {
+    outputs = std::make_unique<MetricOutputs>(config_, registry_, anchor.ToUnixNs(start_ns));
   }
   std::unique_ptr<otel::ExportPipeline> pipeline;
   if (config_.traces_export) {
@@ -353,24 +290,7 @@ RunOutcome Runner::Execute() {
     }
     otel::ExportPipelineOptions po = otel::ExportPipelineOptions::FromConfig(oc);
     AddRunResource(config_, po.resource_attributes);
-    if (metric_outputs) {
-      // Exemplars: only spans the collector accepted, and only sampled ones
-      // (the OTel TraceBased filter), so a link never dangles.
-      po.on_exported = [&exemplars](std::string_view request) {
-        otel::ForEachExportedRequestSpan(request, [&](const otel::ExportedRequestSpan& s) {
-          if (!s.sampled()) return;
-          metrics::Exemplar e;
-          e.trace_id = s.trace_id.bytes;
-          e.span_id = s.span_id.bytes;
-          e.time_unix_ns = s.end_unix_ns;
-          e.total_ns = s.end_unix_ns - s.start_unix_ns;
-          e.duration_ns = s.http_req_duration_ns >= 0 ? s.http_req_duration_ns : e.total_ns;
-          exemplars.Offer(metrics::ExemplarKey(s.request_name, s.method,
-                                               std::to_string(s.status_code)),
-                          e);
-        });
-      };
-    }
+    if (outputs) po.on_exported = outputs->ExemplarHook();
     pipeline = std::make_unique<otel::ExportPipeline>(std::move(exporter),
                                                       static_cast<int>(workers.size()), po);
     if (oc.exporter == otel::ExporterKind::kConsole) {
@@ -393,21 +313,6 @@ RunOutcome Runner::Execute() {
   // The run's own series: VU gauges sampled here (they are the run's, not a
   // worker's).
   metrics::Shard run_shard(registry_);
-  // The span pipeline's counters (metric outputs only), and how much of them
-  // span_shard already holds.
-  metrics::Shard span_shard(registry_);
-  otel::ExportPipelineStats spans_seen;
-  auto add_span_counters = [&](const otel::ExportPipelineStats& st) {
-    auto add = [&](const char* name, uint64_t now, uint64_t before) {
-      span_shard.Add(*registry_.Find(name), metrics::Shard::kNoTags,
-                     static_cast<double>(now - before));
-    };
-    add("spans_exported", st.spans_exported, spans_seen.spans_exported);
-    add("spans_dropped", st.spans_dropped, spans_seen.spans_dropped);
-    add("spans_failed", st.spans_failed + st.spans_rejected,
-        spans_seen.spans_failed + spans_seen.spans_rejected);
-    spans_seen = st;
-  };
   std::vector<metrics::Snapshot> latest(workers.size());
   // The run's cumulative snapshot so far, from the workers' newest published
   // copies (plus the run's and setup()'s own shards).
@@ -425,7 +330,8 @@ RunOutcome Runner::Execute() {
       }
     }
     if (data_ns != nullptr) *data_ns = oldest;
-    std::vector<const metrics::Shard*> own{&run_shard, &span_shard};
+    std::vector<const metrics::Shard*> own{&run_shard};
+    if (outputs) own.push_back(&outputs->span_shard());
     if (probe_) own.push_back(&probe_host_->shard());
     metrics::Snapshot whole = metrics::Snapshot::Merge(registry_, own);
     for (const metrics::Snapshot& s : latest) whole.MergeFrom(s);
@@ -486,7 +392,7 @@ RunOutcome Runner::Execute() {
     if (live_tick) {
       while (next_live <= now) next_live += live_every;
     }
-    if (live_tick && pipeline) add_span_counters(pipeline->stats());
+    if (live_tick && pipeline) outputs->AddSpanCounters(pipeline->stats());
     std::optional<metrics::Snapshot> whole_now;
     int64_t data_ns = now;
     if (live_tick || (threshold_tick && !thresholds_.empty())) {
@@ -503,8 +409,7 @@ RunOutcome Runner::Execute() {
     if (live_tick) {
       // Stamped with the data's time, not the merge's: a point then covers
       // the requests made up to its time.
-      live.Publish(std::make_shared<const metrics::Snapshot>(std::move(*whole_now)),
-                   anchor.ToUnixNs(data_ns));
+      outputs->Publish(std::move(*whole_now), anchor.ToUnixNs(data_ns));
     }
     if (now >= next_progress) {
       if (!config_.quiet) {
@@ -539,7 +444,7 @@ RunOutcome Runner::Execute() {
     // Bounded: a slow or absent collector costs at most this at the end.
     pipeline->Shutdown(std::chrono::seconds(10));
     out.spans = pipeline->stats();
-    if (metric_outputs) add_span_counters(*out.spans);
+    if (outputs) outputs->AddSpanCounters(*out.spans);
   }
 
   if (script_mode) {
@@ -571,7 +476,7 @@ RunOutcome Runner::Execute() {
     run_shard.Add(metrics::builtin::kVusMax, metrics::Shard::kNoTags, config_.vus);
   }
   shards.push_back(&run_shard);
-  shards.push_back(&span_shard);
+  if (outputs) shards.push_back(&outputs->span_shard());
   out.snapshot = metrics::Snapshot::Merge(registry_, shards);
   out.snapshot.set_elapsed_ns(out.elapsed_ns);
   thresholds_.Evaluate(out.snapshot, out.elapsed_ns, metrics::ThresholdSet::Phase::kEndOfTest);
@@ -579,23 +484,11 @@ RunOutcome Runner::Execute() {
 
   // The final values go to every metric output: the last OTLP export (also
   // after Ctrl-C), and /metrics for the scrapes while lingering.
-  if (metric_outputs) {
-    const int64_t end_unix_ns = anchor.ToUnixNs(clock.NowNs());
-    auto final_snapshot = std::make_shared<const metrics::Snapshot>(out.snapshot);
-    live.Publish(final_snapshot, end_unix_ns);
-    if (metrics_pipeline) {
-      metrics_pipeline->Shutdown(final_snapshot, end_unix_ns, std::chrono::seconds(10));
-      out.metric_points = metrics_pipeline->stats();
-    }
-    if (prometheus && config_.linger_ns > 0) {
-      core::Info("keeping http://{}/metrics up for {} (--linger; Ctrl-C ends it)",
-                 prometheus->address(), FormatSeconds(config_.linger_ns));
-      signals.Wait(config_.linger_ns);
-    }
-    if (prometheus) {
-      out.prometheus_scrapes = prometheus->scrapes();
-      prometheus->Stop();
-    }
+  if (outputs) {
+    MetricOutputs::Totals totals = outputs->Finish(out.snapshot, anchor.ToUnixNs(clock.NowNs()),
+                                                   [&](int64_t ns) { signals.Wait(ns); });
+    out.metric_points = totals.otlp;
+    out.prometheus_scrapes = totals.scrapes;
   }
   return out;
 }
