@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "http/server.h"
+#include "otel/histogram_buckets.h"
 
 namespace stampede::report {
 namespace {
@@ -347,49 +348,15 @@ std::vector<double> MakeBounds(int k_min, int k_max, int per_doubling, bool roun
   return out;
 }
 
-// Cumulative counts at each of `bounds` (exported units, ascending).
+// Cumulative counts at each of `bounds` (exported units, ascending): the
+// OTLP explicit-bucket split (otel/histogram_buckets.h), accumulated.
 std::vector<uint64_t> CumulativeCounts(const metrics::ExpHistogram& h, double unit_scale,
                                        std::span<const double> bounds) {
+  std::vector<uint64_t> per_bucket;
+  otel::ToExplicitBuckets(h, unit_scale, bounds, per_bucket);
   std::vector<uint64_t> out(bounds.size(), 0);
-  const uint64_t count = h.count();
-  if (count == 0) return out;
-  const int scale = h.scale();
-  const int32_t first = h.positive_offset();
-  const int32_t end = first + h.positive_bucket_count();
-  const double min = h.min();
-  const double max = h.max();
-  double below = static_cast<double>(h.zero_count());  // buckets with index < next
-  int32_t next = first;
-  uint64_t prev = 0;
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    double raw = bounds[i] / unit_scale;
-    uint64_t c;
-    if (raw >= max) {
-      c = count;
-    } else if (raw < min || !(raw > 0) || !std::isfinite(raw)) {
-      c = h.zero_count();
-    } else {
-      int32_t idx = metrics::ExpHistogram::MapToIndex(raw, scale);
-      while (next < idx && next < end) below += static_cast<double>(h.BucketCount(next++));
-      double exact = below;
-      if (idx >= first && idx < end) {
-        // Values are taken as log-uniform over the bucket, narrowed to [min, max].
-        double lo = std::max(metrics::ExpHistogram::LowerBoundary(idx, scale), min);
-        double hi = std::min(metrics::ExpHistogram::LowerBoundary(idx + 1, scale), max);
-        double frac = 1;
-        if (raw <= lo) {
-          frac = 0;
-        } else if (raw < hi && hi > lo) {
-          frac = std::log(raw / lo) / std::log(hi / lo);
-        }
-        exact += static_cast<double>(h.BucketCount(idx)) * std::clamp(frac, 0.0, 1.0);
-      }
-      c = static_cast<uint64_t>(std::llround(std::max(exact, 0.0)));
-    }
-    c = std::clamp(c, prev, count);
-    out[i] = c;
-    prev = c;
-  }
+  uint64_t total = 0;
+  for (size_t i = 0; i < bounds.size(); ++i) out[i] = total += per_bucket[i];
   return out;
 }
 
