@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "core/error.h"
+#include "cli/run_command.h"
 #include "engine/runner.h"
 #include "metrics/export_model.h"
 #include "metrics/shard.h"
@@ -24,12 +24,7 @@ CLI::App* AddMetricsListCommand(CLI::App& app, MetricsListFlags& f) {
 
 int MetricsListCommand(const MetricsListFlags& f) {
   metrics::ExportOptions options;
-  options.k6 = f.otel_metrics.find("k6") != std::string::npos;
-  options.semconv = f.otel_metrics.find("semconv") != std::string::npos;
-  if (!options.k6 && !options.semconv) {
-    throw core::ConfigError("invalid --otel-metrics \"" + f.otel_metrics +
-                            "\": give k6, semconv or k6,semconv");
-  }
+  ParseMetricFamilies(f.otel_metrics, options);
   options.prefix = f.prefix;
   // One sample in every metric a run defines, so every family shows.
   metrics::Registry registry = engine::RunRegistry(/*metric_outputs=*/true);

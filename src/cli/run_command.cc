@@ -66,6 +66,31 @@ std::string ReadBody(const std::string& flag) {
 
 }  // namespace
 
+void ParseMetricFamilies(std::string_view text, metrics::ExportOptions& options) {
+  options.k6 = options.semconv = false;
+  std::string_view rest = text;
+  while (true) {
+    size_t comma = rest.find(',');
+    std::string token(rest.substr(0, comma));
+    while (!token.empty() && token.back() == ' ') token.pop_back();
+    while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+    if (token == "k6") {
+      options.k6 = true;
+    } else if (token == "semconv") {
+      options.semconv = true;
+    } else if (!token.empty()) {
+      break;
+    }
+    if (comma == std::string_view::npos) {
+      if (options.k6 || options.semconv) return;
+      break;
+    }
+    rest = rest.substr(comma + 1);
+  }
+  throw ConfigError("invalid --otel-metrics " + Quote(std::string(text)) +
+                    ": give k6, semconv or k6,semconv");
+}
+
 CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   CLI::App* run = app.add_subcommand("run", "Run a load test: a Lua script, or --url");
   run->add_option("script", f.script, "Lua script to run (see docs/scripting.md)");
@@ -223,28 +248,7 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
   for (const std::string& note : c.metrics_export.notes) core::Warn("{}", note);
   {
     metrics::ExportOptions& eo = c.metric_export_options;
-    eo.k6 = eo.semconv = false;
-    std::string_view rest = f.otel_metrics;
-    while (true) {
-      size_t comma = rest.find(',');
-      std::string token(rest.substr(0, comma));
-      while (!token.empty() && token.back() == ' ') token.pop_back();
-      while (!token.empty() && token.front() == ' ') token.erase(0, 1);
-      if (token == "k6") {
-        eo.k6 = true;
-      } else if (token == "semconv") {
-        eo.semconv = true;
-      } else if (!token.empty()) {
-        throw ConfigError("invalid --otel-metrics " + Quote(f.otel_metrics) +
-                          ": give k6, semconv or k6,semconv");
-      }
-      if (comma == std::string_view::npos) break;
-      rest = rest.substr(comma + 1);
-    }
-    if (!eo.k6 && !eo.semconv) {
-      throw ConfigError("invalid --otel-metrics " + Quote(f.otel_metrics) +
-                        ": give k6, semconv or k6,semconv");
-    }
+    ParseMetricFamilies(f.otel_metrics, eo);
     if (f.otel_metric_prefix) {
       eo.prefix = *f.otel_metric_prefix;
     } else if (c.metrics_export.k6_prefix) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/run_config.h"
@@ -58,6 +59,10 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& flags);
 
 // Validates `flags` (throws core::ConfigError with a one-line message).
 engine::RunConfig BuildRunConfig(const RunFlags& flags);
+
+// --otel-metrics: "k6", "semconv" or both, comma-separated, into `options`.
+// Throws core::ConfigError naming the flag otherwise.
+void ParseMetricFamilies(std::string_view text, metrics::ExportOptions& options);
 
 // Runs the test and prints its summary. Returns the process exit code.
 int RunCommand(const RunFlags& flags);
