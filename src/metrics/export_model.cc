@@ -167,6 +167,8 @@ std::vector<ExportMetric> ExportModel::Build(const Snapshot& snapshot) {
   }
 
   std::vector<ExportMetric> out;
+  // Where each metric's overflow point is, once it has one.
+  std::unordered_map<std::string, size_t> overflow_at;  // by metric name
   // Adds one point to `m`, or folds it into the overflow point.
   auto add_point = [&](ExportMetric& m, ExportPoint p) {
     std::unordered_set<std::string>& admitted = admitted_[m.name];
@@ -176,11 +178,8 @@ std::vector<ExportMetric> ExportModel::Build(const Snapshot& snapshot) {
         admitted.insert(std::move(key));
       } else {
         if (overflowed_.insert(m.name).second) newly_overflowed_.push_back(m.name);
-        ExportPoint* of = nullptr;
-        for (ExportPoint& q : m.points) {
-          if (q.overflow) of = &q;
-        }
-        if (of == nullptr) {
+        auto [slot, first] = overflow_at.try_emplace(m.name, m.points.size());
+        if (first) {
           ExportPoint o;
           o.overflow = true;
           o.attributes.push_back(ExportAttribute{"otel.metric.overflow", "true", false, 0});
@@ -189,8 +188,8 @@ std::vector<ExportMetric> ExportModel::Build(const Snapshot& snapshot) {
             o.histogram = m.owned.back().get();
           }
           m.points.push_back(std::move(o));
-          of = &m.points.back();
         }
+        ExportPoint* of = &m.points[slot->second];
         if (m.kind == InstrumentKind::kHistogram) {
           const_cast<ExpHistogram*>(of->histogram)->Merge(*p.histogram);
         } else if (m.kind == InstrumentKind::kGauge) {
