@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # The main job: set everything up, start the demo shop (a Node.js service
-# instrumented with the OpenTelemetry SDK) and an OTLP sink on loopback, run
-# examples/browse.lua against the shop — a real load test: ramping VUs,
-# think time, checks, thresholds, a traceparent on every request — and keep
-# its report: the k6-style summary on stdout, out/demo-summary.json, and every
-# span (stampede's CLIENT spans and the shop's SERVER spans, one trace per
-# iteration) in out/demo-spans.jsonl, and every OTLP metric point stampede
-# exported (k6 and OTel semconv names, exemplars) in out/demo-metrics.jsonl.
+# instrumented with the OpenTelemetry SDK) exporting its spans to stampede's
+# built-in OTLP receiver, run the ramping shop scenario (examples/browse.lua,
+# about a minute) — a real load test: ramping VUs, think time, checks,
+# thresholds, a traceparent on every request — and keep its report, with no
+# other infrastructure:
+#   out/demo.db            the run store (metrics per second, stampede's spans
+#                          and the shop's, joined per trace; docs/store.md)
+#   out/report.html        `stampede report`: charts, per-name table, trace
+#                          waterfalls (open it in any browser, offline)
+#   out/demo-summary.json  the k6-shaped summary
+# and print the three slowest traces (`stampede slow`).
 #   DEMO_STAGES="10s:20 20s:20 10s:0" scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 [ -d examples/shop/node_modules ] || npm ci --prefix examples/shop --no-audit --no-fund >/dev/null
-[ -d tests/support/node_modules ] || npm ci --prefix tests/support --no-audit --no-fund >/dev/null
 mkdir -p out
-rm -f out/demo-spans.jsonl out/demo-metrics.jsonl
+rm -f out/demo.db out/demo.db-wal out/demo.db-shm out/report.html out/demo-summary.json
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -31,24 +34,31 @@ start() {
   echo "$out"
 }
 
-sink_line=$(start node tests/support/otlp_sink.js --out out/demo-spans.jsonl \
-  --metrics-out out/demo-metrics.jsonl --max-seconds 600)
-sink_port=$(awk '{print $3}' <<<"$sink_line")
+# A free loopback port for stampede's receiver (4318 may be taken by a real
+# collector on this machine).
+collect_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# The shop exports to stampede's receiver; its batch processor sends every
+# half second, well within stampede's --collect-linger after the run.
 shop_line=$(start env PORT=0 OTEL_SERVICE_NAME=shop OTEL_BSP_SCHEDULE_DELAY=500 \
-  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" node examples/shop/server.js)
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$collect_port" node examples/shop/server.js)
 shop_url="http://127.0.0.1:$(awk '{print $3}' <<<"$shop_line")"
-echo "demo: shop at $shop_url, OTLP sink at 127.0.0.1:$sink_port"
+echo "demo: shop at $shop_url, exporting its spans to stampede at 127.0.0.1:$collect_port"
 
 stages=()
-for s in ${DEMO_STAGES:-5s:10 10s:10 5s:0}; do stages+=(--stage "$s"); done
+for s in ${DEMO_STAGES:-10s:10 20s:40 20s:40 10s:0}; do stages+=(--stage "$s"); done
 set +e
-OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_METRIC_EXPORT_INTERVAL=5000 \
-  build/src/cli/stampede run examples/browse.lua -e BASE_URL="$shop_url" "${stages[@]}" \
-  --otel --summary-export out/demo-summary.json
+build/src/cli/stampede run examples/browse.lua -e BASE_URL="$shop_url" "${stages[@]}" \
+  --collect="127.0.0.1:$collect_port" --out sqlite=out/demo.db \
+  --summary-export out/demo-summary.json
 code=$?
 set -e
-cleanup  # the shop flushes its spans on SIGTERM
+cleanup
 pids=()
-echo "demo: report in out/demo-summary.json; $(wc -l <out/demo-spans.jsonl) spans in out/demo-spans.jsonl;" \
-  "$(wc -l <out/demo-metrics.jsonl) metric points in out/demo-metrics.jsonl (exit code $code)"
+build/src/cli/stampede report out/demo.db -o out/report.html
+echo
+echo "demo: the three slowest traces (stampede slow out/demo.db --limit 3):"
+build/src/cli/stampede slow out/demo.db --limit 3
+echo
+echo "demo: report in $(pwd)/out/report.html (open it in a browser); run store out/demo.db;" \
+  "summary out/demo-summary.json (exit code $code)"
 exit "$code"

@@ -16,15 +16,21 @@ PACKAGES=(
   libhttp-parser-dev libssl-dev libc-ares-dev zlib1g-dev libnghttp2-dev
   # (libluajit2 is OpenResty's maintained LuaJIT; Debian's `luajit` package
   # conflicts with it, so never install that one alongside)
-  libluajit2-5.1-dev lua-cjson libsqlite3-dev libcurl4-openssl-dev
+  libluajit2-5.1-dev lua-cjson libsqlite3-dev sqlite3 libcurl4-openssl-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
   # OTLP/gRPC export (grpc++ generic stub; protoc plugin for future stubs)
   libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing (tests/fuzz/run.sh): clang, and libFuzzer with the sanitizer
+  # runtimes, which Debian 12 ships in libclang-rt-14-dev (clang only
+  # recommends it, and recommends are not installed here)
+  clang libclang-rt-14-dev
   # test partners and benchmark peers
   nginx-light wrk python3 openssl curl procps util-linux time
   # a real Prometheus (and promtool) scrapes /metrics in the tests
   prometheus
+  # headless Chromium (driven by playwright-core) checks the HTML report
+  chromium
 )
 
 missing=()
@@ -50,6 +56,10 @@ fi
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
   $SUDO systemctl stop prometheus 2>/dev/null || true
 fi
+
+# The HTML report embeds uPlot from npm at build time (src/report/html).
+[ -d src/report/html/node_modules ] ||
+  npm ci --prefix src/report/html --no-audit --no-fund --loglevel=error
 
 if [ "${SKIP_BUILD:-0}" != "1" ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null

@@ -7,7 +7,8 @@
 // - registers a NodeTracerProvider with the W3C tracecontext + baggage
 //   propagators, so incoming requests carrying `traceparent` become SERVER
 //   spans that continue the caller's trace;
-// - exports spans over OTLP/HTTP protobuf, but only when
+// - exports spans over OTLP (OTEL_EXPORTER_OTLP_{,TRACES_}PROTOCOL:
+//   http/protobuf by default, http/json or grpc), but only when
 //   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT is set
 //   (otherwise no exporter exists and no network connection is ever attempted);
 // - honours the standard variables through the SDK itself: OTEL_SERVICE_NAME,
@@ -78,14 +79,24 @@ function createExporter() {
     envString('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') || envString('OTEL_EXPORTER_OTLP_ENDPOINT');
   if (!endpoint) return null; // The point: no endpoint, no network attempts.
   const protocol =
-    envString('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') || envString('OTEL_EXPORTER_OTLP_PROTOCOL');
-  if (protocol && protocol !== 'http/protobuf') {
+    envString('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ||
+    envString('OTEL_EXPORTER_OTLP_PROTOCOL') ||
+    'http/protobuf';
+  // The three OTLP transports of the specification, each the SDK's own
+  // exporter. No options: each reads the endpoint (appending /v1/traces to
+  // the generic one for HTTP, using the per-signal one as is), headers,
+  // timeout and compression from the environment, as the specification says.
+  const packages = {
+    'http/protobuf': '@opentelemetry/exporter-trace-otlp-proto',
+    'http/json': '@opentelemetry/exporter-trace-otlp-http',
+    grpc: '@opentelemetry/exporter-trace-otlp-grpc',
+  };
+  let name = packages[protocol];
+  if (!name) {
     process.stderr.write(`shop: OTLP protocol ${protocol} is not supported; using http/protobuf\n`);
+    name = packages['http/protobuf'];
   }
-  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
-  // No options: the exporter reads the endpoint (appending /v1/traces to the
-  // generic one, using the per-signal one as is), headers, timeout and
-  // compression from the environment, as the specification says.
+  const { OTLPTraceExporter } = require(name);
   return new OTLPTraceExporter();
 }
 

@@ -6,8 +6,11 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/compare_command.h"
 #include "cli/metrics_list_command.h"
+#include "cli/report_command.h"
 #include "cli/run_command.h"
+#include "cli/slow_command.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -39,6 +42,12 @@ int main(int argc, char** argv) {
   CLI::App* run = stampede::cli::AddRunCommand(app, run_flags);
   stampede::cli::MetricsListFlags list_flags;
   CLI::App* metrics_list = stampede::cli::AddMetricsListCommand(app, list_flags);
+  stampede::cli::SlowFlags slow_flags;
+  CLI::App* slow = stampede::cli::AddSlowCommand(app, slow_flags);
+  stampede::cli::CompareFlags compare_flags;
+  CLI::App* compare = stampede::cli::AddCompareCommand(app, compare_flags);
+  stampede::cli::ReportFlags report_flags;
+  CLI::App* report = stampede::cli::AddReportCommand(app, report_flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -51,9 +60,13 @@ int main(int argc, char** argv) {
     std::string where = run->parsed() ? "stampede run --help" : "stampede --help";
     return Fail(OneLine(e.what()) + " (see '" + where + "')", ExitCode::kInvalidConfig);
   }
+  run_flags.command_line = stampede::cli::RedactedCommandLine(argc, argv);
   try {
     if (run->parsed()) return stampede::cli::RunCommand(run_flags);
     if (metrics_list->parsed()) return stampede::cli::MetricsListCommand(list_flags);
+    if (slow->parsed()) return stampede::cli::SlowCommand(slow_flags);
+    if (compare->parsed()) return stampede::cli::CompareCommand(compare_flags);
+    if (report->parsed()) return stampede::cli::ReportCommand(report_flags);
   } catch (const stampede::core::ConfigError& e) {
     return Fail(OneLine(e.what()), e.code());
   } catch (const std::exception& e) {

@@ -64,7 +64,86 @@ std::string ReadBody(const std::string& flag) {
   return out.str();
 }
 
+std::string ShellQuote(std::string_view arg) {
+  bool plain = !arg.empty();
+  for (char c : arg) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("-_./:=,@%+").find(c) == std::string_view::npos) {
+      plain = false;
+    }
+  }
+  if (plain) return std::string(arg);
+  std::string out = "'";
+  for (char c : arg) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+bool NamesSecret(std::string_view name) {
+  std::string upper;
+  for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (std::string_view word : {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "AUTH", "COOKIE"}) {
+    if (upper.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::string RedactedCommandLine(int argc, const char* const* argv) {
+  std::string out;
+  std::string_view pending;  // the flag whose value is the next argument
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string_view flag = pending;
+    std::string value = arg;
+    pending = {};
+    bool inline_value = false;
+    if (flag.empty() && arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos) {
+      inline_value = true;
+      // --header=..., --env=...: split in place.
+      size_t eq = arg.find('=');
+      flag = std::string_view(argv[i]).substr(0, eq);
+      value = arg.substr(eq + 1);
+    } else if (flag.empty()) {
+      if (arg == "-H" || arg == "--header" || arg == "-e" || arg == "--env" || arg == "--url" ||
+          arg == "--collect-forward") {
+        pending = argv[i];
+      }
+      flag = {};
+    }
+    std::string shown = value;
+    if (flag == "-H" || flag == "--header") {
+      size_t colon = value.find(':');
+      if (colon != std::string::npos && NamesSecret(value.substr(0, colon))) {
+        shown = value.substr(0, colon) + ": <redacted>";
+      }
+    } else if (flag == "-e" || flag == "--env") {
+      size_t eq = value.find('=');
+      if (eq != std::string::npos && NamesSecret(value.substr(0, eq))) {
+        shown = value.substr(0, eq) + "=<redacted>";
+      }
+    } else if (flag == "--url" || flag == "--collect-forward") {
+      try {
+        shown = http::ParseUrl(value, flag).Redacted();
+      } catch (const std::exception&) {
+        // Shown as given: an unparsable URL carries no password we can find.
+      }
+    }
+    if (!out.empty()) out += ' ';
+    if (inline_value) {
+      out += ShellQuote(std::string(flag) + "=" + shown);
+    } else {
+      out += ShellQuote(shown);
+    }
+  }
+  return out;
+}
 
 void ParseMetricFamilies(std::string_view text, metrics::ExportOptions& options) {
   options.k6 = options.semconv = false;
@@ -141,8 +220,30 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   run->add_flag("--otel", f.otel,
                 "Export spans over OTLP, configured by the OTEL_EXPORTER_OTLP_* variables");
   run->add_option("--out", f.outs,
-                  "k6 output: opentelemetry (or experimental-opentelemetry) means --otel")
+                  "Output: sqlite=PATH (the run store's file), or opentelemetry (k6's name; "
+                  "means --otel) (repeatable)")
       ->allow_extra_args(false);
+  run->add_flag("--no-store", f.no_store,
+                "Do not write the run store (by default every run writes "
+                "stampede-runs/<start>-<run id>.db)");
+  run->add_option("--store-spans-per-second", f.store_spans_per_second,
+                  "Request spans the run store keeps per second (failed first, then the "
+                  "slowest)")
+      ->capture_default_str();
+  // Flags with an optional value take it only as --collect=ADDR, so that
+  // `--collect test.lua` keeps the script.
+  run->add_flag("--collect{127.0.0.1:4318}", f.collect,
+                "Receive the service's spans over OTLP/HTTP while the run lasts "
+                "(--collect=HOST:PORT; default 127.0.0.1:4318)");
+  run->add_flag("--collect-grpc{127.0.0.1:4317}", f.collect_grpc,
+                "Receive the service's spans over OTLP/gRPC (--collect-grpc=HOST:PORT; "
+                "default 127.0.0.1:4317)");
+  run->add_option("--collect-linger", f.collect_linger,
+                  "Keep receiving this long after the run ends (the service's exporter "
+                  "batches)")
+      ->capture_default_str();
+  run->add_option("--collect-forward", f.collect_forward,
+                  "Also forward every received span to this OTLP/HTTP traces URL");
   run->add_option("--otel-metrics", f.otel_metrics,
                   "Metric families to export: k6 (k6's names), semconv (OTel HTTP client "
                   "metrics), or both")
@@ -227,14 +328,47 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
   std::string exporter = env("OTEL_TRACES_EXPORTER");
   bool k6_output = false;
   for (const std::string& out : f.outs) {
-    std::string name = out.substr(0, out.find('='));
+    size_t eq = out.find('=');
+    std::string name = out.substr(0, eq);
     if (name == "opentelemetry" || name == "experimental-opentelemetry") {
       k6_output = true;
+    } else if (name == "sqlite") {
+      c.store_path = eq == std::string::npos ? std::string() : out.substr(eq + 1);
+      if (eq != std::string::npos && c.store_path.empty()) {
+        throw ConfigError("invalid --out " + Quote(out) + ": give a file, e.g. --out sqlite=run.db");
+      }
     } else {
       throw ConfigError("invalid --out " + Quote(out) +
-                        ": stampede supports --out opentelemetry (or experimental-opentelemetry); "
-                        "for a JSON summary use --summary-export FILE");
+                        ": stampede supports --out sqlite=PATH and --out opentelemetry (or "
+                        "experimental-opentelemetry); for a JSON summary use --summary-export FILE");
     }
+  }
+  c.store = !f.no_store;
+  if (f.no_store && !c.store_path.empty()) {
+    throw ConfigError("--no-store and --out sqlite=" + c.store_path +
+                      " contradict each other: give one of them");
+  }
+  if (f.store_spans_per_second < 0 || f.store_spans_per_second > 1'000'000) {
+    throw ConfigError("invalid --store-spans-per-second " +
+                      std::to_string(f.store_spans_per_second) + ": give a count from 0 to 1000000");
+  }
+  c.store_spans_per_second = static_cast<uint32_t>(f.store_spans_per_second);
+  c.command_line = f.command_line;
+  c.collect_address = f.collect;
+  c.collect_grpc_address = f.collect_grpc;
+  if (!f.collect_forward.empty()) {
+    if (f.collect.empty() && f.collect_grpc.empty()) {
+      throw ConfigError("--collect-forward " + Quote(f.collect_forward) +
+                        " needs --collect (or --collect-grpc): there is nothing to forward");
+    }
+    http::Url u = http::ParseUrl(f.collect_forward, "--collect-forward");
+    (void)u;
+    c.collect_forward = f.collect_forward;
+  }
+  c.collect_linger_ns = core::ParseDuration(f.collect_linger, "--collect-linger").count();
+  if (c.collect_linger_ns < 0 || c.collect_linger_ns > 600 * core::kNsPerSec) {
+    throw ConfigError("invalid --collect-linger " + Quote(f.collect_linger) +
+                      ": give a duration up to 10m");
   }
   const bool otel_on = f.otel || k6_output;
   if (otel_on || !exporter.empty()) {

@@ -53,6 +53,14 @@ struct RunFlags {
   std::string linger;                             // --linger DURATION
   std::string trace_keep_slower_than;
   std::string trace_root = "iteration";
+  // The run store and the built-in OTLP receiver.
+  bool no_store = false;                   // --no-store
+  int64_t store_spans_per_second = 1000;   // --store-spans-per-second
+  std::string collect;                     // --collect[=ADDR]: "" off
+  std::string collect_grpc;                // --collect-grpc[=ADDR]: "" off
+  std::string collect_linger = "5s";       // --collect-linger
+  std::string collect_forward;             // --collect-forward URL
+  std::string command_line;                // argv, for the run store (set by main)
 };
 
 CLI::App* AddRunCommand(CLI::App& app, RunFlags& flags);
@@ -63,6 +71,12 @@ engine::RunConfig BuildRunConfig(const RunFlags& flags);
 // --otel-metrics: "k6", "semconv" or both, comma-separated, into `options`.
 // Throws core::ConfigError naming the flag otherwise.
 void ParseMetricFamilies(std::string_view text, metrics::ExportOptions& options);
+
+// The command line as a shell would take it back (each argument quoted when
+// needed), with secrets redacted: values of -H Authorization / Cookie /
+// *-Api-Key / *Token headers, -e values whose key names a secret (TOKEN,
+// SECRET, PASSWORD, PASSWD, KEY, AUTH), and URL passwords. For the run store.
+std::string RedactedCommandLine(int argc, const char* const* argv);
 
 // Runs the test and prints its summary. Returns the process exit code.
 int RunCommand(const RunFlags& flags);

@@ -202,3 +202,66 @@ TEST(RunCommandParseTest, MetricFlagsAreValidated) {
 
 }  // namespace
 }  // namespace stampede::cli
+
+namespace stampede::cli {
+namespace {
+
+TEST(RunCommandParseTest, StoreAndCollectFlags) {
+  RunFlags f = Parse({"--collect", "--out", "sqlite=x.db", "test.lua"});
+  EXPECT_EQ(f.script, "test.lua");
+  EXPECT_EQ(f.collect, "127.0.0.1:4318");
+  EXPECT_TRUE(f.collect_grpc.empty());
+  RunFlags g = Parse({"--collect=127.0.0.1:0", "--collect-grpc", "t.lua"});
+  EXPECT_EQ(g.collect, "127.0.0.1:0");
+  EXPECT_EQ(g.collect_grpc, "127.0.0.1:4317");
+  EXPECT_EQ(g.script, "t.lua");
+
+  RunFlags h = Flags();
+  h.outs = {"sqlite=runs/a.db"};
+  h.collect = "127.0.0.1:4318";
+  engine::RunConfig c = BuildRunConfig(h);
+  EXPECT_TRUE(c.store);
+  EXPECT_EQ(c.store_path, "runs/a.db");
+  EXPECT_EQ(c.collect_address, "127.0.0.1:4318");
+  EXPECT_EQ(c.collect_linger_ns, 5'000'000'000);
+  EXPECT_TRUE(BuildRunConfig(Flags()).store);
+  EXPECT_TRUE(BuildRunConfig(Flags()).store_path.empty());
+
+  RunFlags bad = Flags();
+  bad.no_store = true;
+  bad.outs = {"sqlite=a.db"};
+  ExpectConfigError(bad, "--no-store");
+  bad = Flags();
+  bad.outs = {"sqlite="};
+  ExpectConfigError(bad, "--out");
+  bad = Flags();
+  bad.collect_forward = "http://127.0.0.1:4318/v1/traces";
+  ExpectConfigError(bad, "--collect-forward");
+  bad = Flags();
+  bad.collect = "127.0.0.1:4318";
+  bad.collect_linger = "forever";
+  ExpectConfigError(bad, "--collect-linger");
+  bad = Flags();
+  bad.store_spans_per_second = -1;
+  ExpectConfigError(bad, "--store-spans-per-second");
+}
+
+TEST(RunCommandTest, CommandLineIsQuotedAndRedacted) {
+  const char* argv[] = {"stampede", "run",  "--url", "http://u:pw@127.0.0.1:8080/", "-H",
+                        "Authorization: Bearer abc", "-H", "X-Trace: 1", "-e",
+                        "API_TOKEN=s3cret", "-e", "BASE=http://x", "--header=Cookie: a=b",
+                        "it's.lua"};
+  std::string line = RedactedCommandLine(static_cast<int>(std::size(argv)), argv);
+  EXPECT_EQ(line.find("abc"), std::string::npos) << line;
+  EXPECT_EQ(line.find("s3cret"), std::string::npos) << line;
+  EXPECT_EQ(line.find("pw@"), std::string::npos) << line;
+  EXPECT_EQ(line.find("a=b"), std::string::npos) << line;
+  EXPECT_NE(line.find("'Authorization: <redacted>'"), std::string::npos) << line;
+  EXPECT_NE(line.find("'X-Trace: 1'"), std::string::npos) << line;
+  EXPECT_NE(line.find("BASE=http://x"), std::string::npos) << line;
+  EXPECT_NE(line.find("'--header=Cookie: <redacted>'"), std::string::npos) << line;
+  EXPECT_NE(line.find("'it'\\''s.lua'"), std::string::npos) << line;
+}
+
+}  // namespace
+}  // namespace stampede::cli

@@ -102,8 +102,9 @@ void MetricOutputs::AddSpanCounters(const otel::ExportPipelineStats& st) {
   spans_seen_ = st;
 }
 
-void MetricOutputs::Publish(metrics::Snapshot snapshot, int64_t data_unix_ns) {
-  live_.Publish(std::make_shared<const metrics::Snapshot>(std::move(snapshot)), data_unix_ns);
+void MetricOutputs::Publish(std::shared_ptr<const metrics::Snapshot> snapshot,
+                            int64_t data_unix_ns) {
+  live_.Publish(std::move(snapshot), data_unix_ns);
 }
 
 MetricOutputs::Totals MetricOutputs::Finish(const metrics::Snapshot& final_snapshot,

@@ -65,7 +65,7 @@ class MetricOutputs {
   const metrics::Shard& span_shard() const { return span_shard_; }
 
   // The newest cumulative snapshot, holding the data up to `data_unix_ns`.
-  void Publish(metrics::Snapshot snapshot, int64_t data_unix_ns);
+  void Publish(std::shared_ptr<const metrics::Snapshot> snapshot, int64_t data_unix_ns);
 
   struct Totals {
     std::optional<otel::MetricsPipelineStats> otlp;  // when OTLP metrics were exported

@@ -1,6 +1,8 @@
 #include "engine/request_spans.h"
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 
 namespace stampede::engine {
@@ -27,16 +29,51 @@ void RequestSpans::Child(const RequestSpanInfo& info, std::string_view name, int
   sink_->Record(s);
 }
 
-bool RequestSpans::Keeps(const RequestOutcome& out, const RequestSpanInfo& info,
-                         bool failed) const {
+bool RequestSpans::Admit(int64_t end_ns, int64_t total_ns) {
+  const uint64_t d = static_cast<uint64_t>(std::max<int64_t>(total_ns, 1));
+  const int bucket = 63 - std::countl_zero(d);
+  if (end_ns >= gate_window_end_ns_) {
+    // A new second: the slow threshold is the lower bound of the bucket where
+    // the previous second's slowest per_second/2 begin.
+    const int64_t target = std::max<int64_t>(1, gate_per_second_ / 2);
+    int64_t above = 0;
+    int b = 63;
+    for (; b > 0; --b) {
+      above += gate_log2_counts_[static_cast<size_t>(b)];
+      if (above >= target) break;
+    }
+    gate_slow_ns_ = above >= target ? (int64_t{1} << b) : 0;
+    gate_log2_counts_.fill(0);
+    gate_first_ = gate_admitted_ = 0;
+    gate_window_end_ns_ = end_ns + core::kNsPerSec;
+  }
+  ++gate_log2_counts_[static_cast<size_t>(bucket)];
+  if (gate_admitted_ >= 2 * gate_per_second_) return false;
+  if (gate_first_ < gate_per_second_ / 2) {
+    ++gate_first_;
+  } else if (total_ns < gate_slow_ns_ || gate_slow_ns_ == 0) {
+    return false;
+  }
+  ++gate_admitted_;
+  return true;
+}
+
+bool RequestSpans::Keeps(const RequestOutcome& out, const RequestSpanInfo& info, bool failed) {
   if (sink_ == nullptr) return false;
-  bool sampled = (info.trace_flags & otel::kFlagSampled) != 0;
-  bool slow = keep_slower_than_ns_ > 0 && out.timings.TotalNs() >= keep_slower_than_ns_;
-  return sampled || failed || slow;
+  const int64_t total = out.timings.TotalNs();
+  bool slow = keep_slower_than_ns_ > 0 && total >= keep_slower_than_ns_;
+  if (failed || slow) return true;
+  if ((info.trace_flags & otel::kFlagSampled) == 0) return false;
+  return !gated() || Admit(out.timings.end_ns, total);
 }
 
 bool RequestSpans::Record(const RequestOutcome& ex, const RequestSpanInfo& info, bool failed) {
   if (!Keeps(ex, info, failed)) return false;
+  RecordKept(ex, info);
+  return true;
+}
+
+void RequestSpans::RecordKept(const RequestOutcome& ex, const RequestSpanInfo& info) {
   const http::Timings& t = ex.timings;
 
   // Names: "{METHOD}" or "{METHOD} {name}" — never the raw path.
@@ -64,7 +101,7 @@ bool RequestSpans::Record(const RequestOutcome& ex, const RequestSpanInfo& info,
     error_type = std::string_view(status_buf, static_cast<size_t>(r.ptr - status_buf));
   }
 
-  std::array<KeyValue, 18> attrs;
+  std::array<KeyValue, 25> attrs;
   size_t n = 0;
   attrs[n++] = {"http.request.method", AnyValue::String(info.method)};
   attrs[n++] = {"url.full", AnyValue::String(info.url_full)};
@@ -82,6 +119,19 @@ bool RequestSpans::Record(const RequestOutcome& ex, const RequestSpanInfo& info,
   // without connection setup), in ns: what its exemplar on that metric shows.
   attrs[n++] = {"stampede.http_req_duration_ns",
                 AnyValue::Int(static_cast<int64_t>(t.DurationNs()))};
+  // k6's phases in ns, so a stored or exported span carries its breakdown
+  // (the run store's columns, `stampede slow`). Connection phases only when
+  // they happened on this request.
+  const auto phase = [&](std::string_view key, int64_t ns, bool always) {
+    if (always || ns > 0) attrs[n++] = {key, AnyValue::Int(ns)};
+  };
+  phase("stampede.http_req_blocked_ns", t.BlockedNs(), false);
+  phase("stampede.http_req_looking_up_ns", t.DnsNs(), false);
+  phase("stampede.http_req_connecting_ns", t.ConnectingNs(), false);
+  phase("stampede.http_req_tls_handshaking_ns", t.TlsNs(), false);
+  phase("stampede.http_req_sending_ns", t.SendingNs(), true);
+  phase("stampede.http_req_waiting_ns", t.WaitingNs(), true);
+  phase("stampede.http_req_receiving_ns", t.ReceivingNs(), true);
   if (!info.scenario.empty()) attrs[n++] = {"stampede.scenario", AnyValue::String(info.scenario)};
   attrs[n++] = {"stampede.vu", AnyValue::Int(static_cast<int64_t>(info.vu))};
   attrs[n++] = {"stampede.iteration", AnyValue::Int(static_cast<int64_t>(info.iteration))};
@@ -153,7 +203,6 @@ bool RequestSpans::Record(const RequestOutcome& ex, const RequestSpanInfo& info,
     Child(info, std::string_view(tls_name, 21 + len), t.tls_start_ns,
           t.tls_end_ns ? t.tls_end_ns : t.end_ns, a);
   }
-  return true;
 }
 
 }  // namespace stampede::engine

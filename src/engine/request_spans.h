@@ -14,6 +14,7 @@
 // Thread: the worker thread that owns the sink. Allocates nothing.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -63,19 +64,47 @@ class RequestSpans {
                int64_t keep_slower_than_ns);
 
   bool enabled() const { return sink_ != nullptr; }
-  // Whether Record would keep these spans (see above).
-  bool Keeps(const RequestOutcome& out, const RequestSpanInfo& info, bool failed) const;
+
+  // The store gate: when spans go only to the run store (no OTLP export),
+  // encoding every head-sampled request would cost the load more than the
+  // store keeps (it keeps `per_second` a second, failed first, then the
+  // slowest). With the gate, a head-sampled request is kept only when it is
+  // one of the first per_second/2 of its second, or at least as slow as a
+  // threshold set each second from the previous second's durations (a
+  // 64-bucket log2 histogram, one increment per request) so that about
+  // per_second/2 slow ones pass; at most 2 × per_second a second in all.
+  // Failed and --trace-keep-slower-than requests are kept as before. The
+  // traceparent still says "sampled": the service's side is unchanged.
+  void set_store_gate(uint32_t per_second) { gate_per_second_ = per_second; }
+  bool gated() const { return gate_per_second_ >= 0; }
+
+  // Whether these spans are kept (see above). Decides once per request: with
+  // the gate it counts the request, so call it once and keep the answer
+  // (RecordKept), or call Record alone.
+  bool Keeps(const RequestOutcome& out, const RequestSpanInfo& info, bool failed);
   // Records the spans of a request when kept. Returns whether it did.
   bool Record(const RequestOutcome& out, const RequestSpanInfo& info, bool failed);
+  // Records the spans of a request that Keeps() said to keep.
+  void RecordKept(const RequestOutcome& out, const RequestSpanInfo& info);
 
  private:
   void Child(const RequestSpanInfo& info, std::string_view name, int64_t start_ns,
              int64_t end_ns, std::span<const otel::KeyValue> attributes);
 
+  // The store gate (see set_store_gate): admits a head-sampled request that
+  // ended at `end_ns` (monotonic) after `total_ns`.
+  bool Admit(int64_t end_ns, int64_t total_ns);
+
   otel::SpanSink* sink_;
   const core::WallAnchor& anchor_;
   otel::IdGenerator& ids_;
   int64_t keep_slower_than_ns_;
+  int64_t gate_per_second_ = -1;  // -1: no gate
+  int64_t gate_window_end_ns_ = 0;
+  int64_t gate_first_ = 0;     // admitted first-come this second
+  int64_t gate_admitted_ = 0;  // admitted in all this second
+  int64_t gate_slow_ns_ = 0;   // "slow" this second
+  std::array<uint32_t, 64> gate_log2_counts_{};  // this second's durations by log2(ns)
 };
 
 }  // namespace stampede::engine

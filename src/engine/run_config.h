@@ -82,6 +82,19 @@ struct RunConfig {
   std::string prometheus_address;  // host:port of /metrics; empty: none
   int64_t linger_ns = 0;           // keep /metrics served this long after the run
 
+  // The run store (SQLite, on by default; --no-store): the file, and the
+  // request spans it keeps per second (failed first, then the slowest).
+  bool store = true;
+  std::string store_path;  // empty: stampede-runs/<start time>-<run id>.db
+  uint32_t store_spans_per_second = 1000;
+  std::string command_line;  // argv as given (for the store's run row)
+  // The built-in OTLP receiver (--collect, --collect-grpc): addresses ("" off),
+  // how long it keeps receiving after the run, and where it forwards.
+  std::string collect_address;
+  std::string collect_grpc_address;
+  int64_t collect_linger_ns = 5'000'000'000;
+  std::string collect_forward;
+
   // Output.
   bool quiet = false;
   std::string summary_export;  // k6-shaped JSON file, empty: none
@@ -105,6 +118,7 @@ inline script::RuntimeOptions RuntimeOptionsFor(const RunConfig& c) {
   o.propagators = c.propagators;
   o.sampler = c.sampler;
   o.trace_root_request = c.trace_root_request;
+  o.run_tag = otel::RunTraceTag(c.run_id);
   o.no_connection_reuse = c.no_connection_reuse;
   o.no_vu_connection_reuse = c.no_vu_connection_reuse;
   o.batch = c.batch;

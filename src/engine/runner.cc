@@ -1,5 +1,8 @@
 #include "engine/runner.h"
 
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -36,6 +39,39 @@
 
 namespace stampede::engine {
 namespace {
+
+// The exporter when spans go only to the run store (through the pipeline's
+// on_batch hook): every batch is "accepted" once the store has copied it.
+class StoreOnlyExporter final : public otel::Exporter {
+ public:
+  otel::ExportResult Export(std::string_view, int64_t) override { return otel::ExportResult::Ok(); }
+  std::string endpoint() const override { return "the run store"; }
+};
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1) return "";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+// stampede-runs/<local start time>-<run id>.db, under the working directory.
+std::string DefaultStorePath(const std::string& run_id, int64_t start_unix_ns) {
+  std::time_t t = static_cast<std::time_t>(start_unix_ns / 1'000'000'000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+  return fmt::format("stampede-runs/{}-{}.db", stamp, run_id);
+}
+
+std::string HostName() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
 
 // Blocks SIGINT/SIGTERM for this thread and every thread it spawns from now
 // on; restores the previous mask when it goes out of scope.
@@ -105,9 +141,16 @@ class Runner::ScriptProbe {
   std::unique_ptr<script::Runtime> runtime_;
 };
 
-metrics::Registry RunRegistry(bool metric_outputs) {
+metrics::Registry RunRegistry(bool metric_outputs, bool span_counters) {
   metrics::Registry registry = metrics::Registry::WithBuiltins();
   registry.Define("http_req_looking_up", metrics::MetricType::kTrend, metrics::ValueType::kTime);
+  // The span pipeline's counters, for the metric outputs and the store (the
+  // summary prints them on a line of their own). Never on the request path.
+  if (span_counters) {
+    for (const char* name : {"spans_exported", "spans_dropped", "spans_failed"}) {
+      registry.DefineInternal(name, metrics::MetricType::kCounter, metrics::ValueType::kDefault);
+    }
+  }
   // Recorded only when an output reads them: each costs the request loop a
   // few instructions (~3 % of its user-space instructions under callgrind).
   if (!metric_outputs) return registry;
@@ -119,17 +162,13 @@ metrics::Registry RunRegistry(bool metric_outputs) {
                           metrics::ValueType::kDefault);
   registry.DefineInternal(metrics::kHttpClientConnectionDuration, metrics::MetricType::kTrend,
                           metrics::ValueType::kTime);
-  // The span pipeline's counters, for the metric outputs (the summary prints
-  // them on a line of their own).
-  for (const char* name : {"spans_exported", "spans_dropped", "spans_failed"}) {
-    registry.DefineInternal(name, metrics::MetricType::kCounter, metrics::ValueType::kDefault);
-  }
   return registry;
 }
 
 Runner::Runner(RunConfig config)
     : config_(std::move(config)),
-      registry_(RunRegistry(WantsMetricOutputs(config_))) {}
+      registry_(RunRegistry(WantsMetricOutputs(config_),
+                            WantsMetricOutputs(config_) || config_.store)) {}
 
 Runner::~Runner() = default;
 
@@ -208,6 +247,7 @@ void Runner::PrepareScript() {
           config_.script_path, sc.name, sc.exec));
     }
   }
+  script_options_ = options;
   PrepareThresholds(options);
 }
 
@@ -230,6 +270,15 @@ RunOutcome Runner::Execute() {
   SignalBlock signals;
   core::MonotonicClock clock;
   RunOutcome out;
+
+  // The run store and the receiver exist before setup(), so that a bad path
+  // or a busy port stops the run before any load.
+  core::WallAnchor anchor(clock);
+  if (config_.store) OpenStore(anchor.ToUnixNs(clock.NowNs()));
+  std::unique_ptr<otel::OtlpReceiver> receiver;
+  if (!config_.collect_address.empty() || !config_.collect_grpc_address.empty()) {
+    receiver = StartReceiver();
+  }
 
   if (script_mode) {
     try {
@@ -269,36 +318,50 @@ RunOutcome Runner::Execute() {
   }
   // Spans: one sink per worker, one exporter thread. The load never waits for
   // it: full sinks drop and count.
-  core::WallAnchor anchor(clock);
-  // Metric outputs read the one result model: the main thread publishes a
-  // cumulative Snapshot every second to them.
-  const bool metric_outputs = WantsMetricOutputs(config_);
+  // Metric outputs (and the run store) read the one result model: the main
+  // thread publishes a cumulative Snapshot every second to them.
+  const bool metric_outputs = WantsMetricOutputs(config_) || store_ != nullptr;
   std::unique_ptr<MetricOutputs> outputs;
   if (metric_outputs) {
     outputs = std::make_unique<MetricOutputs>(config_, registry_, anchor.ToUnixNs(start_ns));
   }
   std::unique_ptr<otel::ExportPipeline> pipeline;
-  if (config_.traces_export) {
-    const otel::OtlpConfig& oc = *config_.traces_export;
+  if (config_.traces_export || store_) {
     std::unique_ptr<otel::Exporter> exporter;
-    if (oc.exporter == otel::ExporterKind::kConsole) {
-      exporter = std::make_unique<otel::ConsoleExporter>();  // stdout, before the summary
-    } else if (oc.protocol == otel::OtlpProtocol::kGrpc) {
-      exporter = std::make_unique<otel::OtlpGrpcExporter>(oc);
+    otel::ExportPipelineOptions po;
+    if (config_.traces_export) {
+      const otel::OtlpConfig& oc = *config_.traces_export;
+      if (oc.exporter == otel::ExporterKind::kConsole) {
+        exporter = std::make_unique<otel::ConsoleExporter>();  // stdout, before the summary
+      } else if (oc.protocol == otel::OtlpProtocol::kGrpc) {
+        exporter = std::make_unique<otel::OtlpGrpcExporter>(oc);
+      } else {
+        exporter = std::make_unique<otel::OtlpHttpExporter>(oc);
+      }
+      po = otel::ExportPipelineOptions::FromConfig(oc);
+      if (outputs && config_.traces_export) po.on_exported = outputs->ExemplarHook();
+      if (oc.exporter == otel::ExporterKind::kConsole) {
+        core::Info("writing spans to stdout, one OTLP/JSON line per span");
+      } else {
+        core::Info("exporting spans over OTLP ({}) to {}", otel::ProtocolName(oc.protocol),
+                   oc.protocol == otel::OtlpProtocol::kGrpc ? oc.grpc_target : oc.endpoint);
+      }
     } else {
-      exporter = std::make_unique<otel::OtlpHttpExporter>(oc);
+      // Spans only for the store: small batches, often, so that its windows
+      // close soon after their second.
+      exporter = std::make_unique<StoreOnlyExporter>();
+      const char* service = getenv("OTEL_SERVICE_NAME");
+      po.resource_attributes.emplace_back("service.name",
+                                          service != nullptr && *service ? service : "stampede");
+      po.schedule_delay = std::chrono::seconds(1);
     }
-    otel::ExportPipelineOptions po = otel::ExportPipelineOptions::FromConfig(oc);
     AddRunResource(config_, po.resource_attributes);
-    if (outputs) po.on_exported = outputs->ExemplarHook();
+    if (store_) {
+      store::RunStore* st = store_.get();
+      po.on_batch = [st](std::string_view request) { st->AddClientSpans(request); };
+    }
     pipeline = std::make_unique<otel::ExportPipeline>(std::move(exporter),
                                                       static_cast<int>(workers.size()), po);
-    if (oc.exporter == otel::ExporterKind::kConsole) {
-      core::Info("writing spans to stdout, one OTLP/JSON line per span");
-    } else {
-      core::Info("exporting spans over OTLP ({}) to {}", otel::ProtocolName(oc.protocol),
-                 oc.protocol == otel::OtlpProtocol::kGrpc ? oc.grpc_target : oc.endpoint);
-    }
     for (size_t i = 0; i < workers.size(); ++i) {
       workers[i]->set_tracing(&pipeline->sink(static_cast<int>(i)), &anchor);
     }
@@ -409,7 +472,9 @@ RunOutcome Runner::Execute() {
     if (live_tick) {
       // Stamped with the data's time, not the merge's: a point then covers
       // the requests made up to its time.
-      outputs->Publish(std::move(*whole_now), anchor.ToUnixNs(data_ns));
+      auto shared = std::make_shared<const metrics::Snapshot>(std::move(*whole_now));
+      if (store_) store_->AddSnapshot(shared, anchor.ToUnixNs(data_ns));
+      outputs->Publish(std::move(shared), anchor.ToUnixNs(data_ns));
     }
     if (now >= next_progress) {
       if (!config_.quiet) {
@@ -440,6 +505,7 @@ RunOutcome Runner::Execute() {
   sample_vus();
   for (auto& w : workers) w->Join();
   out.elapsed_ns = clock.NowNs() - start_ns;
+  out.end_unix_ns = anchor.ToUnixNs(start_ns + out.elapsed_ns);
   if (pipeline) {
     // Bounded: a slow or absent collector costs at most this at the end.
     pipeline->Shutdown(std::chrono::seconds(10));
@@ -490,7 +556,75 @@ RunOutcome Runner::Execute() {
     out.metric_points = totals.otlp;
     out.prometheus_scrapes = totals.scrapes;
   }
+  if (receiver) {
+    // The service's exporter sends its last spans after its batch delay.
+    if (config_.collect_linger_ns > 0 && !out.aborted_by_signal) {
+      core::Info("receiving the service's last spans for {} ms (--collect-linger; Ctrl-C ends it)",
+                 config_.collect_linger_ns / 1'000'000);
+      signals.Wait(config_.collect_linger_ns);
+    }
+    receiver->Stop();
+    out.received = receiver->stats();
+  }
   return out;
+}
+
+void Runner::OpenStore(int64_t start_unix_ns) {
+  store::StoreOptions so;
+  so.path = config_.store_path.empty() ? DefaultStorePath(config_.run_id, start_unix_ns)
+                                       : config_.store_path;
+  so.max_request_spans_per_second = config_.store_spans_per_second;
+  store::RunInfo info;
+  info.run_id = config_.run_id;
+  info.stampede_version = "0.1.0";
+  info.host = HostName();
+  info.command_line = config_.command_line;
+  info.start_unix_ns = start_unix_ns;
+  nlohmann::json options = script_options_.is_object() ? script_options_ : nlohmann::json::object();
+  if (config_.script_path.empty()) {
+    info.target = config_.method + " " + config_.url.Redacted();
+    options["vus"] = config_.vus;
+    if (config_.duration_ns > 0) options["duration"] = FormatSeconds(config_.duration_ns);
+    if (config_.iterations > 0) options["iterations"] = config_.iterations;
+  } else {
+    info.script_path = config_.script_path;
+    info.script_source = config_.script_source;
+    info.script_sha256 = Sha256Hex(config_.script_source);
+  }
+  options.erase("thresholds");  // a column of their own
+  info.options_json = options.dump();
+  nlohmann::json thresholds = nlohmann::json::object();
+  for (const metrics::MetricThresholdResults& m : thresholds_.Results()) {
+    for (const metrics::ThresholdResult& t : m.thresholds) thresholds[m.metric].push_back(t.source);
+  }
+  info.thresholds_json = thresholds.dump();
+  store_path_ = so.path;
+  store_ = std::make_unique<store::RunStore>(std::move(so), std::move(info));
+}
+
+std::unique_ptr<otel::OtlpReceiver> Runner::StartReceiver() {
+  otel::ReceiverOptions ro;
+  ro.http_address = config_.collect_address;
+  ro.grpc_address = config_.collect_grpc_address;
+  ro.forward_url = config_.collect_forward;
+  const uint32_t tag = otel::RunTraceTag(config_.run_id);
+  ro.accept_trace = [tag](const otel::TraceId& id) { return otel::HasRunTag(id, tag); };
+  if (store_) {
+    store::RunStore* st = store_.get();
+    ro.on_spans = [st](std::string_view request, uint64_t) { st->AddServiceSpans(request); };
+  } else {
+    core::Warn("--collect without the run store (--no-store): received spans are only counted{}",
+               config_.collect_forward.empty() ? "" : " and forwarded");
+  }
+  auto receiver = std::make_unique<otel::OtlpReceiver>(std::move(ro));
+  if (!config_.collect_address.empty()) {
+    core::Info("receiving spans over OTLP/HTTP at http://{}/v1/traces (traces {}...)",
+               receiver->http_address(), config_.run_id.substr(0, 8));
+  }
+  if (!config_.collect_grpc_address.empty()) {
+    core::Info("receiving spans over OTLP/gRPC at {}", receiver->grpc_address());
+  }
+  return receiver;
 }
 
 std::string Runner::Describe() const {
@@ -530,7 +664,15 @@ int Runner::Run() {
   if (!out.teardown_error.empty()) {
     std::fprintf(stdout, "\n   %s\n", out.teardown_error.c_str());
   }
-  if (out.spans) {
+  if (out.spans && !config_.traces_export) {
+    // Spans went only to the run store (its own line below says what it kept).
+    const otel::ExportPipelineStats& s = *out.spans;
+    if (s.spans_dropped > 0) {
+      std::fprintf(stdout, "\n   spans: %llu recorded, %llu dropped (the store's exporter behind)\n",
+                   static_cast<unsigned long long>(s.spans_recorded),
+                   static_cast<unsigned long long>(s.spans_dropped));
+    }
+  } else if (out.spans) {
     const otel::ExportPipelineStats& s = *out.spans;
     std::fprintf(stdout,
                  "\n   spans: %llu exported, %llu dropped (exporter behind), %llu failed, %llu "
@@ -555,6 +697,16 @@ int Runner::Run() {
     std::fprintf(stdout, "\n   prometheus: %llu scrapes of /metrics\n",
                  static_cast<unsigned long long>(out.prometheus_scrapes));
   }
+  if (out.received) {
+    const otel::ReceiverStats& r = *out.received;
+    std::fprintf(stdout,
+                 "\n   received: %llu spans from the service (%llu of this run's traces, %llu of "
+                 "other traces dropped), %llu bad requests\n",
+                 static_cast<unsigned long long>(r.spans_received),
+                 static_cast<unsigned long long>(r.spans_kept),
+                 static_cast<unsigned long long>(r.spans_foreign),
+                 static_cast<unsigned long long>(r.bad_requests));
+  }
   if (out.script_errors > 0) {
     std::fprintf(stdout, "\n   %llu iterations ended in a script error; the first: %s\n",
                  static_cast<unsigned long long>(out.script_errors),
@@ -572,10 +724,12 @@ int Runner::Run() {
   }
   std::fflush(stdout);
 
-  if (!config_.summary_export.empty()) {
+  // The k6-shaped JSON summary: --summary-export, and the run store's copy.
+  nlohmann::json j;
+  if (!config_.summary_export.empty() || store_) {
     report::SummaryOptions json_options = options;
     json_options.trend_stats.push_back("p(99)");  // the export carries p(99) too
-    nlohmann::json j = report::SummaryJson(out.snapshot, registry_, json_options);
+    j = report::SummaryJson(out.snapshot, registry_, json_options);
     nlohmann::json errs = nlohmann::json::object();
     for (size_t i = 1; i < out.errors_by_type.size(); ++i) {
       if (out.errors_by_type[i] > 0) {
@@ -602,6 +756,16 @@ int Runner::Run() {
                            {"retries", m.retries}};
     }
     if (!config_.prometheus_address.empty()) j["prometheus"] = {{"scrapes", out.prometheus_scrapes}};
+    if (out.received) {
+      const otel::ReceiverStats& r = *out.received;
+      j["received"] = {{"spans", r.spans_received},
+                       {"kept", r.spans_kept},
+                       {"foreign", r.spans_foreign},
+                       {"bad_requests", r.bad_requests}};
+    }
+    if (store_) j["store"] = store_path_;
+  }
+  if (!config_.summary_export.empty()) {
     std::ofstream f(config_.summary_export);
     f << j.dump(2) << "\n";
     if (!f) {
@@ -609,10 +773,41 @@ int Runner::Run() {
                  config_.summary_export);
     }
   }
-  if (out.aborted_by_signal) return static_cast<int>(core::ExitCode::kAbortedBySignal);
-  if (!failed.empty()) return static_cast<int>(core::ExitCode::kThresholdsFailed);
-  if (!out.teardown_error.empty()) return static_cast<int>(core::ExitCode::kScriptException);
-  return static_cast<int>(core::ExitCode::kOk);
+  int exit_code = static_cast<int>(core::ExitCode::kOk);
+  std::string outcome = "passed";
+  if (out.aborted_by_signal) {
+    exit_code = static_cast<int>(core::ExitCode::kAbortedBySignal);
+    outcome = "interrupted";
+  } else if (!failed.empty()) {
+    exit_code = static_cast<int>(core::ExitCode::kThresholdsFailed);
+    outcome = out.aborted_by_threshold ? "aborted_by_threshold" : "thresholds_failed";
+  } else if (!out.teardown_error.empty()) {
+    exit_code = static_cast<int>(core::ExitCode::kScriptException);
+    outcome = "script_error";
+  }
+  if (store_) {
+    store::RunEnd end;
+    end.final_snapshot = &out.snapshot;
+    end.thresholds = &out.thresholds;
+    // The final snapshot holds the load up to its end (not the lingers').
+    end.end_unix_ns = out.end_unix_ns;
+    end.exit_code = exit_code;
+    end.outcome = outcome;
+    end.summary_json = j.dump();
+    store_->Finish(end);
+    const store::StoreStats st = store_->stats();
+    std::string spans = fmt::format("{} request spans kept", st.client_spans_kept);
+    if (st.client_spans_not_kept > 0) {
+      spans += fmt::format(" ({} over --store-spans-per-second)", st.client_spans_not_kept);
+    }
+    if (out.received) spans += fmt::format(", {} service spans", st.service_spans_kept);
+    if (st.dropped_inputs > 0) spans += fmt::format(", {} inputs dropped (store behind)", st.dropped_inputs);
+    std::fprintf(stdout, "\n   run store: %s (%llu s, %s)\n   report: stampede report %s\n",
+                 store_path_.c_str(), static_cast<unsigned long long>(st.seconds_written),
+                 spans.c_str(), store_path_.c_str());
+    std::fflush(stdout);
+  }
+  return exit_code;
 }
 
 }  // namespace stampede::engine

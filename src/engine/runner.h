@@ -24,6 +24,8 @@
 #include "metrics/threshold.h"
 #include "otel/export_pipeline.h"
 #include "otel/metrics_pipeline.h"
+#include "otel/otlp_receiver.h"
+#include "store/run_store.h"
 
 namespace stampede::engine {
 
@@ -40,16 +42,23 @@ struct RunOutcome {
   std::optional<otel::ExportPipelineStats> spans;  // when spans were exported
   std::optional<otel::MetricsPipelineStats> metric_points;  // when OTLP metrics were exported
   uint64_t prometheus_scrapes = 0;
+  std::optional<store::StoreStats> store;       // when the run store was written
+  std::optional<otel::ReceiverStats> received;  // when the receiver ran
   int64_t elapsed_ns = 0;
+  int64_t end_unix_ns = 0;  // when the load ended (before any linger)
   bool aborted_by_signal = false;
   bool aborted_by_threshold = false;
 };
 
 // The metrics a run defines: k6's built-ins, http_req_looking_up, and, when
 // a metric output (OTLP metrics, /metrics) is on, the internal ones those
-// outputs read (OTel HTTP client metrics, span counters). A script's custom
-// metrics are added at init.
-metrics::Registry RunRegistry(bool metric_outputs);
+// outputs read (OTel HTTP client metrics); the span pipeline's counters when
+// `span_counters` (a metric output or the run store reads them). A script's
+// custom metrics are added at init.
+metrics::Registry RunRegistry(bool metric_outputs, bool span_counters);
+inline metrics::Registry RunRegistry(bool metric_outputs) {
+  return RunRegistry(metric_outputs, metric_outputs);
+}
 
 class Runner {
  public:
@@ -61,6 +70,8 @@ class Runner {
   int Run();
   // Runs the test and returns its outcome without printing (tests use this).
   RunOutcome Execute();
+  // Where the run store is (or was) written; "" with --no-store.
+  const std::string& store_path() const { return store_path_; }
 
  private:
   class ScriptProbe;
@@ -68,6 +79,8 @@ class Runner {
   void PrepareScript();
   void PrepareThresholds(const nlohmann::json& options);
   std::string Describe() const;
+  void OpenStore(int64_t start_unix_ns);
+  std::unique_ptr<otel::OtlpReceiver> StartReceiver();
 
   RunConfig config_;
   metrics::Registry registry_;
@@ -76,6 +89,9 @@ class Runner {
   Plan plan_;
   metrics::ThresholdSet thresholds_;
   nlohmann::json setup_data_;
+  nlohmann::json script_options_;  // the script's exported options, as given
+  std::string store_path_;
+  std::unique_ptr<store::RunStore> store_;  // Execute() opens it, Run() finishes it
 };
 
 }  // namespace stampede::engine

@@ -30,6 +30,7 @@ class ScenarioRun;
 struct PendingSpan {
   bool active = false;
   bool failed = false;
+  bool kept = false;  // RequestSpans::Keeps' answer, decided once at the response
   RequestOutcome outcome;
   RequestSpanInfo info;
   std::string method, url_full, server_address, name, error_detail, failed_checks;

@@ -47,6 +47,9 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     ro.seed = static_cast<uint64_t>(w.start_ns_) + static_cast<uint64_t>(w.index_) * 7919;
     ro.define_metric = ResolveCustomMetricsIn(w.registry_);
     client_.set_observer(&recorder_);
+    if (!w.config_.traces_export && w.config_.store) {
+      spans_.set_store_gate(w.config_.store_spans_per_second);
+    }
     runtime_ = std::make_unique<script::Runtime>(ro, loop_, client_);
     runtime_->set_host(this);
     runtime_->SetSetupData(w.setup_data_);
@@ -128,7 +131,8 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
         p.info.iteration = vu.iteration() - 1;
         p.failed = failed;
         p.active = true;
-        if (spans_.Keeps(p.outcome, p.info, p.failed)) vu.set_trace_kept();
+        p.kept = spans_.Keeps(p.outcome, p.info, p.failed);  // once per request
+        if (p.kept) vu.set_trace_kept();
       }
     }
     w_.result_.errors_by_type[static_cast<size_t>(ex.error)] += ex.error != net::NetError::kNone;
@@ -171,7 +175,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     p.info.scenario = slot.vu.scenario();
     p.info.failed_checks = p.failed_checks;
     p.outcome.error_detail = p.error_detail;
-    spans_.Record(p.outcome, p.info, p.failed);
+    if (p.kept) spans_.RecordKept(p.outcome, p.info);
   }
 
   void OnIterationEnd(script::Vu& vu, int64_t started_ns, std::string_view error) override {
@@ -202,7 +206,8 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
   void RecordIterationSpan(script::Vu& vu, int64_t started_ns, int64_t ended_ns,
                            std::string_view error) {
     if (!spans_.enabled() || w_.config_.trace_root_request) return;
-    if (!vu.trace_sampled() && !vu.trace_kept()) return;
+    // Under the store gate, sampled alone is not enough: a kept request is.
+    if ((!vu.trace_sampled() || spans_.gated()) && !vu.trace_kept()) return;
     char name[128];
     int len = std::snprintf(name, sizeof name, "iteration %s", vu.scenario().c_str());
     const otel::KeyValue attrs[] = {
@@ -230,7 +235,9 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
   // iteration span (sampled, or a request of the trace was kept). A group
   // that ends before a later request of its trace is kept loses its span.
   void OnSpanEnd(script::Vu& vu, const SpanEnd& end) override {
-    if (!spans_.enabled() || (!vu.trace_sampled() && !vu.trace_kept())) return;
+    if (!spans_.enabled() || ((!vu.trace_sampled() || spans_.gated()) && !vu.trace_kept())) {
+      return;
+    }
     const otel::KeyValue attrs[] = {
         {"stampede.scenario", otel::AnyValue::String(vu.scenario())},
         {"stampede.vu", otel::AnyValue::Int(static_cast<int64_t>(vu.id()))},

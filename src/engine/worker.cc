@@ -88,6 +88,12 @@ class Worker::Impl {
         spans_(w.span_sink_, *w.anchor_or_default(), ids_, w.config_.trace_keep_slower_than_ns),
         flush_tick_(*this) {
     origin_ = client_.GetOrigin(w.config_.url);
+    ids_.set_run_tag(otel::RunTraceTag(w.config_.run_id));
+    // Spans only for the run store: record about what it keeps, not every
+    // request (RequestSpans::set_store_gate).
+    if (!w.config_.traces_export && w.config_.store) {
+      spans_.set_store_gate(w.config_.store_spans_per_second);
+    }
     client_.set_observer(&recorder_);
     vus_.reserve(w.vus_);
     for (uint32_t i = 0; i < w.vus_; ++i) {

@@ -210,4 +210,104 @@ double ExpHistogram::Quantile(double q) const {
   return std::clamp(v, min_, max_);
 }
 
+std::optional<ExpHistogram> ExpHistogram::FromParts(int scale, uint64_t zero_count, uint64_t count,
+                                                    double sum, double min, double max,
+                                                    int32_t offset,
+                                                    std::span<const uint64_t> counts) {
+  if (scale < kMinScale || scale > kMaxScale) return std::nullopt;
+  size_t first = 0;
+  size_t last = counts.size();
+  while (first < last && counts[first] == 0) ++first;
+  while (last > first && counts[last - 1] == 0) --last;
+  if (last - first > static_cast<size_t>(kMaxBuckets)) return std::nullopt;
+  uint64_t total = zero_count;
+  for (size_t i = first; i < last; ++i) total += counts[i];
+  if (total != count) return std::nullopt;
+  const int64_t lo64 = static_cast<int64_t>(offset) + static_cast<int64_t>(first);
+  const int64_t hi64 = static_cast<int64_t>(offset) + static_cast<int64_t>(last) - 1;
+  if (first < last && (lo64 < std::numeric_limits<int32_t>::min() / 2 ||
+                       hi64 > std::numeric_limits<int32_t>::max() / 2)) {
+    return std::nullopt;
+  }
+  ExpHistogram h;
+  h.scale_ = scale;
+  h.count_ = count;
+  h.zero_count_ = zero_count;
+  h.sum_ = sum;
+  if (count > 0) {
+    h.min_ = min;
+    h.max_ = max;
+  }
+  if (first < last) {
+    const auto lo = static_cast<int32_t>(lo64);
+    const auto hi = static_cast<int32_t>(hi64);
+    h.EnsureCapacity(lo, hi);
+    h.base_ = h.lo_ = lo;
+    h.hi_ = hi;
+    for (size_t i = first; i < last; ++i) h.Slot(offset + static_cast<int32_t>(i)) = counts[i];
+  }
+  return h;
+}
+
+std::optional<ExpHistogram> ExpHistogram::Difference(const ExpHistogram& later,
+                                                     const ExpHistogram& earlier) {
+  if (earlier.count_ == 0) return later;
+  if (earlier.count_ > later.count_ || earlier.zero_count_ > later.zero_count_) return std::nullopt;
+  if (!earlier.empty_buckets() && earlier.scale_ < later.scale_) return std::nullopt;
+  const int shift = earlier.scale_ - later.scale_;
+  ExpHistogram d;
+  d.scale_ = later.scale_;
+  d.count_ = later.count_ - earlier.count_;
+  d.zero_count_ = later.zero_count_ - earlier.zero_count_;
+  d.sum_ = later.sum_ - earlier.sum_;
+  if (!later.empty_buckets()) {
+    d.EnsureCapacity(later.lo_, later.hi_);
+    d.base_ = d.lo_ = later.lo_;
+    d.hi_ = later.hi_;
+    for (int32_t i = later.lo_; i <= later.hi_; ++i) d.Slot(i) = later.Slot(i);
+  }
+  if (!earlier.empty_buckets()) {
+    if (d.empty_buckets()) return std::nullopt;
+    for (int32_t i = earlier.lo_; i <= earlier.hi_; ++i) {
+      const uint64_t c = earlier.Slot(i);
+      if (c == 0) continue;
+      const int32_t j = i >> shift;
+      if (j < d.lo_ || j > d.hi_ || d.Slot(j) < c) return std::nullopt;
+      d.Slot(j) -= c;
+    }
+  }
+  // Trim, keeping the invariant that the first and last buckets are non-zero.
+  while (!d.empty_buckets() && d.Slot(d.lo_) == 0) ++d.lo_;
+  while (!d.empty_buckets() && d.Slot(d.hi_) == 0) --d.hi_;
+  if (d.empty_buckets()) {
+    d.lo_ = 0;
+    d.hi_ = -1;
+  }
+  uint64_t total = d.zero_count_;
+  for (int32_t i = d.lo_; i <= d.hi_; ++i) total += d.Slot(i);
+  if (total != d.count_) return std::nullopt;
+  if (d.count_ == 0) {
+    d.sum_ = 0;
+    return d;
+  }
+  // Extremes: exact when they moved, else the bucket bounds of the difference.
+  if (later.min_ < earlier.min_) {
+    d.min_ = later.min_;
+  } else if (d.zero_count_ > 0) {
+    d.min_ = 0;
+  } else {
+    d.min_ = std::clamp(LowerBoundary(d.lo_, d.scale_), later.min_, later.max_);
+  }
+  if (later.max_ > earlier.max_) {
+    d.max_ = later.max_;
+  } else if (d.empty_buckets()) {
+    d.max_ = 0;
+  } else {
+    d.max_ = std::clamp(LowerBoundary(d.hi_ + 1, d.scale_), later.min_, later.max_);
+  }
+  if (d.min_ > d.max_) d.min_ = d.max_;
+  if (d.sum_ < 0) d.sum_ = 0;
+  return d;
+}
+
 }  // namespace stampede::metrics

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -51,6 +52,29 @@ class ExpHistogram {
   // histogram that recording the union of both inputs would have produced:
   // same scale, buckets, count, sum, min and max. Cold path.
   void Merge(const ExpHistogram& other);
+
+  // Rebuilds a histogram from its parts (a stored form, e.g. the run store's
+  // `hist` blob): counts[i] is the count of bucket offset + i at `scale`.
+  // Zero counts at either end are allowed (trimmed). nullopt when the parts
+  // are inconsistent: scale outside [kMinScale, kMaxScale], a populated
+  // range wider than kMaxBuckets, or zero_count + sum(counts) != count.
+  // Cold path.
+  static std::optional<ExpHistogram> FromParts(int scale, uint64_t zero_count, uint64_t count,
+                                               double sum, double min, double max, int32_t offset,
+                                               std::span<const uint64_t> counts);
+
+  // The values recorded in `later` but not in `earlier`, where `later` is the
+  // same cumulative histogram some time after `earlier` (a cumulative
+  // histogram only ever loses scale). `earlier` is downscaled to later's
+  // scale and subtracted bucket by bucket: counts, zero count, count and sum
+  // are exact. min/max of the difference are exact when later's extreme
+  // moved past earlier's (it was recorded in between); otherwise they are
+  // the boundary of the difference's lowest / highest bucket, clamped to
+  // later's [min, max] (within one bucket). nullopt when `earlier` is not a
+  // predecessor of `later` (a higher scale in `later`, or more counts
+  // anywhere). Cold path.
+  static std::optional<ExpHistogram> Difference(const ExpHistogram& later,
+                                                const ExpHistogram& earlier);
 
   // Empties the histogram and returns it to kMaxScale. No allocation.
   void Reset();

@@ -325,5 +325,74 @@ TEST(ExpHistogramTest, ResetRestoresFreshState) {
   ExpectSameHistogram(h, fresh);
 }
 
+// Buckets of a histogram as (index → count) at its own scale.
+std::map<int32_t, uint64_t> BucketsOf(const ExpHistogram& h) {
+  std::map<int32_t, uint64_t> out;
+  for (int32_t i = h.positive_offset(); i < h.positive_offset() + h.positive_bucket_count(); ++i) {
+    if (h.BucketCount(i) != 0) out[i] = h.BucketCount(i);
+  }
+  return out;
+}
+
+TEST(ExpHistogramTest, FromPartsRoundTripsAndRejectsInconsistentParts) {
+  ExpHistogram h;
+  for (double v : {0.0, 1.5 * kUs, 20 * kUs, 3 * kSec, 7 * kSec}) h.Record(v);
+  std::vector<uint64_t> counts;
+  for (int32_t i = h.positive_offset(); i < h.positive_offset() + h.positive_bucket_count(); ++i) {
+    counts.push_back(h.BucketCount(i));
+  }
+  counts.insert(counts.begin(), 0);  // a leading zero is trimmed
+  auto back = ExpHistogram::FromParts(h.scale(), h.zero_count(), h.count(), h.sum(), h.min(),
+                                      h.max(), h.positive_offset() - 1, counts);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->scale(), h.scale());
+  EXPECT_EQ(back->count(), h.count());
+  EXPECT_EQ(back->zero_count(), 1u);
+  EXPECT_EQ(back->positive_offset(), h.positive_offset());
+  EXPECT_EQ(BucketsOf(*back), BucketsOf(h));
+  EXPECT_DOUBLE_EQ(back->Quantile(0.5), h.Quantile(0.5));
+  EXPECT_FALSE(ExpHistogram::FromParts(h.scale(), 0, h.count(), 0, 0, 0, 0, counts));
+  EXPECT_FALSE(ExpHistogram::FromParts(99, 1, h.count(), 0, 0, 0, 0, counts));
+  // Merging rebuilt histograms works like merging the originals.
+  ExpHistogram m = *back;
+  m.Merge(h);
+  EXPECT_EQ(m.count(), 2 * h.count());
+}
+
+TEST(ExpHistogramTest, DifferenceOfCumulativeHistogramsIsExactAcrossScaleChanges) {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(std::log(5e6), 1.0);
+  ExpHistogram cumulative, earlier, second;
+  for (int i = 0; i < 1000; ++i) cumulative.Record(dist(rng));
+  earlier = cumulative;
+  // The second widens the range a lot, so the cumulative histogram downscales.
+  for (int i = 0; i < 1000; ++i) {
+    const double v = i % 100 == 0 ? 1e2 * (i + 1) : dist(rng) * (i % 7 == 0 ? 1e4 : 1);
+    cumulative.Record(v);
+    second.Record(v);
+  }
+  ASSERT_LT(cumulative.scale(), earlier.scale());
+  auto d = ExpHistogram::Difference(cumulative, earlier);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->count(), second.count());
+  EXPECT_EQ(d->scale(), cumulative.scale());
+  EXPECT_NEAR(d->sum(), second.sum(), second.sum() * 1e-9);
+  // `second` recorded directly, its buckets downscaled to the same scale:
+  // identical buckets.
+  ASSERT_GE(second.scale(), d->scale());
+  std::map<int32_t, uint64_t> expected;
+  for (auto [i, c] : BucketsOf(second)) expected[i >> (second.scale() - d->scale())] += c;
+  EXPECT_EQ(BucketsOf(*d), expected);
+  EXPECT_EQ(d->zero_count(), second.zero_count());
+  EXPECT_LE(d->min(), d->max());
+  EXPECT_NEAR(d->Quantile(0.95), second.Quantile(0.95), second.Quantile(0.95) * 0.03);
+  // Not a predecessor: more counts than the later one.
+  EXPECT_FALSE(ExpHistogram::Difference(earlier, cumulative).has_value());
+  // An empty predecessor: the later histogram itself.
+  auto same = ExpHistogram::Difference(earlier, ExpHistogram());
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(BucketsOf(*same), BucketsOf(earlier));
+}
+
 }  // namespace
 }  // namespace stampede::metrics

@@ -152,6 +152,7 @@ void ExportPipeline::ExportPending() {
   const std::array<std::string_view, 1> chunks{pending_.view()};
   request_.Clear();
   EncodeExportTraceRequest(header, chunks, request_);
+  if (options_.on_batch) options_.on_batch(request_.view());
   ExportWithRetry(request_.view(), pending_spans_);
   pending_.Clear();
   pending_spans_ = 0;

@@ -70,6 +70,11 @@ struct ExportPipelineOptions {
   // ExportTraceServiceRequest) the receiver accepted in full — how exemplars
   // learn which spans were really exported. May be empty.
   std::function<void(std::string_view request)> on_exported;
+  // Called on the exporter thread with every request once, as it is built,
+  // before the first attempt to send it — how the run store gets every span
+  // whatever the collector does. Must not block (copy and return). May be
+  // empty.
+  std::function<void(std::string_view request)> on_batch;
 
   // From the environment configuration: batch size, schedule delay, timeouts
   // and the resource (service.name first).

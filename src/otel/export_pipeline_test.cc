@@ -277,6 +277,24 @@ TEST(ExportPipelineTest, FailedIsNeverRetried) {
   EXPECT_THAT(h.warnings[0], HasSubstr("failed: HTTP 400: bad data"));
 }
 
+TEST(ExportPipelineTest, OnBatchSeesEveryBatchOnceEvenWhenTheExportFails) {
+  Harness h;
+  h.fake->script = {ExportResult::Retryable(503, "HTTP 503"), ExportResult::Ok()};
+  h.fake->fallback = ExportResult::Failed(400, "HTTP 400: bad data");
+  ExportPipelineOptions o = h.Options();
+  o.max_batch_spans = 5;
+  std::vector<size_t> batches;  // written on the exporter thread, read after Shutdown
+  o.on_batch = [&](std::string_view request) { batches.push_back(Decode(request).spans); };
+  auto p = h.Make(o);
+  RecordN(p->sink(0), 12);
+  p->Shutdown(30s);
+  // Three batches (5, 5, 2): the first is sent twice (503, then OK), the
+  // others fail for good — the hook saw each exactly once, failed or not.
+  EXPECT_THAT(batches, ElementsAre(5, 5, 2));
+  EXPECT_EQ(h.fake->requests.size(), 4u);
+  EXPECT_EQ(p->stats().spans_failed, 7u);
+}
+
 TEST(ExportPipelineTest, PartialSuccessIsCountedNotRetried) {
   Harness h;
   ExportResult partial = ExportResult::Ok();

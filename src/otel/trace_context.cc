@@ -54,8 +54,34 @@ TraceId IdGenerator::NewTraceId() {
     uint64_t a = Next(), b = Next();
     std::memcpy(id.bytes.data(), &a, 8);
     std::memcpy(id.bytes.data() + 8, &b, 8);
+    if (tagged_) {
+      id.bytes[0] = static_cast<uint8_t>(run_tag_ >> 24);
+      id.bytes[1] = static_cast<uint8_t>(run_tag_ >> 16);
+      id.bytes[2] = static_cast<uint8_t>(run_tag_ >> 8);
+      id.bytes[3] = static_cast<uint8_t>(run_tag_);
+    }
   } while (!id.valid());
   return id;
+}
+
+uint32_t RunTraceTag(std::string_view run_id) {
+  if (run_id.size() < 8) return 0;
+  uint32_t tag = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    char c = run_id[i];
+    uint32_t v;
+    if (c >= '0' && c <= '9') {
+      v = static_cast<uint32_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      v = static_cast<uint32_t>(c - 'a' + 10);
+    } else if (c >= 'A' && c <= 'F') {
+      v = static_cast<uint32_t>(c - 'A' + 10);
+    } else {
+      return 0;
+    }
+    tag = (tag << 4) | v;
+  }
+  return tag;
 }
 
 SpanId IdGenerator::NewSpanId() {

@@ -22,7 +22,8 @@ inline constexpr uint8_t kFlagSampled = 0x01;
 inline constexpr uint8_t kFlagRandom = 0x02;  // Level 2: trace id low 56 bits random
 
 // Random trace and span ids (xoshiro256** seeded from the OS). Every bit of a
-// trace id is random, so the W3C random flag may be set on every trace.
+// trace id is random unless a run tag is set; the W3C random flag (which
+// covers the rightmost 7 bytes) may be set on every trace either way.
 // Thread: one per worker.
 class IdGenerator {
  public:
@@ -32,9 +33,30 @@ class IdGenerator {
   SpanId NewSpanId();
   uint64_t Next() { return rng_(); }
 
+  // Makes every later trace id start with `tag` (4 bytes, big-endian): the
+  // run's tag, so that the built-in receiver can tell the run's traces from
+  // others without remembering every id. The other 12 bytes stay random.
+  void set_run_tag(uint32_t tag) {
+    run_tag_ = tag;
+    tagged_ = true;
+  }
+
  private:
   core::Rng rng_;
+  uint32_t run_tag_ = 0;
+  bool tagged_ = false;
 };
+
+// The run tag of a run id (32 hex digits, as RunConfig::run_id): its first
+// 8 hex digits, so a run's trace ids visibly start like its run id. 0 when
+// `run_id` does not start with 8 hex digits.
+uint32_t RunTraceTag(std::string_view run_id);
+// True when `id` starts with `tag` (IdGenerator::set_run_tag).
+inline bool HasRunTag(const TraceId& id, uint32_t tag) {
+  return id.bytes[0] == static_cast<uint8_t>(tag >> 24) &&
+         id.bytes[1] == static_cast<uint8_t>(tag >> 16) &&
+         id.bytes[2] == static_cast<uint8_t>(tag >> 8) && id.bytes[3] == static_cast<uint8_t>(tag);
+}
 
 // "00-<32 hex>-<16 hex>-<2 hex>": always exactly 55 characters.
 inline constexpr size_t kTraceparentSize = 55;

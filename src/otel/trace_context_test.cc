@@ -53,6 +53,25 @@ TEST(TraceContextTest, IdsAreValidAndDistinct) {
   EXPECT_TRUE(IdGenerator().NewSpanId().valid());
 }
 
+TEST(TraceContextTest, RunTagPrefixesTraceIdsAndKeepsTheRestRandom) {
+  EXPECT_EQ(RunTraceTag("4bf92f3577b34da6a3ce929d0e0e4736"), 0x4bf92f35u);
+  EXPECT_EQ(RunTraceTag("4BF92F35"), 0x4bf92f35u);
+  EXPECT_EQ(RunTraceTag("4bf92f3"), 0u);
+  EXPECT_EQ(RunTraceTag("4bf92g35aaaa"), 0u);
+  IdGenerator gen(9);
+  gen.set_run_tag(RunTraceTag("4bf92f3577b34da6a3ce929d0e0e4736"));
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    TraceId t = gen.NewTraceId();
+    EXPECT_TRUE(HasRunTag(t, 0x4bf92f35u));
+    EXPECT_FALSE(HasRunTag(t, 0x4bf92f36u));
+    std::string hex = ToHex(t);
+    EXPECT_EQ(hex.substr(0, 8), "4bf92f35");
+    seen.insert(hex);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
 TEST(TraceContextTest, RatioSamplerKeepsAboutTheRatio) {
   Sampler s = Sampler::FromEnv("traceidratio", "0.25");
   IdGenerator gen(7);

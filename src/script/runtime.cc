@@ -31,6 +31,7 @@ constexpr size_t kMaxTargets = 4096;
 Runtime::Runtime(const RuntimeOptions& options, loop::EventLoop& loop, http::Client& client)
     : options_(options), loop_(loop), client_(client) {
   if (options_.user_agent) writer_ = http::RequestWriter(*options_.user_agent);
+  if (options_.run_tag != 0) ids_.set_run_tag(options_.run_tag);
   L_ = luaL_newstate();
   if (L_ == nullptr) throw ScriptError("cannot create a Lua state (out of memory)");
   luaL_openlibs(L_);

@@ -122,6 +122,8 @@ struct RuntimeOptions {
   otel::Sampler sampler;
   std::string baggage;       // e.g. "stampede.run.id=..."; empty: none
   bool trace_root_request = false;  // each request its own trace (Locust-style)
+  // The run's tag at the start of every trace id (otel::RunTraceTag); 0: none.
+  uint32_t run_tag = 0;
   // k6's noConnectionReuse: requests carry `Connection: close` (unless the
   // script sets a Connection header); the client itself does not reuse.
   bool no_connection_reuse = false;
