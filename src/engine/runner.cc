@@ -738,7 +738,7 @@ int Runner::Run() {
     }
     j["errors"] = errs;
     j["script_errors"] = out.script_errors;
-    if (out.spans) {
+    if (out.spans && config_.traces_export) {  // (store-only spans: the store's own figures)
       j["spans"] = {{"recorded", out.spans->spans_recorded},
                     {"exported", out.spans->spans_exported},
                     {"dropped", out.spans->spans_dropped},

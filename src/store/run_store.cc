@@ -152,7 +152,8 @@ class RunStore::Impl {
   void WriteHeldSpans();
   void WriteSpan(const SpanRecord& s);
   int64_t ResourceId(const ResourceRow& r);
-  void WriteStats();
+  // Writes store_stat; `seconds_in_this_transaction` are not counted yet.
+  void WriteStats(uint64_t seconds_in_this_transaction = 0);
   void WriteFinish(const FinishData& f);
   void CloseDb();
   void PublishStats();
@@ -669,9 +670,11 @@ void RunStore::Impl::WriteSecond(const Snapshot& cur, int64_t data_unix_ns, bool
   // Client span windows the data has moved past are decided now.
   budget_.Advance(second + 1, held_, exemplars_);
   WriteHeldSpans();
-  if (write_points) ++seconds_written_;
-  WriteStats();
+  WriteStats(write_points ? 1 : 0);
   Commit();
+  // Counted once committed: a reader of stats() (the kill -9 test) may rely
+  // on every counted second being in the file.
+  if (write_points) ++seconds_written_;
   if (write_points) last_second_ = second;
   prev_index_ = std::move(index);
   for (auto it = service_per_second_.begin();
@@ -769,11 +772,11 @@ void RunStore::Impl::WriteHeldSpans() {
   PublishStats();
 }
 
-void RunStore::Impl::WriteStats() {
+void RunStore::Impl::WriteStats(uint64_t seconds_in_this_transaction) {
   PublishStats();
   const StoreStats s = stats();
   const std::pair<const char*, uint64_t> rows[] = {
-      {"seconds_written", s.seconds_written},
+      {"seconds_written", s.seconds_written + seconds_in_this_transaction},
       {"client_spans_received", s.client_spans_received},
       {"client_spans_kept", s.client_spans_kept},
       {"client_spans_not_kept", s.client_spans_not_kept},
