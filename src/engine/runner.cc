@@ -796,11 +796,11 @@ int Runner::Run() {
     end.summary_json = j.dump();
     store_->Finish(end);
     const store::StoreStats st = store_->stats();
-    std::string spans = fmt::format("{} request spans kept", st.client_spans_kept);
+    std::string spans = fmt::format("{} of stampede's spans kept", st.client_spans_kept);
     if (st.client_spans_not_kept > 0) {
       spans += fmt::format(" ({} over --store-spans-per-second)", st.client_spans_not_kept);
     }
-    if (out.received) spans += fmt::format(", {} service spans", st.service_spans_kept);
+    if (out.received) spans += fmt::format(", {} of the service's", st.service_spans_kept);
     if (st.dropped_inputs > 0) spans += fmt::format(", {} inputs dropped (store behind)", st.dropped_inputs);
     std::fprintf(stdout, "\n   run store: %s (%llu s, %s)\n   report: stampede report %s\n",
                  store_path_.c_str(), static_cast<unsigned long long>(st.seconds_written),

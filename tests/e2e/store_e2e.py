@@ -37,7 +37,7 @@ h.CASES.clear()  # this file's cases only
 case, check, check_eq = h.case, h.check, h.check_eq
 
 SHOP = os.path.join(REPO, "examples", "shop")
-STORE_LINE = re.compile(r"^\s*run store: (\S+) \((\d+) s, (\d+) request spans kept", re.M)
+STORE_LINE = re.compile(r"^\s*run store: (\S+) \((\d+) s, (\d+) of stampede's spans kept", re.M)
 
 
 def db(path):
