@@ -32,6 +32,10 @@ void SpanBudget::Add(std::vector<SpanRecord> spans, std::vector<SpanRecord>& rea
   for (SpanRecord& s : spans) {
     if (!s.is_request) AddOther(std::move(s), ready);
   }
+  // A memory bound whatever the budget: the oldest windows close early.
+  while (held_spans_ > options_.max_held_spans && !windows_.empty()) {
+    CloseBefore(windows_.begin()->first + 1, ready, exemplars);
+  }
   UpdateHighWater();
 }
 

@@ -17,8 +17,9 @@
 // their trace was already kept, else not kept. Spans of a trace already kept are released at once.
 //
 // Memory: at most max_per_second × (open windows) candidates plus
-// max_pending held spans; open windows are capped at max_open_windows (the
-// oldest is closed early beyond that).
+// max_pending held spans; open windows are capped at max_open_windows, and
+// the spans held in all at about max_held_spans (the oldest windows are
+// closed early beyond either).
 #pragma once
 
 #include <cstdint>
@@ -48,6 +49,10 @@ class SpanBudget {
     int64_t grace_seconds = 15;
     size_t max_pending = 20'000;
     size_t max_open_windows = 64;
+    // Spans held in all (candidates, their children, pending): beyond, the
+    // oldest windows close early, so memory stays bounded even with a budget
+    // far above what a second brings (--store-spans-per-second 1000000).
+    size_t max_held_spans = 100'000;
     size_t max_kept_traces = 200'000;  // trace ids remembered as kept
     size_t max_rejected = 65'536;      // request ids remembered as not kept
   };
