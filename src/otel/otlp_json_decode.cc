@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/quote.h"
+#include "otel/otlp_schema.h"
 #include "otel/proto_writer.h"
 
 namespace stampede::otel {
@@ -17,157 +18,22 @@ namespace {
 
 using Json = nlohmann::json;
 
-// How a JSON value becomes a protobuf field.
-enum class Kind : uint8_t {
-  kMessage,  // object -> LEN sub-message
-  kString,   // string -> LEN
-  kHexId,    // hex string -> LEN bytes (trace/span ids)
-  kBase64,   // base64 string -> LEN bytes (AnyValue.bytes_value)
-  kUint32,   // number/decimal string -> VARINT
-  kFixed32,  // number/decimal string -> I32
-  kInt64,    // number/decimal string -> VARINT (two's complement)
-  kFixed64,  // number/decimal string -> I64 (unsigned)
-  kEnum,     // integer or enum name -> VARINT
-  kBool,     // true/false -> VARINT
-  kDouble,   // number, "NaN", "Infinity", "-Infinity" or numeric string -> I64
-};
+using schema::EnumType;
+using schema::Field;
+using schema::Kind;
+using schema::Msg;
 
-enum class Msg : uint8_t {
-  kRequest,
-  kResourceSpans,
-  kResource,
-  kScopeSpans,
-  kScope,
-  kSpan,
-  kEvent,
-  kLink,
-  kStatus,
-  kKeyValue,
-  kAnyValue,
-  kArrayValue,
-  kKeyValueList,
-};
-
-enum class EnumType : uint8_t { kNone, kSpanKind, kStatusCode };
-
-struct FieldSpec {
-  uint32_t number;
-  std::string_view json_name;   // lowerCamelCase, what the spec requires
-  std::string_view proto_name;  // snake_case, accepted for leniency
-  Kind kind;
-  bool repeated = false;
-  Msg message = Msg::kRequest;  // kMessage only
-  Presence presence = Presence::kImplicit;
-  EnumType enum_type = EnumType::kNone;
-};
-
-constexpr Presence kOneof = Presence::kExplicit;
-
-// Field numbers: opentelemetry-proto trace.proto, common.proto, resource.proto
-// and trace_service.proto (otel-spec.md §6).
-constexpr FieldSpec kRequestFields[] = {
-    {1, "resourceSpans", "resource_spans", Kind::kMessage, true, Msg::kResourceSpans}};
-constexpr FieldSpec kResourceSpansFields[] = {
-    {1, "resource", "resource", Kind::kMessage, false, Msg::kResource},
-    {2, "scopeSpans", "scope_spans", Kind::kMessage, true, Msg::kScopeSpans},
-    {3, "schemaUrl", "schema_url", Kind::kString}};
-constexpr FieldSpec kResourceFields[] = {
-    {1, "attributes", "attributes", Kind::kMessage, true, Msg::kKeyValue},
-    {2, "droppedAttributesCount", "dropped_attributes_count", Kind::kUint32}};
-constexpr FieldSpec kScopeSpansFields[] = {
-    {1, "scope", "scope", Kind::kMessage, false, Msg::kScope},
-    {2, "spans", "spans", Kind::kMessage, true, Msg::kSpan},
-    {3, "schemaUrl", "schema_url", Kind::kString}};
-constexpr FieldSpec kScopeFields[] = {
-    {1, "name", "name", Kind::kString},
-    {2, "version", "version", Kind::kString},
-    {3, "attributes", "attributes", Kind::kMessage, true, Msg::kKeyValue},
-    {4, "droppedAttributesCount", "dropped_attributes_count", Kind::kUint32}};
-constexpr FieldSpec kSpanFields[] = {
-    {1, "traceId", "trace_id", Kind::kHexId},
-    {2, "spanId", "span_id", Kind::kHexId},
-    {3, "traceState", "trace_state", Kind::kString},
-    {4, "parentSpanId", "parent_span_id", Kind::kHexId},
-    {5, "name", "name", Kind::kString},
-    {6, "kind", "kind", Kind::kEnum, false, Msg::kRequest, Presence::kImplicit,
-     EnumType::kSpanKind},
-    {7, "startTimeUnixNano", "start_time_unix_nano", Kind::kFixed64},
-    {8, "endTimeUnixNano", "end_time_unix_nano", Kind::kFixed64},
-    {9, "attributes", "attributes", Kind::kMessage, true, Msg::kKeyValue},
-    {10, "droppedAttributesCount", "dropped_attributes_count", Kind::kUint32},
-    {11, "events", "events", Kind::kMessage, true, Msg::kEvent},
-    {12, "droppedEventsCount", "dropped_events_count", Kind::kUint32},
-    {13, "links", "links", Kind::kMessage, true, Msg::kLink},
-    {14, "droppedLinksCount", "dropped_links_count", Kind::kUint32},
-    {15, "status", "status", Kind::kMessage, false, Msg::kStatus},
-    {16, "flags", "flags", Kind::kFixed32}};
-constexpr FieldSpec kEventFields[] = {
-    {1, "timeUnixNano", "time_unix_nano", Kind::kFixed64},
-    {2, "name", "name", Kind::kString},
-    {3, "attributes", "attributes", Kind::kMessage, true, Msg::kKeyValue},
-    {4, "droppedAttributesCount", "dropped_attributes_count", Kind::kUint32}};
-constexpr FieldSpec kLinkFields[] = {
-    {1, "traceId", "trace_id", Kind::kHexId},
-    {2, "spanId", "span_id", Kind::kHexId},
-    {3, "traceState", "trace_state", Kind::kString},
-    {4, "attributes", "attributes", Kind::kMessage, true, Msg::kKeyValue},
-    {5, "droppedAttributesCount", "dropped_attributes_count", Kind::kUint32},
-    {6, "flags", "flags", Kind::kFixed32}};
-constexpr FieldSpec kStatusFields[] = {{2, "message", "message", Kind::kString},
-                                       {3, "code", "code", Kind::kEnum, false, Msg::kRequest,
-                                        Presence::kImplicit, EnumType::kStatusCode}};
-constexpr FieldSpec kKeyValueFields[] = {
-    {1, "key", "key", Kind::kString}, {2, "value", "value", Kind::kMessage, false, Msg::kAnyValue}};
-constexpr FieldSpec kAnyValueFields[] = {
-    {1, "stringValue", "string_value", Kind::kString, false, Msg::kRequest, kOneof},
-    {2, "boolValue", "bool_value", Kind::kBool, false, Msg::kRequest, kOneof},
-    {3, "intValue", "int_value", Kind::kInt64, false, Msg::kRequest, kOneof},
-    {4, "doubleValue", "double_value", Kind::kDouble, false, Msg::kRequest, kOneof},
-    {5, "arrayValue", "array_value", Kind::kMessage, false, Msg::kArrayValue},
-    {6, "kvlistValue", "kvlist_value", Kind::kMessage, false, Msg::kKeyValueList},
-    {7, "bytesValue", "bytes_value", Kind::kBase64, false, Msg::kRequest, kOneof}};
-constexpr FieldSpec kArrayValueFields[] = {
-    {1, "values", "values", Kind::kMessage, true, Msg::kAnyValue}};
-constexpr FieldSpec kKeyValueListFields[] = {
-    {1, "values", "values", Kind::kMessage, true, Msg::kKeyValue}};
-
-constexpr std::span<const FieldSpec> Fields(Msg m) {
-  switch (m) {
-    case Msg::kRequest:
-      return kRequestFields;
-    case Msg::kResourceSpans:
-      return kResourceSpansFields;
-    case Msg::kResource:
-      return kResourceFields;
-    case Msg::kScopeSpans:
-      return kScopeSpansFields;
-    case Msg::kScope:
-      return kScopeFields;
-    case Msg::kSpan:
-      return kSpanFields;
-    case Msg::kEvent:
-      return kEventFields;
-    case Msg::kLink:
-      return kLinkFields;
-    case Msg::kStatus:
-      return kStatusFields;
-    case Msg::kKeyValue:
-      return kKeyValueFields;
-    case Msg::kAnyValue:
-      return kAnyValueFields;
-    case Msg::kArrayValue:
-      return kArrayValueFields;
-    case Msg::kKeyValueList:
-      return kKeyValueListFields;
-  }
-  return {};
-}
-
-const FieldSpec* Lookup(Msg m, std::string_view key) {
-  for (const FieldSpec& f : Fields(m)) {
-    if (key == f.json_name || key == f.proto_name) return &f;
+// The field a JSON key names: the lowerCamelCase name the spec requires, or
+// the snake_case one, accepted for leniency.
+const Field* Lookup(Msg m, std::string_view key) {
+  for (const Field& f : schema::Fields(m)) {
+    if (f.in_json && (key == f.json_name || key == f.proto_name)) return &f;
   }
   return nullptr;
+}
+
+Presence PresenceOf(const Field& f) {
+  return f.explicit_presence ? Presence::kExplicit : Presence::kImplicit;
 }
 
 // Enum names, indexed by value (trace.proto).
@@ -178,9 +44,9 @@ constexpr std::string_view kStatusCodeNames[] = {"STATUS_CODE_UNSET", "STATUS_CO
                                                  "STATUS_CODE_ERROR"};
 
 std::optional<int64_t> EnumValue(EnumType type, std::string_view name) {
-  const std::span<const std::string_view> names =
-      type == EnumType::kSpanKind ? std::span<const std::string_view>(kSpanKindNames)
-                                  : std::span<const std::string_view>(kStatusCodeNames);
+  std::span<const std::string_view> names;
+  if (type == EnumType::kSpanKind) names = kSpanKindNames;
+  if (type == EnumType::kStatusCode) names = kStatusCodeNames;
   for (size_t i = 0; i < names.size(); ++i) {
     if (names[i] == name) return static_cast<int64_t>(i);
   }
@@ -194,9 +60,10 @@ std::string_view Expected(Kind k) {
       return "an object";
     case Kind::kString:
       return "a string";
-    case Kind::kHexId:
+    case Kind::kTraceId:
+    case Kind::kSpanId:
       return "a hex string";
-    case Kind::kBase64:
+    case Kind::kBytes:
       return "a base64 string";
     case Kind::kUint32:
     case Kind::kFixed32:
@@ -211,6 +78,11 @@ std::string_view Expected(Kind k) {
       return "true or false";
     case Kind::kDouble:
       return "a number";
+    case Kind::kInt32:  // metrics-only and not-in-JSON kinds: never looked up
+    case Kind::kSint32:
+    case Kind::kUint64:
+    case Kind::kSfixed64:
+      break;
   }
   return "a value";
 }
@@ -373,10 +245,6 @@ std::string Shown(const Scalar& v) {
   return {};
 }
 
-// Nested messages allowed below the request, as in the transcoder (otlp_json.cc)
-// and FilterTraceRequest: what one accepts, the others accept.
-constexpr int kMaxMessageDepth = 64;
-
 // The SAX handler (the interface nlohmann::json::sax_parse calls): writes
 // protobuf as the JSON streams by. Sub-messages use ProtoWriter's
 // BeginMessage/EndMessage, which patch the length in afterwards, so nothing
@@ -435,11 +303,11 @@ class Decoder {
       return true;
     }
     if (t.type == Target::kIgnore) return Skip();
-    const FieldSpec& f = *t.field;
+    const Field& f = *t.field;
     if (f.repeated && !t.in_array) return Fail("expected an array, got an object");
     if (f.kind != Kind::kMessage)
       return Fail(std::string("expected ") + std::string(Expected(f.kind)) + ", got an object");
-    if (message_depth_ >= kMaxMessageDepth) return Fail("nested too deeply");
+    if (message_depth_ >= schema::kMaxNesting) return Fail("nested too deeply");
     ++message_depth_;
     stack_.push_back(Frame{.type = Frame::kObject,
                            .msg = f.message,
@@ -472,7 +340,7 @@ class Decoder {
     const Target t = Next();
     if (t.type == Target::kRoot) return Fail("the request must be a JSON object, not an array");
     if (t.type == Target::kIgnore) return Skip();
-    const FieldSpec& f = *t.field;
+    const Field& f = *t.field;
     if (t.in_array || !f.repeated) {
       return Fail(std::string("expected ") + std::string(Expected(f.kind)) + ", got an array");
     }
@@ -504,9 +372,9 @@ class Decoder {
     enum Type { kObject, kArray, kSkip };
     Type type = kObject;
     Msg msg = Msg::kRequest;               // kObject: the message being filled
-    const FieldSpec* pending = nullptr;    // kObject: the field named by the last key
+    const Field* pending = nullptr;        // kObject: the field named by the last key
     bool pending_known = false;            // kObject: the last key named a known field
-    const FieldSpec* field = nullptr;      // kArray: the repeated field
+    const Field* field = nullptr;          // kArray: the repeated field
     size_t index = 0;                      // kArray: elements so far
     int skip_depth = 0;                    // kSkip: open objects/arrays being ignored
     ProtoWriter::Bookmark bookmark{0, 0};  // kObject below the request
@@ -517,7 +385,7 @@ class Decoder {
   struct Target {
     enum Type { kRoot, kIgnore, kField };
     Type type = kRoot;
-    const FieldSpec* field = nullptr;
+    const Field* field = nullptr;
     bool in_array = false;
   };
 
@@ -572,7 +440,7 @@ class Decoder {
       ValueDone();
       return true;
     }
-    const FieldSpec& f = *t.field;
+    const Field& f = *t.field;
     if (f.repeated && !t.in_array) return Fail("expected an array, got " + Shown(v));
     if (!Write(f, v)) {
       return Fail(std::string("expected ") + std::string(Expected(f.kind)) + ", got " + Shown(v));
@@ -582,44 +450,46 @@ class Decoder {
   }
 
   // Writes `v` as field `f`; false when the value does not fit the kind.
-  bool Write(const FieldSpec& f, const Scalar& v) {
+  bool Write(const Field& f, const Scalar& v) {
     const bool is_string = v.type == Scalar::Type::kString;
+    const Presence presence = PresenceOf(f);
     switch (f.kind) {
       case Kind::kMessage:
         return false;
       case Kind::kString:
         if (!is_string) return false;
-        w_.StringField(f.number, v.text, f.presence);
+        w_.StringField(f.number, v.text, presence);
         return true;
-      case Kind::kHexId:
+      case Kind::kTraceId:
+      case Kind::kSpanId:
         if (!is_string || !DecodeHex(v.text, scratch_)) return false;
-        w_.BytesField(f.number, scratch_, f.presence);
+        w_.BytesField(f.number, scratch_, presence);
         return true;
-      case Kind::kBase64:
+      case Kind::kBytes:
         if (!is_string || !DecodeBase64(v.text, scratch_)) return false;
-        w_.BytesField(f.number, scratch_, f.presence);
+        w_.BytesField(f.number, scratch_, presence);
         return true;
       case Kind::kUint32:
       case Kind::kFixed32: {
         const std::optional<uint64_t> u = AsUnsigned(v);
         if (!u || *u > std::numeric_limits<uint32_t>::max()) return false;
         if (f.kind == Kind::kUint32) {
-          w_.VarintField(f.number, *u, f.presence);
+          w_.VarintField(f.number, *u, presence);
         } else {
-          w_.Fixed32Field(f.number, static_cast<uint32_t>(*u), f.presence);
+          w_.Fixed32Field(f.number, static_cast<uint32_t>(*u), presence);
         }
         return true;
       }
       case Kind::kInt64: {
         const std::optional<int64_t> i = AsSigned(v);
         if (!i) return false;
-        w_.Int64Field(f.number, *i, f.presence);
+        w_.Int64Field(f.number, *i, presence);
         return true;
       }
       case Kind::kFixed64: {
         const std::optional<uint64_t> u = AsUnsigned(v);
         if (!u) return false;
-        w_.Fixed64Field(f.number, *u, f.presence);
+        w_.Fixed64Field(f.number, *u, presence);
         return true;
       }
       case Kind::kEnum: {
@@ -629,19 +499,24 @@ class Decoder {
             *e > std::numeric_limits<int32_t>::max()) {
           return false;
         }
-        w_.Int64Field(f.number, *e, f.presence);  // int32 enums: negatives sign-extended
+        w_.Int64Field(f.number, *e, presence);  // int32 enums: negatives sign-extended
         return true;
       }
       case Kind::kBool:
         if (v.type != Scalar::Type::kBool) return false;
-        w_.BoolField(f.number, v.b, f.presence);
+        w_.BoolField(f.number, v.b, presence);
         return true;
       case Kind::kDouble: {
         const std::optional<double> d = AsDouble(v);
         if (!d) return false;
-        w_.DoubleField(f.number, *d, f.presence);
+        w_.DoubleField(f.number, *d, presence);
         return true;
       }
+      case Kind::kInt32:  // metrics-only and not-in-JSON kinds: never looked up
+      case Kind::kSint32:
+      case Kind::kUint64:
+      case Kind::kSfixed64:
+        return false;
     }
     return false;
   }

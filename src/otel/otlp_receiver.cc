@@ -32,6 +32,7 @@
 #include "otel/otlp_config.h"
 #include "otel/otlp_http_exporter.h"
 #include "otel/otlp_json_decode.h"
+#include "otel/otlp_schema.h"
 #include "otel/proto_reader.h"
 #include "otel/proto_writer.h"
 
@@ -45,170 +46,19 @@ constexpr std::string_view kMetricsExportMethod =
 constexpr std::string_view kLogsExportMethod =
     "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
-// Nested messages below the request, as otlp_json.cc's transcoder and the
-// JSON decoder allow: a request one accepts, the others accept too.
-constexpr int kMaxDepth = 64;
-
 void Add(std::atomic<uint64_t>& counter, uint64_t n = 1) {
   counter.fetch_add(n, std::memory_order_relaxed);
 }
 
 // --- FilterTraceRequest: the schema walk -----------------------------------------
 
-enum class Msg : uint8_t {
-  kRequest,
-  kResourceSpans,
-  kScopeSpans,
-  kResource,
-  kScope,
-  kSpan,
-  kEvent,
-  kLink,
-  kStatus,
-  kKeyValue,
-  kAnyValue,
-  kArrayValue,
-  kKeyValueList,
-};
+using schema::Field;
+using schema::Msg;
 
-// Field types as the wire must carry them.
-enum class Type : uint8_t { kVarint, kFixed64, kFixed32, kBytes, kMessage };
-
-struct FieldRule {
-  uint32_t number;
-  std::string_view name;
-  Type type;
-  Msg msg = Msg::kResource;  // kMessage: the sub-message
-  bool repeated = false;     // kMessage: indexed in error paths
-  uint8_t length = 0;        // kBytes: the exact length required (0: any)
-  bool empty_ok = false;     // kBytes with a length: empty also allowed (parent_span_id)
-  bool required = false;     // must be present
-};
-
-constexpr FieldRule Varint(uint32_t n, std::string_view name) { return {n, name, Type::kVarint}; }
-constexpr FieldRule Fixed64(uint32_t n, std::string_view name) { return {n, name, Type::kFixed64}; }
-constexpr FieldRule Fixed32(uint32_t n, std::string_view name) { return {n, name, Type::kFixed32}; }
-constexpr FieldRule Bytes(uint32_t n, std::string_view name) { return {n, name, Type::kBytes}; }
-constexpr FieldRule Id(uint32_t n, std::string_view name, uint8_t length, bool required) {
-  return {n, name, Type::kBytes, Msg::kResource, false, length, !required, required};
-}
-constexpr FieldRule One(uint32_t n, std::string_view name, Msg msg) {
-  return {n, name, Type::kMessage, msg};
-}
-constexpr FieldRule Many(uint32_t n, std::string_view name, Msg msg) {
-  return {n, name, Type::kMessage, msg, true};
-}
-
-// opentelemetry-proto trace.proto / common.proto / resource.proto
-// (otel-spec.md §6). Profiles-only *_strindex fields are listed so their wire
-// type is checked; Resource.entity_refs (Development) is only skipped.
-constexpr FieldRule kRequestRules[] = {Many(1, "resource_spans", Msg::kResourceSpans)};
-constexpr FieldRule kResourceSpansRules[] = {One(1, "resource", Msg::kResource),
-                                             Many(2, "scope_spans", Msg::kScopeSpans),
-                                             Bytes(3, "schema_url")};
-constexpr FieldRule kScopeSpansRules[] = {One(1, "scope", Msg::kScope),
-                                          Many(2, "spans", Msg::kSpan), Bytes(3, "schema_url")};
-constexpr FieldRule kResourceRules[] = {Many(1, "attributes", Msg::kKeyValue),
-                                        Varint(2, "dropped_attributes_count")};
-constexpr FieldRule kScopeRules[] = {Bytes(1, "name"), Bytes(2, "version"),
-                                     Many(3, "attributes", Msg::kKeyValue),
-                                     Varint(4, "dropped_attributes_count")};
-constexpr FieldRule kSpanRules[] = {Id(1, "trace_id", 16, true),
-                                    Id(2, "span_id", 8, true),
-                                    Bytes(3, "trace_state"),
-                                    Id(4, "parent_span_id", 8, false),
-                                    Bytes(5, "name"),
-                                    Varint(6, "kind"),
-                                    Fixed64(7, "start_time_unix_nano"),
-                                    Fixed64(8, "end_time_unix_nano"),
-                                    Many(9, "attributes", Msg::kKeyValue),
-                                    Varint(10, "dropped_attributes_count"),
-                                    Many(11, "events", Msg::kEvent),
-                                    Varint(12, "dropped_events_count"),
-                                    Many(13, "links", Msg::kLink),
-                                    Varint(14, "dropped_links_count"),
-                                    One(15, "status", Msg::kStatus),
-                                    Fixed32(16, "flags")};
-constexpr FieldRule kEventRules[] = {Fixed64(1, "time_unix_nano"), Bytes(2, "name"),
-                                     Many(3, "attributes", Msg::kKeyValue),
-                                     Varint(4, "dropped_attributes_count")};
-constexpr FieldRule kLinkRules[] = {Id(1, "trace_id", 16, true),
-                                    Id(2, "span_id", 8, true),
-                                    Bytes(3, "trace_state"),
-                                    Many(4, "attributes", Msg::kKeyValue),
-                                    Varint(5, "dropped_attributes_count"),
-                                    Fixed32(6, "flags")};
-constexpr FieldRule kStatusRules[] = {Bytes(2, "message"), Varint(3, "code")};
-constexpr FieldRule kKeyValueRules[] = {Bytes(1, "key"), One(2, "value", Msg::kAnyValue),
-                                        Varint(3, "key_strindex")};
-constexpr FieldRule kAnyValueRules[] = {Bytes(1, "string_value"),
-                                        Varint(2, "bool_value"),
-                                        Varint(3, "int_value"),
-                                        Fixed64(4, "double_value"),
-                                        One(5, "array_value", Msg::kArrayValue),
-                                        One(6, "kvlist_value", Msg::kKeyValueList),
-                                        Bytes(7, "bytes_value"),
-                                        Varint(8, "string_value_strindex")};
-constexpr FieldRule kArrayValueRules[] = {Many(1, "values", Msg::kAnyValue)};
-constexpr FieldRule kKeyValueListRules[] = {Many(1, "values", Msg::kKeyValue)};
-
-constexpr std::span<const FieldRule> Rules(Msg m) {
-  switch (m) {
-    case Msg::kRequest:
-      return kRequestRules;
-    case Msg::kResourceSpans:
-      return kResourceSpansRules;
-    case Msg::kScopeSpans:
-      return kScopeSpansRules;
-    case Msg::kResource:
-      return kResourceRules;
-    case Msg::kScope:
-      return kScopeRules;
-    case Msg::kSpan:
-      return kSpanRules;
-    case Msg::kEvent:
-      return kEventRules;
-    case Msg::kLink:
-      return kLinkRules;
-    case Msg::kStatus:
-      return kStatusRules;
-    case Msg::kKeyValue:
-      return kKeyValueRules;
-    case Msg::kAnyValue:
-      return kAnyValueRules;
-    case Msg::kArrayValue:
-      return kArrayValueRules;
-    case Msg::kKeyValueList:
-      return kKeyValueListRules;
-  }
-  return {};
-}
-
-constexpr size_t kMaxRules = 16;  // per message; `seen` and counters are sized by it
-constexpr bool RulesFit() {
-  for (Msg m : {Msg::kRequest, Msg::kResourceSpans, Msg::kScopeSpans, Msg::kResource, Msg::kScope,
-                Msg::kSpan, Msg::kEvent, Msg::kLink, Msg::kStatus, Msg::kKeyValue, Msg::kAnyValue,
-                Msg::kArrayValue, Msg::kKeyValueList}) {
-    if (Rules(m).size() > kMaxRules) return false;
-  }
-  return true;
-}
-static_assert(RulesFit(), "raise kMaxRules");
-
-bool WireFits(Type t, WireType w) {
-  switch (t) {
-    case Type::kVarint:
-      return w == WireType::kVarint;
-    case Type::kFixed64:
-      return w == WireType::kFixed64;
-    case Type::kFixed32:
-      return w == WireType::kFixed32;
-    case Type::kBytes:
-    case Type::kMessage:
-      return w == WireType::kLengthDelimited;
-  }
-  return false;
-}
+// A known field must come with its wire type (never packed: the trace request
+// has no repeated scalars). Fields not in the schema, such as
+// Resource.entity_refs (Development), are skipped unchecked.
+bool WireFits(const Field& field, WireType w) { return w == schema::WireTypeOf(field.kind); }
 
 std::string_view WireName(WireType w) {
   switch (w) {
@@ -220,21 +70,6 @@ std::string_view WireName(WireType w) {
       return "length-delimited";
     case WireType::kFixed32:
       return "32-bit";
-  }
-  return "?";
-}
-
-std::string_view WireName(Type t) {
-  switch (t) {
-    case Type::kVarint:
-      return "varint";
-    case Type::kFixed64:
-      return "64-bit";
-    case Type::kFixed32:
-      return "32-bit";
-    case Type::kBytes:
-    case Type::kMessage:
-      return "length-delimited";
   }
   return "?";
 }
@@ -356,35 +191,38 @@ class TraceWalker {
   // Checks one message against its rules, recursively. `depth`: messages
   // between this one and the request (the request is 0, ResourceSpans 1).
   bool Message(std::string_view bytes, Msg msg, int depth) {
-    if (depth > kMaxDepth) return Fail("nested more than 64 messages deep");
-    const std::span<const FieldRule> rules = Rules(msg);
+    if (depth > schema::kMaxNesting) return Fail("nested more than 64 messages deep");
+    const std::span<const Field> rules = schema::Fields(msg);
     uint32_t seen = 0;
-    uint32_t counts[kMaxRules] = {};
+    uint32_t counts[schema::kMaxFields] = {};
     FieldCursor r(bytes);
     ProtoField f;
     while (r.Next(f)) {
       size_t i = 0;
       while (i < rules.size() && rules[i].number != f.number) ++i;
       if (i == rules.size()) continue;  // unknown field: skipped
-      const FieldRule& rule = rules[i];
+      const Field& rule = rules[i];
       seen |= 1u << i;
-      path_.push_back({rule.name, rule.repeated ? static_cast<int64_t>(counts[i]++) : -1});
-      if (!WireFits(rule.type, f.wire_type)) return WrongWire(f.wire_type, rule.type);
-      if (rule.type == Type::kMessage) {
-        if (!Message(f.bytes, rule.msg, depth + 1)) return false;
-        if (rule.msg == Msg::kSpan) keep_.push_back(Accepted(f.bytes));
+      path_.push_back({rule.proto_name, rule.repeated ? static_cast<int64_t>(counts[i]++) : -1});
+      if (!WireFits(rule, f.wire_type)) return WrongWire(f.wire_type, rule);
+      if (rule.kind == schema::Kind::kMessage) {
+        if (!Message(f.bytes, rule.message, depth + 1)) return false;
+        if (rule.message == Msg::kSpan) keep_.push_back(Accepted(f.bytes));
       }
-      if (rule.length != 0 && f.bytes.size() != rule.length &&
-          !(rule.empty_ok && f.bytes.empty())) {
-        return Fail(std::to_string(f.bytes.size()) + " bytes, expected " +
-                    std::to_string(rule.length) + (rule.empty_ok ? " or none" : ""));
+      // Ids have their exact length; an id that is not required (the parent
+      // span id) may also be empty.
+      const size_t length = schema::IdLength(rule.kind);
+      const bool empty_ok = !rule.required;
+      if (length != 0 && f.bytes.size() != length && !(empty_ok && f.bytes.empty())) {
+        return Fail(std::to_string(f.bytes.size()) + " bytes, expected " + std::to_string(length) +
+                    (empty_ok ? " or none" : ""));
       }
       path_.pop_back();
     }
     if (r.error()) return Malformed(r.start());
     for (size_t i = 0; i < rules.size(); ++i) {
       if (rules[i].required && (seen & (1u << i)) == 0) {
-        path_.push_back({rules[i].name, -1});
+        path_.push_back({rules[i].proto_name, -1});
         return Fail("missing");
       }
     }
@@ -395,9 +233,9 @@ class TraceWalker {
     return Fail("malformed protobuf: truncated or invalid field at byte " + std::to_string(offset));
   }
 
-  bool WrongWire(WireType got, Type want) {
+  bool WrongWire(WireType got, const Field& want) {
     return Fail("wrong wire type (" + std::string(WireName(got)) + ", expected " +
-                std::string(WireName(want)) + ")");
+                std::string(WireName(schema::WireTypeOf(want.kind))) + ")");
   }
 
   bool Fail(const std::string& what) {
