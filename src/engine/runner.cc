@@ -1,7 +1,5 @@
 #include "engine/runner.h"
 
-#include <openssl/evp.h>
-#include <sys/stat.h>
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -39,39 +37,6 @@
 
 namespace stampede::engine {
 namespace {
-
-// The exporter when spans go only to the run store (through the pipeline's
-// on_batch hook): every batch is "accepted" once the store has copied it.
-class StoreOnlyExporter final : public otel::Exporter {
- public:
-  otel::ExportResult Export(std::string_view, int64_t) override { return otel::ExportResult::Ok(); }
-  std::string endpoint() const override { return "the run store"; }
-};
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr) != 1) return "";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
-
-// stampede-runs/<local start time>-<run id>.db, under the working directory.
-std::string DefaultStorePath(const std::string& run_id, int64_t start_unix_ns) {
-  std::time_t t = static_cast<std::time_t>(start_unix_ns / 1'000'000'000);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
-  return fmt::format("stampede-runs/{}-{}.db", stamp, run_id);
-}
-
-std::string HostName() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return host;
-}
 
 // Blocks SIGINT/SIGTERM for this thread and every thread it spawns from now
 // on; restores the previous mask when it goes out of scope.
@@ -274,11 +239,8 @@ RunOutcome Runner::Execute() {
   // The run store and the receiver exist before setup(), so that a bad path
   // or a busy port stops the run before any load.
   core::WallAnchor anchor(clock);
-  if (config_.store) OpenStore(anchor.ToUnixNs(clock.NowNs()));
-  std::unique_ptr<otel::OtlpReceiver> receiver;
-  if (!config_.collect_address.empty() || !config_.collect_grpc_address.empty()) {
-    receiver = StartReceiver();
-  }
+  recording_ = std::make_unique<RunRecording>(config_, script_options_, thresholds_,
+                                              anchor.ToUnixNs(clock.NowNs()));
 
   if (script_mode) {
     try {
@@ -320,13 +282,13 @@ RunOutcome Runner::Execute() {
   // it: full sinks drop and count.
   // Metric outputs (and the run store) read the one result model: the main
   // thread publishes a cumulative Snapshot every second to them.
-  const bool metric_outputs = WantsMetricOutputs(config_) || store_ != nullptr;
+  const bool metric_outputs = WantsMetricOutputs(config_) || recording_->storing();
   std::unique_ptr<MetricOutputs> outputs;
   if (metric_outputs) {
     outputs = std::make_unique<MetricOutputs>(config_, registry_, anchor.ToUnixNs(start_ns));
   }
   std::unique_ptr<otel::ExportPipeline> pipeline;
-  if (config_.traces_export || store_) {
+  if (config_.traces_export || recording_->storing()) {
     std::unique_ptr<otel::Exporter> exporter;
     otel::ExportPipelineOptions po;
     if (config_.traces_export) {
@@ -349,17 +311,14 @@ RunOutcome Runner::Execute() {
     } else {
       // Spans only for the store: small batches, often, so that its windows
       // close soon after their second.
-      exporter = std::make_unique<StoreOnlyExporter>();
+      exporter = RunRecording::StoreOnlyExporter();
       const char* service = getenv("OTEL_SERVICE_NAME");
       po.resource_attributes.emplace_back("service.name",
                                           service != nullptr && *service ? service : "stampede");
       po.schedule_delay = std::chrono::seconds(1);
     }
     AddRunResource(config_, po.resource_attributes);
-    if (store_) {
-      store::RunStore* st = store_.get();
-      po.on_batch = [st](std::string_view request) { st->AddClientSpans(request); };
-    }
+    po.on_batch = recording_->SpanHook();
     pipeline = std::make_unique<otel::ExportPipeline>(std::move(exporter),
                                                       static_cast<int>(workers.size()), po);
     for (size_t i = 0; i < workers.size(); ++i) {
@@ -473,7 +432,7 @@ RunOutcome Runner::Execute() {
       // Stamped with the data's time, not the merge's: a point then covers
       // the requests made up to its time.
       auto shared = std::make_shared<const metrics::Snapshot>(std::move(*whole_now));
-      if (store_) store_->AddSnapshot(shared, anchor.ToUnixNs(data_ns));
+      recording_->AddSnapshot(shared, anchor.ToUnixNs(data_ns));
       outputs->Publish(std::move(shared), anchor.ToUnixNs(data_ns));
     }
     if (now >= next_progress) {
@@ -556,75 +515,9 @@ RunOutcome Runner::Execute() {
     out.metric_points = totals.otlp;
     out.prometheus_scrapes = totals.scrapes;
   }
-  if (receiver) {
-    // The service's exporter sends its last spans after its batch delay.
-    if (config_.collect_linger_ns > 0 && !out.aborted_by_signal) {
-      core::Info("receiving the service's last spans for {} ms (--collect-linger; Ctrl-C ends it)",
-                 config_.collect_linger_ns / 1'000'000);
-      signals.Wait(config_.collect_linger_ns);
-    }
-    receiver->Stop();
-    out.received = receiver->stats();
-  }
+  out.received = recording_->StopReceiving(out.aborted_by_signal,
+                                           [&](int64_t ns) { signals.Wait(ns); });
   return out;
-}
-
-void Runner::OpenStore(int64_t start_unix_ns) {
-  store::StoreOptions so;
-  so.path = config_.store_path.empty() ? DefaultStorePath(config_.run_id, start_unix_ns)
-                                       : config_.store_path;
-  so.max_request_spans_per_second = config_.store_spans_per_second;
-  store::RunInfo info;
-  info.run_id = config_.run_id;
-  info.stampede_version = "0.1.0";
-  info.host = HostName();
-  info.command_line = config_.command_line;
-  info.start_unix_ns = start_unix_ns;
-  nlohmann::json options = script_options_.is_object() ? script_options_ : nlohmann::json::object();
-  if (config_.script_path.empty()) {
-    info.target = config_.method + " " + config_.url.Redacted();
-    options["vus"] = config_.vus;
-    if (config_.duration_ns > 0) options["duration"] = FormatSeconds(config_.duration_ns);
-    if (config_.iterations > 0) options["iterations"] = config_.iterations;
-  } else {
-    info.script_path = config_.script_path;
-    info.script_source = config_.script_source;
-    info.script_sha256 = Sha256Hex(config_.script_source);
-  }
-  options.erase("thresholds");  // a column of their own
-  info.options_json = options.dump();
-  nlohmann::json thresholds = nlohmann::json::object();
-  for (const metrics::MetricThresholdResults& m : thresholds_.Results()) {
-    for (const metrics::ThresholdResult& t : m.thresholds) thresholds[m.metric].push_back(t.source);
-  }
-  info.thresholds_json = thresholds.dump();
-  store_path_ = so.path;
-  store_ = std::make_unique<store::RunStore>(std::move(so), std::move(info));
-}
-
-std::unique_ptr<otel::OtlpReceiver> Runner::StartReceiver() {
-  otel::ReceiverOptions ro;
-  ro.http_address = config_.collect_address;
-  ro.grpc_address = config_.collect_grpc_address;
-  ro.forward_url = config_.collect_forward;
-  const uint32_t tag = otel::RunTraceTag(config_.run_id);
-  ro.accept_trace = [tag](const otel::TraceId& id) { return otel::HasRunTag(id, tag); };
-  if (store_) {
-    store::RunStore* st = store_.get();
-    ro.on_spans = [st](std::string_view request, uint64_t) { st->AddServiceSpans(request); };
-  } else {
-    core::Warn("--collect without the run store (--no-store): received spans are only counted{}",
-               config_.collect_forward.empty() ? "" : " and forwarded");
-  }
-  auto receiver = std::make_unique<otel::OtlpReceiver>(std::move(ro));
-  if (!config_.collect_address.empty()) {
-    core::Info("receiving spans over OTLP/HTTP at http://{}/v1/traces (traces {}...)",
-               receiver->http_address(), config_.run_id.substr(0, 8));
-  }
-  if (!config_.collect_grpc_address.empty()) {
-    core::Info("receiving spans over OTLP/gRPC at {}", receiver->grpc_address());
-  }
-  return receiver;
 }
 
 std::string Runner::Describe() const {
@@ -726,7 +619,7 @@ int Runner::Run() {
 
   // The k6-shaped JSON summary: --summary-export, and the run store's copy.
   nlohmann::json j;
-  if (!config_.summary_export.empty() || store_) {
+  if (!config_.summary_export.empty() || recording_->storing()) {
     report::SummaryOptions json_options = options;
     json_options.trend_stats.push_back("p(99)");  // the export carries p(99) too
     j = report::SummaryJson(out.snapshot, registry_, json_options);
@@ -763,7 +656,7 @@ int Runner::Run() {
                        {"foreign", r.spans_foreign},
                        {"bad_requests", r.bad_requests}};
     }
-    if (store_) j["store"] = store_path_;
+    if (recording_->storing()) j["store"] = recording_->store_path();
   }
   if (!config_.summary_export.empty()) {
     std::ofstream f(config_.summary_export);
@@ -785,7 +678,7 @@ int Runner::Run() {
     exit_code = static_cast<int>(core::ExitCode::kScriptException);
     outcome = "script_error";
   }
-  if (store_) {
+  if (recording_->storing()) {
     store::RunEnd end;
     end.final_snapshot = &out.snapshot;
     end.thresholds = &out.thresholds;
@@ -794,17 +687,7 @@ int Runner::Run() {
     end.exit_code = exit_code;
     end.outcome = outcome;
     end.summary_json = j.dump();
-    store_->Finish(end);
-    const store::StoreStats st = store_->stats();
-    std::string spans = fmt::format("{} of stampede's spans kept", st.client_spans_kept);
-    if (st.client_spans_not_kept > 0) {
-      spans += fmt::format(" ({} over --store-spans-per-second)", st.client_spans_not_kept);
-    }
-    if (out.received) spans += fmt::format(", {} of the service's", st.service_spans_kept);
-    if (st.dropped_inputs > 0) spans += fmt::format(", {} inputs dropped (store behind)", st.dropped_inputs);
-    std::fprintf(stdout, "\n   run store: %s (%llu s, %s)\n   report: stampede report %s\n",
-                 store_path_.c_str(), static_cast<unsigned long long>(st.seconds_written),
-                 spans.c_str(), store_path_.c_str());
+    std::fputs(recording_->Finish(end, out.received.has_value()).c_str(), stdout);
     std::fflush(stdout);
   }
   return exit_code;

@@ -24,8 +24,8 @@
 #include "metrics/threshold.h"
 #include "otel/export_pipeline.h"
 #include "otel/metrics_pipeline.h"
+#include "engine/run_recording.h"
 #include "otel/otlp_receiver.h"
-#include "store/run_store.h"
 
 namespace stampede::engine {
 
@@ -70,8 +70,6 @@ class Runner {
   int Run();
   // Runs the test and returns its outcome without printing (tests use this).
   RunOutcome Execute();
-  // Where the run store is (or was) written; "" with --no-store.
-  const std::string& store_path() const { return store_path_; }
 
  private:
   class ScriptProbe;
@@ -79,8 +77,6 @@ class Runner {
   void PrepareScript();
   void PrepareThresholds(const nlohmann::json& options);
   std::string Describe() const;
-  void OpenStore(int64_t start_unix_ns);
-  std::unique_ptr<otel::OtlpReceiver> StartReceiver();
 
   RunConfig config_;
   metrics::Registry registry_;
@@ -90,8 +86,7 @@ class Runner {
   metrics::ThresholdSet thresholds_;
   nlohmann::json setup_data_;
   nlohmann::json script_options_;  // the script's exported options, as given
-  std::string store_path_;
-  std::unique_ptr<store::RunStore> store_;  // Execute() opens it, Run() finishes it
+  std::unique_ptr<RunRecording> recording_;  // Execute() opens it, Run() finishes it
 };
 
 }  // namespace stampede::engine
