@@ -1,17 +1,12 @@
 #include "http/response_parser.h"
 
+#include "core/ascii.h"
+
 namespace stampede::http {
 namespace {
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+using core::EqualsIgnoreCase;
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
 
 // 1xx responses other than 101 are interim: the final response follows.
 bool IsInterim(int status) { return status >= 100 && status < 200 && status != 101; }

@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include "core/ascii.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <http_parser.h>
@@ -21,6 +23,9 @@
 namespace stampede::http {
 namespace {
 
+using core::EqualsIgnoreCase;
+constexpr auto Trim = core::TrimSpaces;
+
 using Clock = std::chrono::steady_clock;
 
 // Output queued beyond this stops reading (and parsing pipelined requests)
@@ -40,21 +45,6 @@ constexpr size_t kLingerMaxBytes = 1 << 20;
 // more) to be told 503; past that they are closed at once.
 constexpr size_t kRejectSlack = 16;
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {

@@ -1,5 +1,7 @@
 #include "otel/otlp_receiver.h"
 
+#include "core/ascii.h"
+
 #include <grpc/grpc.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
@@ -38,6 +40,9 @@
 
 namespace stampede::otel {
 namespace {
+
+using core::EqualsIgnoreCase;
+constexpr auto Trim = core::TrimSpaces;
 
 constexpr std::string_view kTraceExportMethod =
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -257,21 +262,6 @@ class TraceWalker {
 
 // --- HTTP helpers ------------------------------------------------------------------
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 enum class Encoding { kProtobuf, kJson, kOther };
 

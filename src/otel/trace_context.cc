@@ -1,5 +1,7 @@
 #include "otel/trace_context.h"
 
+#include "core/ascii.h"
+
 #include <cstring>
 #include <string>
 
@@ -7,6 +9,8 @@
 
 namespace stampede::otel {
 namespace {
+
+constexpr auto Trim = core::TrimSpaces;
 
 constexpr char kHex[] = "0123456789abcdef";
 
@@ -36,11 +40,6 @@ std::string HexString(const std::array<uint8_t, N>& bytes) {
   return s;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 }  // namespace
 
