@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/rng.h"
+#include "script/codec_bindings.h"
 #include "script/lua_util.h"
 #include "script/prelude.lua.h"
 
@@ -283,6 +284,10 @@ void OpenBindings(lua_State* L, Runtime& rt) {
   lua_setfield(L, -2, "stampede.http");
   PushClosure(L, rt, OpenMetricsModule);
   lua_setfield(L, -2, "stampede.metrics");
+  lua_pushcfunction(L, OpenEncodingModule);
+  lua_setfield(L, -2, "stampede.encoding");
+  lua_pushcfunction(L, OpenCryptoModule);
+  lua_setfield(L, -2, "stampede.crypto");
   lua_pop(L, 2);
 
   InstallResponseMeta(L, rt);
