@@ -361,8 +361,7 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
       throw ConfigError("--collect-forward " + Quote(f.collect_forward) +
                         " needs --collect (or --collect-grpc): there is nothing to forward");
     }
-    http::Url u = http::ParseUrl(f.collect_forward, "--collect-forward");
-    (void)u;
+    http::ParseUrl(f.collect_forward, "--collect-forward");  // validates: one-line error
     c.collect_forward = f.collect_forward;
   }
   c.collect_linger_ns = core::ParseDuration(f.collect_linger, "--collect-linger").count();

@@ -301,7 +301,7 @@ RunOutcome Runner::Execute() {
         exporter = std::make_unique<otel::OtlpHttpExporter>(oc);
       }
       po = otel::ExportPipelineOptions::FromConfig(oc);
-      if (outputs && config_.traces_export) po.on_exported = outputs->ExemplarHook();
+      if (outputs) po.on_exported = outputs->ExemplarHook();
       if (oc.exporter == otel::ExporterKind::kConsole) {
         core::Info("writing spans to stdout, one OTLP/JSON line per span");
       } else {
