@@ -39,8 +39,6 @@ options = {
   },
 }
 
-local FORM = { ["content-type"] = "application/x-www-form-urlencoded" }
-
 -- Runs once, before the load: the product ids to pick from.
 function setup()
   local res = http.get(BASE_URL .. "/api/products")
@@ -59,8 +57,9 @@ function default(data)
 
   -- 1. Log in: the session comes back as a cookie and as a token in the JSON.
   local token = group("authenticate", function()
+    -- A table body is sent as an HTML form (application/x-www-form-urlencoded).
     local res = http.post(BASE_URL .. "/authenticate",
-      "username=customer" .. vu.id .. "&password=secret", { headers = FORM })
+      { username = "customer" .. vu.id, password = "secret" })
     local ok = check(res, {
       ["login status is 200"] = function(r) return r.status == 200 end,
       ["login sets the session cookie"] = function(r)
@@ -99,7 +98,8 @@ function default(data)
   end)
   sleep(random_int(2, 8) / 10) -- reading
 
-  -- 3. One of them into the cart (a table body is sent as JSON).
+  -- 3. One of them into the cart, as the page's add-to-cart form would post it
+  -- (a table body is a form; see browse.lua for a JSON body).
   local choice = picked[random_int(1, #picked)]
   group("add to cart", function()
     local res = http.post(BASE_URL .. "/cart/add", { product_id = choice, quantity = 1 }, {

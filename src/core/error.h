@@ -15,6 +15,7 @@ enum class ExitCode : int {
   kInvalidConfig = 104,
   kAbortedBySignal = 105,
   kScriptException = 107,
+  kScriptAborted = 108,  // execution.test.abort() (k6's ScriptAborted)
 };
 
 // A user-facing configuration error. `what()` is one line that names the bad

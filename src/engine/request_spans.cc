@@ -101,7 +101,7 @@ void RequestSpans::RecordKept(const RequestOutcome& ex, const RequestSpanInfo& i
     error_type = std::string_view(status_buf, static_cast<size_t>(r.ptr - status_buf));
   }
 
-  std::array<KeyValue, 25> attrs;
+  std::array<KeyValue, 25 + kMaxTagAttributes> attrs;
   size_t n = 0;
   attrs[n++] = {"http.request.method", AnyValue::String(info.method)};
   attrs[n++] = {"url.full", AnyValue::String(info.url_full)};
@@ -140,6 +140,9 @@ void RequestSpans::RecordKept(const RequestOutcome& ex, const RequestSpanInfo& i
   }
   if (!info.failed_checks.empty()) {
     attrs[n++] = {"stampede.checks.failed", AnyValue::String(info.failed_checks)};
+  }
+  for (size_t i = 0; i < info.tag_attributes.size() && i < kMaxTagAttributes; ++i) {
+    attrs[n++] = {info.tag_attributes[i].first, AnyValue::String(info.tag_attributes[i].second)};
   }
 
   std::array<otel::SpanEvent, 1> events;

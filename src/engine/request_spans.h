@@ -16,7 +16,10 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/clock.h"
 #include "http/client.h"
@@ -27,6 +30,8 @@
 namespace stampede::engine {
 
 // What the caller knows about the request beyond the exchange itself.
+inline constexpr size_t kMaxTagAttributes = 16;
+
 struct RequestSpanInfo {
   otel::TraceId trace_id;
   otel::SpanId span_id;         // the CLIENT span (the traceparent's parent id)
@@ -41,6 +46,9 @@ struct RequestSpanInfo {
   uint64_t vu = 0;
   uint64_t iteration = 0;
   std::string_view failed_checks;  // names of checks that failed on it, ", "-joined
+  // Tags the script set on the VU (execution.vu.tags), as span attributes:
+  // pairs of (attribute key "stampede.tag.<tag>", value); at most kMaxTagAttributes.
+  std::span<const std::pair<std::string, std::string>> tag_attributes;
 };
 
 // What the span needs of a finished exchange (copyable: a script VU's span

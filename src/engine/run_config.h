@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,10 +15,14 @@
 #include "otel/metrics_config.h"
 #include "otel/otlp_config.h"
 #include "otel/trace_context.h"
+#include "script/execution.h"
 
 namespace stampede::engine {
 
 struct RunConfig {
+  // The run's shared execution state (stampede.execution); the Runner
+  // creates it. Shared by every runtime of the run.
+  std::shared_ptr<script::Execution> execution;
   // Script mode: the Lua script (empty in `--url` mode).
   std::string script_path;
   std::string script_source;
@@ -123,6 +128,7 @@ inline script::RuntimeOptions RuntimeOptionsFor(const RunConfig& c) {
   o.no_vu_connection_reuse = c.no_vu_connection_reuse;
   o.batch = c.batch;
   o.batch_per_host = c.batch_per_host;
+  o.execution = c.execution;
   if (c.baggage_run_id) o.baggage = "stampede.run.id=" + otel::EncodeBaggageValue(c.run_id);
   return o;
 }

@@ -133,7 +133,9 @@ metrics::Registry RunRegistry(bool metric_outputs, bool span_counters) {
 Runner::Runner(RunConfig config)
     : config_(std::move(config)),
       registry_(RunRegistry(WantsMetricOutputs(config_),
-                            WantsMetricOutputs(config_) || config_.store)) {}
+                            WantsMetricOutputs(config_) || config_.store)) {
+  if (!config_.execution) config_.execution = std::make_shared<script::Execution>();
+}
 
 Runner::~Runner() = default;
 
@@ -172,6 +174,10 @@ void Runner::PrepareScript() {
   try {
     probe_ = std::make_unique<ScriptProbe>(config_, registry_);  // defines custom metrics
   } catch (const script::ScriptError& e) {
+    if (config_.execution->aborted()) {
+      throw core::ConfigError("test aborted by the script at init: " + config_.execution->abort_reason(),
+                              core::ExitCode::kScriptAborted);
+    }
     throw ScriptFailure(e.what());
   }
   probe_host_ = std::make_unique<ProbeHost>(registry_);
@@ -246,22 +252,41 @@ RunOutcome Runner::Execute() {
     try {
       setup_data_ = probe_->runtime().RunSetup(config_.setup_timeout_ns);
     } catch (const script::ScriptError& e) {
-      throw ScriptFailure(e.what());
+      if (!config_.execution->aborted()) throw ScriptFailure(e.what());
+      // execution.test.abort() in setup(): no load, but teardown() runs (k6);
+      // the warning comes once the (empty) load phase ends.
+      out.aborted_by_script = true;
     }
   }
 
   const int64_t start_ns = clock.NowNs();
   std::vector<std::unique_ptr<WorkerBase>> workers;
-  if (script_mode) {
+  if (script_mode && !out.aborted_by_script) {
     uint32_t threads = std::max<uint32_t>(
         1, std::min<uint32_t>(config_.threads, std::max<uint32_t>(1, plan_.MaxVus())));
+    std::vector<script::Execution::ScenarioInfo> infos;
+    for (const Scenario& sc : plan_.scenarios) {
+      script::Execution::ScenarioInfo info;
+      info.name = sc.name;
+      info.executor = std::string(ExecutorName(sc.type));
+      info.start_offset_ns = sc.start_time_ns;
+      info.duration_ns = sc.RegularDurationNs();
+      if (sc.type == ExecutorType::kSharedIterations) {
+        info.total_iterations = static_cast<uint64_t>(sc.iterations);
+      } else if (sc.type == ExecutorType::kPerVuIterations) {
+        info.total_iterations = static_cast<uint64_t>(sc.vus * sc.iterations);
+      }
+      infos.push_back(std::move(info));
+    }
+    config_.execution->Configure(std::move(infos), static_cast<int>(threads), ConsolidatedOptions());
+    config_.execution->SetStart(start_ns, anchor.ToUnixNs(start_ns));
     for (uint32_t i = 0; i < threads; ++i) {
       workers.push_back(std::make_unique<ScriptWorker>(static_cast<int>(i),
                                                        static_cast<int>(threads), config_,
                                                        registry_, SegmentFor(plan_, i, threads),
                                                        setup_data_, start_ns));
     }
-  } else {
+  } else if (!script_mode) {
     // VUs spread evenly; shared iterations split in proportion to VUs, so a
     // worker's VUs share only the worker's budget (no cross-thread counter).
     const uint32_t threads = std::max<uint32_t>(1, std::min(config_.threads, config_.vus));
@@ -420,6 +445,11 @@ RunOutcome Runner::Execute() {
     if (live_tick || (threshold_tick && !thresholds_.empty())) {
       whole_now = whole_so_far(now, &data_ns);
     }
+    if (!out.aborted_by_script && config_.execution->aborted()) {
+      out.aborted_by_script = true;
+      core::Warn("test aborted by the script: {}", config_.execution->abort_reason());
+      for (auto& w : workers) w->RequestStop(true);
+    }
     if (threshold_tick && !thresholds_.empty()) {
       thresholds_.Evaluate(*whole_now, now - start_ns, metrics::ThresholdSet::Phase::kDuringRun);
       if (!out.aborted_by_threshold && thresholds_.ShouldAbort(now - start_ns)) {
@@ -464,6 +494,13 @@ RunOutcome Runner::Execute() {
   sample_vus();
   for (auto& w : workers) w->Join();
   out.elapsed_ns = clock.NowNs() - start_ns;
+  if (config_.execution->aborted()) {
+    out.abort_reason = config_.execution->abort_reason();
+    if (!out.aborted_by_script || workers.empty()) {
+      core::Warn("test aborted by the script: {}", out.abort_reason);
+    }
+    out.aborted_by_script = true;
+  }
   out.end_unix_ns = anchor.ToUnixNs(start_ns + out.elapsed_ns);
   if (pipeline) {
     // Bounded: a slow or absent collector costs at most this at the end.
@@ -518,6 +555,74 @@ RunOutcome Runner::Execute() {
   out.received = recording_->StopReceiving(out.aborted_by_signal,
                                            [&](int64_t ns) { signals.Wait(ns); });
   return out;
+}
+
+nlohmann::json Runner::ConsolidatedOptions() const {
+  nlohmann::json o = script_options_.is_object() ? script_options_ : nlohmann::json::object();
+  for (const char* shortcut : {"vus", "duration", "iterations", "stages"}) o.erase(shortcut);
+  const auto duration = [](int64_t ns) { return core::FormatDuration(std::chrono::nanoseconds(ns)); };
+  nlohmann::json scenarios = nlohmann::json::object();
+  for (const Scenario& sc : plan_.scenarios) {
+    nlohmann::json s = {{"executor", std::string(ExecutorName(sc.type))},
+                        {"exec", sc.exec},
+                        {"startTime", duration(sc.start_time_ns)},
+                        {"gracefulStop", duration(sc.graceful_stop_ns)}};
+    switch (sc.type) {
+      case ExecutorType::kSharedIterations:
+      case ExecutorType::kPerVuIterations:
+        s["vus"] = sc.vus;
+        s["iterations"] = sc.iterations;
+        s["maxDuration"] = duration(sc.max_duration_ns);
+        break;
+      case ExecutorType::kConstantVus:
+        s["vus"] = sc.vus;
+        s["duration"] = duration(sc.duration_ns);
+        break;
+      case ExecutorType::kRampingVus:
+        s["startVUs"] = sc.start_vus;
+        s["gracefulRampDown"] = duration(sc.graceful_ramp_down_ns);
+        break;
+      case ExecutorType::kConstantArrivalRate:
+        s["rate"] = sc.rate;
+        s["duration"] = duration(sc.duration_ns);
+        [[fallthrough]];
+      case ExecutorType::kRampingArrivalRate:
+        if (sc.type == ExecutorType::kRampingArrivalRate) s["startRate"] = sc.start_rate;
+        s["timeUnit"] = duration(sc.time_unit_ns);
+        s["preAllocatedVUs"] = sc.pre_allocated_vus;
+        s["maxVUs"] = sc.max_vus;
+        break;
+    }
+    if (!sc.stages.empty()) {
+      nlohmann::json stages = nlohmann::json::array();
+      for (const Stage& st : sc.stages) {
+        stages.push_back({{"duration", duration(st.duration_ns)}, {"target", st.target}});
+      }
+      s["stages"] = std::move(stages);
+    }
+    if (!sc.tags.empty()) {
+      nlohmann::json tags = nlohmann::json::object();
+      for (const auto& [k, v] : sc.tags) tags[k] = v;
+      s["tags"] = std::move(tags);
+    }
+    scenarios[sc.name] = std::move(s);
+  }
+  o["scenarios"] = std::move(scenarios);
+  if (!plan_.tags.empty()) {
+    nlohmann::json tags = nlohmann::json::object();
+    for (const auto& [k, v] : plan_.tags) tags[k] = v;
+    o["tags"] = std::move(tags);
+  }
+  // Thresholds as the run judges them (the script's plus --threshold flags).
+  if (!config_.threshold_flags.empty()) {
+    nlohmann::json& th = o["thresholds"];
+    if (!th.is_object()) th = nlohmann::json::object();
+    for (const std::string& flag : config_.threshold_flags) {
+      metrics::ThresholdConfig t = metrics::ParseThresholdFlag(flag);  // valid: parsed before
+      th[t.metric].push_back(t.source);
+    }
+  }
+  return o;
 }
 
 std::string Runner::Describe() const {
@@ -609,6 +714,9 @@ int Runner::Run() {
     std::fprintf(stdout, "\n   %llu in-flight iterations interrupted by the stop\n",
                  static_cast<unsigned long long>(out.interrupted_iterations));
   }
+  if (out.aborted_by_script) {
+    std::fprintf(stdout, "\n   test aborted by the script: %s\n", out.abort_reason.c_str());
+  }
   std::vector<std::string> failed = out.thresholds.FailedMetrics();
   if (!failed.empty()) {
     std::string names;
@@ -631,6 +739,7 @@ int Runner::Run() {
     }
     j["errors"] = errs;
     j["script_errors"] = out.script_errors;
+    if (out.aborted_by_script) j["aborted"] = {{"by", "script"}, {"reason", out.abort_reason}};
     if (out.spans && config_.traces_export) {  // (store-only spans: the store's own figures)
       j["spans"] = {{"recorded", out.spans->spans_recorded},
                     {"exported", out.spans->spans_exported},
@@ -671,6 +780,9 @@ int Runner::Run() {
   if (out.aborted_by_signal) {
     exit_code = static_cast<int>(core::ExitCode::kAbortedBySignal);
     outcome = "interrupted";
+  } else if (out.aborted_by_script) {
+    exit_code = static_cast<int>(core::ExitCode::kScriptAborted);
+    outcome = "aborted_by_script";
   } else if (!failed.empty()) {
     exit_code = static_cast<int>(core::ExitCode::kThresholdsFailed);
     outcome = out.aborted_by_threshold ? "aborted_by_threshold" : "thresholds_failed";

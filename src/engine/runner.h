@@ -48,6 +48,8 @@ struct RunOutcome {
   int64_t end_unix_ns = 0;  // when the load ended (before any linger)
   bool aborted_by_signal = false;
   bool aborted_by_threshold = false;
+  bool aborted_by_script = false;  // execution.test.abort(): exit 108
+  std::string abort_reason;
 };
 
 // The metrics a run defines: k6's built-ins, http_req_looking_up, and, when
@@ -86,6 +88,8 @@ class Runner {
   metrics::ThresholdSet thresholds_;
   nlohmann::json setup_data_;
   nlohmann::json script_options_;  // the script's exported options, as given
+  // test.options: script_options_ with the plan's scenarios, as k6 consolidates.
+  nlohmann::json ConsolidatedOptions() const;
   std::unique_ptr<RunRecording> recording_;  // Execute() opens it, Run() finishes it
 };
 

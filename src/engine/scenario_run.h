@@ -34,6 +34,9 @@ struct PendingSpan {
   RequestOutcome outcome;
   RequestSpanInfo info;
   std::string method, url_full, server_address, name, error_detail, failed_checks;
+  // The VU's tags at the request, as span attributes (capacity reused).
+  std::vector<std::pair<std::string, std::string>> tag_attributes;
+  size_t tag_count = 0;
 };
 
 // One VU of a scenario, with the deferred start of its next iteration and

@@ -1,6 +1,8 @@
 #include "engine/script_worker.h"
 
 #include <algorithm>
+#include <array>
+#include <span>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
@@ -46,10 +48,12 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     script::RuntimeOptions ro = RuntimeOptionsFor(w.config_);
     ro.seed = static_cast<uint64_t>(w.start_ns_) + static_cast<uint64_t>(w.index_) * 7919;
     ro.define_metric = ResolveCustomMetricsIn(w.registry_);
+    ro.worker_index = w.index_;
     client_.set_observer(&recorder_);
     if (!w.config_.traces_export && w.config_.store) {
       spans_.set_store_gate(w.config_.store_spans_per_second);
     }
+    execution_ = w.config_.execution.get();
     runtime_ = std::make_unique<script::Runtime>(ro, loop_, client_);
     runtime_->set_host(this);
     runtime_->SetSetupData(w.setup_data_);
@@ -75,6 +79,9 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     while (!finished_) {
       loop_.RunOnce();
       int request = w_.stop_request_.load(std::memory_order_acquire);
+      // execution.test.abort() in any worker: stop at once, as k6 does (the
+      // main thread also tells every worker; this saves the wait for it).
+      if (execution_ != nullptr && execution_->aborted()) request = 2;
       if (request > stop_level_) {
         UpdateVuCounts();
         stop_level_ = request;
@@ -121,6 +128,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
         p.name.assign(trace.name);
         p.error_detail.assign(ex.error_detail);
         p.failed_checks.clear();
+        CopyTagAttributes(vu, p);
         p.outcome = RequestOutcome::Of(ex);
         p.info.trace_id = trace.trace_id;
         p.info.span_id = trace.span_id;
@@ -174,6 +182,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     p.info.request_name = p.name;
     p.info.scenario = slot.vu.scenario();
     p.info.failed_checks = p.failed_checks;
+    p.info.tag_attributes = {p.tag_attributes.data(), p.tag_count};
     p.outcome.error_detail = p.error_detail;
     if (p.kept) spans_.RecordKept(p.outcome, p.info);
   }
@@ -182,7 +191,10 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     auto* slot = static_cast<Slot*>(vu.user_data);
     if (slot == nullptr) return;
     int64_t now = loop_.UpdateNow();
-    if (!error.empty()) {
+    // The iteration that called execution.test.abort() ends in that error:
+    // the abort, reported once by the runner, not a script error.
+    const bool aborting = execution_ != nullptr && execution_->aborted();
+    if (!error.empty() && !aborting) {
       ++w_.result_.script_errors;
       std::string message = fmt::format("script error in VU {} (scenario {}): {}", vu.id(),
                                         vu.scenario(), error);
@@ -210,11 +222,20 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     if ((!vu.trace_sampled() || spans_.gated()) && !vu.trace_kept()) return;
     char name[128];
     int len = std::snprintf(name, sizeof name, "iteration %s", vu.scenario().c_str());
-    const otel::KeyValue attrs[] = {
-        {"stampede.scenario", otel::AnyValue::String(vu.scenario())},
-        {"stampede.vu", otel::AnyValue::Int(static_cast<int64_t>(vu.id()))},
-        {"stampede.iteration", otel::AnyValue::Int(static_cast<int64_t>(vu.iteration() - 1))},
-    };
+    std::array<otel::KeyValue, 3 + kMaxTagAttributes> attrs;
+    size_t nattrs = 0;
+    attrs[nattrs++] = {"stampede.scenario", otel::AnyValue::String(vu.scenario())};
+    attrs[nattrs++] = {"stampede.vu", otel::AnyValue::Int(static_cast<int64_t>(vu.id()))};
+    attrs[nattrs++] = {"stampede.iteration",
+                       otel::AnyValue::Int(static_cast<int64_t>(vu.iteration() - 1))};
+    auto* slot = static_cast<Slot*>(vu.user_data);
+    if (slot != nullptr && !vu.tags().empty()) {
+      CopyTagAttributes(vu, slot->pending);
+      for (size_t i = 0; i < slot->pending.tag_count; ++i) {
+        const auto& [k, v] = slot->pending.tag_attributes[i];
+        attrs[nattrs++] = {k, otel::AnyValue::String(v)};
+      }
+    }
     otel::SpanData s;
     s.trace_id = vu.trace_id();
     s.span_id = vu.iteration_span_id();
@@ -223,12 +244,25 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     s.kind = otel::SpanKind::kInternal;
     s.start_unix_ns = w_.anchor_or_default()->ToUnixNs(started_ns);
     s.end_unix_ns = w_.anchor_or_default()->ToUnixNs(ended_ns);
-    s.attributes = attrs;
+    s.attributes = std::span<const otel::KeyValue>(attrs.data(), nattrs);
     if (!error.empty()) {
       s.status = otel::StatusCode::kError;
       s.status_message = error;
     }
     w_.span_sink_->Record(s);
+  }
+
+  // The VU's tags as span attributes "stampede.tag.<key>", into strings whose
+  // capacity is reused (no allocation once a VU's tags are steady).
+  static void CopyTagAttributes(script::Vu& vu, PendingSpan& p) {
+    const auto& tags = vu.tags();
+    p.tag_count = std::min(tags.size(), kMaxTagAttributes);
+    if (p.tag_attributes.size() < p.tag_count) p.tag_attributes.resize(p.tag_count);
+    for (size_t i = 0; i < p.tag_count; ++i) {
+      p.tag_attributes[i].first.assign("stampede.tag.");
+      p.tag_attributes[i].first.append(tags[i].first);
+      p.tag_attributes[i].second.assign(tags[i].second);
+    }
   }
 
   // group() and trace.span() spans: kept under the same rule as the
@@ -282,6 +316,9 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     }
     w_.progress_.active_vus.store(static_cast<uint32_t>(active), std::memory_order_relaxed);
     w_.progress_.allocated_vus.store(static_cast<uint32_t>(allocated), std::memory_order_relaxed);
+    if (execution_ != nullptr) {
+      execution_->SetVus(w_.index_, static_cast<uint32_t>(active), static_cast<uint32_t>(allocated));
+    }
   }
 
   void CheckFinished() {
@@ -365,6 +402,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
   friend class MemberTimer<Impl, &Impl::FlushSpans>;
   MemberTimer<Impl, &Impl::FlushSpans> flush_timer_;
   uint64_t next_local_vu_ = 0;
+  script::Execution* execution_ = nullptr;
   int stop_level_ = 0;
   bool finished_ = false;
 };

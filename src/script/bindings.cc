@@ -9,6 +9,8 @@
 
 #include "core/rng.h"
 #include "script/codec_bindings.h"
+#include "script/execution_bindings.h"
+#include "script/json_bindings.h"
 #include "script/lua_util.h"
 #include "script/prelude.lua.h"
 
@@ -284,10 +286,14 @@ void OpenBindings(lua_State* L, Runtime& rt) {
   lua_setfield(L, -2, "stampede.http");
   PushClosure(L, rt, OpenMetricsModule);
   lua_setfield(L, -2, "stampede.metrics");
+  PushClosure(L, rt, OpenExecutionModule);
+  lua_setfield(L, -2, "stampede.execution");
   lua_pushcfunction(L, OpenEncodingModule);
   lua_setfield(L, -2, "stampede.encoding");
   lua_pushcfunction(L, OpenCryptoModule);
   lua_setfield(L, -2, "stampede.crypto");
+  lua_pushcfunction(L, OpenJsonModule);
+  lua_setfield(L, -2, "stampede.json");
   lua_pop(L, 2);
 
   InstallResponseMeta(L, rt);

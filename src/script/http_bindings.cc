@@ -1,14 +1,19 @@
-// The `stampede.http` module: building requests from Lua arguments, sending
-// them through the VU (which yields), redirects, cookies, and the response
-// objects handed back to Lua.
+// The `stampede.http` module: building requests from Lua arguments (table
+// bodies as JSON or as forms, http.file), sending them through the VU (which
+// yields), redirects, cookies, and the response objects handed back to Lua.
 #include <strings.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/duration.h"
 #include "core/error.h"
 #include "script/bindings.h"
+#include "script/form_body.h"
 #include "script/lua_json.h"
 #include "script/lua_util.h"
 #include "script/vu_request.h"
@@ -25,6 +30,272 @@ using lua::ToView;
 
 // ---- building a request from Lua arguments ----
 
+// Registry key of the metatable that marks http.file(...) objects: plain
+// tables {data, filename, content_type} (k6's FileData field names).
+constexpr char kFileMeta[] = "stampede.http.file";
+
+constexpr std::string_view kFormValues =
+    "form values are strings, numbers, booleans, http.file(...) or lists of those (to send "
+    "the table as JSON, set params.headers[\"Content-Type\"] = \"application/json\")";
+
+bool ContainsJson(std::string_view ct) {
+  for (size_t i = 0; i + 4 <= ct.size(); ++i) {
+    if (strncasecmp(ct.data() + i, "json", 4) == 0) return true;
+  }
+  return false;
+}
+
+bool IsMultipartFormData(std::string_view ct) {
+  while (!ct.empty() && (ct.front() == ' ' || ct.front() == '\t')) ct.remove_prefix(1);
+  return ct.size() >= 19 && strncasecmp(ct.data(), "multipart/form-data", 19) == 0;
+}
+
+// True when the value at `idx` is an http.file object; `meta_idx` holds the
+// file metatable (or nil when stampede.http never made one).
+bool IsFile(lua_State* L, int idx, int meta_idx) {
+  if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return false;
+  const bool is_file = lua_rawequal(L, -1, meta_idx) != 0;
+  lua_pop(L, 1);
+  return is_file;
+}
+
+// Per-thread scratch of the form encoder: reused, so steady state allocates
+// nothing. Fields are views into Lua strings anchored in the body table
+// (numbers are formatted into `numbers` and fixed up once it stops growing).
+struct FormScratch {
+  std::vector<std::string_view> keys;
+  std::vector<form::FormField> fields;
+  std::string numbers;
+  std::vector<std::pair<size_t, std::pair<size_t, size_t>>> number_fields;  // field → (pos, len)
+  std::string boundary;
+  std::string content_type;
+};
+
+// Appends the field (name, value at the top of the stack) to `s.fields`.
+// Returns an error message or "".
+std::string AddFormValue(lua_State* L, FormScratch& s, std::string_view fn, std::string_view name,
+                         int meta_idx, int item, bool* has_file) {
+  const int v = lua_gettop(L);
+  form::FormField f;
+  f.name = name;
+  switch (lua_type(L, v)) {
+    case LUA_TSTRING:
+      f.value = ToView(L, v);
+      break;
+    case LUA_TNUMBER: {
+      char buf[32];
+      // tostring's format: integers without ".0".
+      const int n = std::snprintf(buf, sizeof buf, "%.14g", lua_tonumber(L, v));
+      s.number_fields.push_back({s.fields.size(), {s.numbers.size(), static_cast<size_t>(n)}});
+      s.numbers.append(buf, static_cast<size_t>(n));
+      break;
+    }
+    case LUA_TBOOLEAN:
+      f.value = lua_toboolean(L, v) ? "true" : "false";
+      break;
+    case LUA_TTABLE:
+      if (IsFile(L, v, meta_idx)) {
+        lua_getfield(L, v, "data");
+        lua_getfield(L, v, "filename");
+        lua_getfield(L, v, "content_type");
+        if (lua_type(L, -3) != LUA_TSTRING) {
+          lua_pop(L, 3);
+          return std::string(fn) + ": form field \"" + std::string(name) +
+                 "\": the file's data must be a string";
+        }
+        f.is_file = true;
+        f.value = ToView(L, -3);  // anchored in the file table
+        if (lua_type(L, -2) == LUA_TSTRING) f.filename = ToView(L, -2);
+        if (lua_type(L, -1) == LUA_TSTRING) f.content_type = ToView(L, -1);
+        lua_pop(L, 3);
+        *has_file = true;
+        break;
+      }
+      [[fallthrough]];
+    default: {
+      std::string what =
+          item > 0 ? "form field \"" + std::string(name) + "\" item " + std::to_string(item)
+                   : "form field \"" + std::string(name) + "\"";
+      const bool table = lua_istable(L, v);
+      return std::string(fn) + ": " + what + " is a " +
+             (table ? "table that is not a list" : lua_typename(L, lua_type(L, v))) + "; " +
+             std::string(kFormValues);
+    }
+  }
+  s.fields.push_back(f);
+  return {};
+}
+
+// A table body: JSON when the user's Content-Type says json; else a form,
+// multipart when a field is a file or the user asked for multipart/form-data,
+// urlencoded otherwise (k6). Encodes into r.body_storage (capacity reused) and
+// sets *auto_content_type to the Content-Type to add (empty: the user's stays).
+std::string EncodeTableBody(lua_State* L, Vu& vu, Vu::Request& r, std::string_view fn, int body_idx,
+                            int user_ct_index, std::string_view* auto_content_type) {
+  static thread_local FormScratch s;
+  std::string error;
+  const std::string_view user_ct =
+      user_ct_index >= 0 ? std::string_view(r.headers[user_ct_index].second) : std::string_view();
+  if (ContainsJson(user_ct)) {
+    nlohmann::json j;
+    if (!LuaToJson(L, body_idx, "body", &j, &error)) return std::string(fn) + ": " + error;
+    r.body_storage = j.dump();
+    r.body_view = r.body_storage;
+    return {};
+  }
+  const int top = lua_gettop(L);
+  luaL_getmetatable(L, kFileMeta);
+  const int meta_idx = lua_gettop(L);
+  if (IsFile(L, body_idx, meta_idx)) {
+    lua_settop(L, top);
+    return std::string(fn) +
+           ": a file is sent as a field of a table body: { file = http.file(data, \"a.png\") }";
+  }
+  // Field names, sorted: pairs() order is random, bodies must be reproducible.
+  s.keys.clear();
+  lua_pushnil(L);
+  while (lua_next(L, body_idx) != 0) {
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      std::string type = lua_typename(L, lua_type(L, -2));
+      lua_settop(L, top);
+      return std::string(fn) + ": a form body's keys must be field names (strings), got a " + type +
+             " key (to send a list as JSON, set params.headers[\"Content-Type\"] = "
+             "\"application/json\")";
+    }
+    s.keys.push_back(ToView(L, -2));  // anchored: the key stays in the table
+    lua_pop(L, 1);
+  }
+  std::sort(s.keys.begin(), s.keys.end());
+  s.fields.clear();
+  s.numbers.clear();
+  s.number_fields.clear();
+  bool has_file = false;
+  for (std::string_view key : s.keys) {
+    lua_pushlstring(L, key.data(), key.size());
+    lua_rawget(L, body_idx);
+    const int v = lua_gettop(L);
+    if (lua_istable(L, v) && !IsFile(L, v, meta_idx)) {
+      // A list: one field per item, in order.
+      const size_t n = lua_objlen(L, v);
+      size_t count = 0;
+      lua_pushnil(L);
+      while (lua_next(L, v) != 0) {
+        ++count;
+        lua_pop(L, 1);
+      }
+      if (count != n) {
+        lua_settop(L, top);
+        return std::string(fn) + ": form field \"" + std::string(key) +
+               "\" is a table that is not a list; " + std::string(kFormValues);
+      }
+      for (size_t i = 1; i <= n && error.empty(); ++i) {
+        lua_rawgeti(L, v, static_cast<int>(i));
+        if (lua_istable(L, -1) && !IsFile(L, -1, meta_idx)) {
+          error = std::string(fn) + ": form field \"" + std::string(key) + "\" item " +
+                  std::to_string(i) + " is a table; " + std::string(kFormValues);
+        } else {
+          error = AddFormValue(L, s, fn, key, meta_idx, static_cast<int>(i), &has_file);
+        }
+        lua_pop(L, 1);
+      }
+    } else {
+      error = AddFormValue(L, s, fn, key, meta_idx, 0, &has_file);
+    }
+    lua_settop(L, meta_idx);
+    if (!error.empty()) {
+      lua_settop(L, top);
+      return error;
+    }
+  }
+  lua_settop(L, top);
+  for (const auto& [field, pos_len] : s.number_fields) {
+    s.fields[field].value = std::string_view(s.numbers).substr(pos_len.first, pos_len.second);
+  }
+
+  r.body_storage.clear();
+  *auto_content_type = {};
+  if (!has_file && !IsMultipartFormData(user_ct)) {
+    form::EncodeUrlEncoded(s.fields, r.body_storage);
+    if (user_ct_index < 0) *auto_content_type = "application/x-www-form-urlencoded";
+  } else {
+    std::string_view boundary = form::BoundaryParam(user_ct);
+    if (!boundary.empty()) {  // the user's own boundary
+      if (form::BoundaryOccurs(s.fields, boundary)) {
+        return std::string(fn) +
+               ": the boundary in params.headers' Content-Type occurs in the "
+               "body; leave the boundary out and stampede picks one";
+      }
+    } else {
+      // A random boundary that occurs in no part (a clash is astronomically rare).
+      for (int attempt = 0;; ++attempt) {
+        s.boundary.clear();
+        form::AppendBoundary(vu.rng()(), vu.rng()(), s.boundary);
+        if (!form::BoundaryOccurs(s.fields, s.boundary)) break;
+        if (attempt == 16) return std::string(fn) + ": could not pick a multipart boundary";
+      }
+      boundary = s.boundary;
+      if (user_ct_index >= 0 && IsMultipartFormData(user_ct)) {
+        r.headers[user_ct_index].second.append("; boundary=");
+        r.headers[user_ct_index].second.append(s.boundary);
+      } else if (user_ct_index < 0) {
+        s.content_type.assign("multipart/form-data; boundary=");
+        s.content_type.append(s.boundary);
+        *auto_content_type = s.content_type;
+      }
+    }
+    form::EncodeMultipart(s.fields, boundary, r.body_storage);
+  }
+  r.body_view = r.body_storage;
+  return {};
+}
+
+// http.file(data [, filename [, content_type]]): k6's FileData, a table
+// {data, filename, content_type} marked by the kFileMeta metatable.
+int HttpFile(lua_State* L) {
+  constexpr const char* kUsage = "http.file(data [, filename [, content_type]]): ";
+  if (lua_type(L, 1) != LUA_TSTRING) {
+    RaiseError(L, std::string(kUsage) + "data must be a string (open(path) returns one), got " +
+                      lua_typename(L, lua_type(L, 1)));
+  }
+  if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TSTRING) {
+    RaiseError(L, std::string(kUsage) + "filename must be a string, got " +
+                      lua_typename(L, lua_type(L, 2)));
+  }
+  if (!lua_isnoneornil(L, 3)) {
+    if (lua_type(L, 3) != LUA_TSTRING) {
+      RaiseError(L, std::string(kUsage) + "content_type must be a string, got " +
+                        lua_typename(L, lua_type(L, 3)));
+    }
+    if (ToView(L, 3).find_first_of("\r\n") != std::string_view::npos) {
+      RaiseError(L, std::string(kUsage) + "content_type must not contain CR or LF");
+    }
+  }
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "data");
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    lua_pushvalue(L, 2);
+  } else {
+    // k6's default filename: the current time in nanoseconds.
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    char buf[24];
+    const int n = std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(ns));
+    lua_pushlstring(L, buf, static_cast<size_t>(n));
+  }
+  lua_setfield(L, -2, "filename");
+  if (lua_type(L, 3) == LUA_TSTRING) {
+    lua_pushvalue(L, 3);
+  } else {
+    lua_pushliteral(L, "application/octet-stream");
+  }
+  lua_setfield(L, -2, "content_type");
+  luaL_newmetatable(L, kFileMeta);  // made once, found afterwards
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
 // Fills `r` from (method, url, body, params). Returns an error message or "".
 std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::string_view fn,
                         std::string_view method, int url_idx, int body_idx, int params_idx) {
@@ -40,26 +311,10 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
   for (char& c : r.method) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
 
   r.body_view = {};
-  bool json_body = false;
   if (body_idx != 0) {
-    switch (lua_type(L, body_idx)) {
-      case LUA_TNIL:
-      case LUA_TNONE:
-        break;
-      case LUA_TSTRING:
-        r.body_view = ToView(L, body_idx);
-        break;
-      case LUA_TTABLE: {
-        nlohmann::json j;
-        if (!LuaToJson(L, body_idx, "body", &j, &error)) return std::string(fn) + ": " + error;
-        r.body_storage = j.dump();
-        r.body_view = r.body_storage;
-        json_body = true;
-        break;
-      }
-      default:
-        return std::string(fn) + ": the body must be a string or a table, got " +
-               lua_typename(L, lua_type(L, body_idx));
+    const int t = lua_type(L, body_idx);
+    if (t != LUA_TNIL && t != LUA_TNONE && t != LUA_TSTRING && t != LUA_TTABLE) {
+      return std::string(fn) + ": the body must be a string or a table, got " + lua_typename(L, t);
     }
   }
 
@@ -71,8 +326,8 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
   r.timeout_ns = 0;
   r.want_body = !rt.options().discard_response_bodies;
   r.response_callback = vu.response_callback();
-  bool user_content_type = false, user_cookie = false, user_traceparent = false,
-       user_baggage = false, user_connection = false;
+  int user_content_type = -1;  // index of the user's Content-Type in r.headers
+  bool user_cookie = false, user_traceparent = false, user_baggage = false, user_connection = false;
   if (params_idx != 0 && !lua_isnoneornil(L, params_idx)) {
     if (!lua_istable(L, params_idx)) {
       return std::string(fn) + ": params must be a table, got " +
@@ -93,7 +348,9 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
         r.headers[nheaders].first.assign(k.data(), k.size());
         r.headers[nheaders].second.assign(v.data(), v.size());
         lua_pop(L, 2);
-        if (k.size() == 12 && strncasecmp(k.data(), "content-type", 12) == 0) user_content_type = true;
+        if (k.size() == 12 && strncasecmp(k.data(), "content-type", 12) == 0) {
+          user_content_type = static_cast<int>(nheaders);
+        }
         if (k.size() == 6 && strncasecmp(k.data(), "cookie", 6) == 0) user_cookie = true;
         if (k.size() == 11 && strncasecmp(k.data(), "traceparent", 11) == 0) user_traceparent = true;
         if (k.size() == 7 && strncasecmp(k.data(), "baggage", 7) == 0) user_baggage = true;
@@ -178,11 +435,19 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
     }
     lua_pop(L, 1);
   }
-  if (json_body && !user_content_type) {
-    if (r.headers.size() <= nheaders) r.headers.emplace_back();
-    r.headers[nheaders].first.assign("Content-Type");
-    r.headers[nheaders].second.assign("application/json");
-    ++nheaders;
+  if (body_idx != 0 && lua_type(L, body_idx) == LUA_TSTRING) {
+    r.body_view = ToView(L, body_idx);
+  } else if (body_idx != 0 && lua_type(L, body_idx) == LUA_TTABLE) {
+    // The body's own Content-Type, when the user set none; else "".
+    std::string_view auto_content_type;
+    error = EncodeTableBody(L, vu, r, fn, body_idx, user_content_type, &auto_content_type);
+    if (!error.empty()) return error;
+    if (!auto_content_type.empty()) {
+      if (r.headers.size() <= nheaders) r.headers.emplace_back();
+      r.headers[nheaders].first.assign("Content-Type");
+      r.headers[nheaders].second.assign(auto_content_type);
+      ++nheaders;
+    }
   }
   if (!user_cookie) {
     if (const std::string* cookie = vu.CookieHeaderFor((*target)->url.host)) {
@@ -422,6 +687,7 @@ int OpenHttpModule(lua_State* L) {
   SetFunction(L, rt, "patch", HttpPatch);
   SetFunction(L, rt, "request", HttpRequest);
   SetFunction(L, rt, "batch", HttpBatch);
+  SetFunction(L, rt, "file", HttpFile);
   AddResponseCallbackFunctions(L, rt);
   return 1;
 }

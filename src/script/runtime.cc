@@ -128,12 +128,17 @@ const Runtime::TargetRef* Runtime::FindTarget(std::string_view url, std::string*
   return &pos->second;
 }
 
-std::string Runtime::ReadFileForOpen(std::string_view path, std::string* error) {
+std::string Runtime::ResolveScriptPath(std::string_view path) const {
   std::string p(path);
   if (!p.empty() && p[0] != '/') {
     size_t slash = options_.script_path.rfind('/');
     if (slash != std::string::npos) p = options_.script_path.substr(0, slash + 1) + p;
   }
+  return p;
+}
+
+std::string Runtime::ReadFileForOpen(std::string_view path, std::string* error) {
+  std::string p = ResolveScriptPath(path);
   auto it = open_cache_.find(p);
   if (it != open_cache_.end()) return it->second;
   std::ifstream in(p, std::ios::binary);

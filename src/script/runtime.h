@@ -28,6 +28,7 @@
 #include "http/response_parser.h"
 #include "loop/event_loop.h"
 #include "otel/trace_context.h"
+#include "script/execution.h"
 #include "script/response_callback.h"
 
 struct lua_State;
@@ -136,10 +137,17 @@ struct RuntimeOptions {
   uint32_t batch_per_host = 6;
   // Custom metrics; empty: ids are the order of creation (0, 1, ...).
   MetricDefiner define_metric;
+  // The run's execution state (stampede.execution), shared by every
+  // runtime of the run; null: the module answers from this runtime alone.
+  std::shared_ptr<Execution> execution;
+  // This runtime's worker index for Execution's counters; -1: the main
+  // thread's runtime (init, setup, teardown), whose VUs are not counted.
+  int worker_index = -1;
 };
 
 // A Lua error at init time (syntax error, runtime error in the top level):
-// one line with file:line. The CLI maps it to exit code 107.
+// one line with file:line. The CLI maps it to exit code 107, or to 108 when
+// the script called execution.test.abort() (Execution::aborted()).
 class ScriptError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -226,6 +234,9 @@ class Runtime {
   // (a VU copies it when created, after init).
   ResponseCallback& init_response_callback() { return init_response_callback_; }
   std::string ReadFileForOpen(std::string_view path, std::string* error);
+  // `path` as open() and stampede.data read it: relative to the script's
+  // directory unless absolute.
+  std::string ResolveScriptPath(std::string_view path) const;
   // Custom metrics created at init, by creation order (a name once).
   struct CustomMetric {
     std::string name;

@@ -115,7 +115,8 @@ TEST_F(RuntimeTest, RequestsChecksGroupsAndSleep) {
                      return r.headers["content-length"] ~= nil and r.headers["Content-Length"] == nil
                    end })
       group("posting", function()
-        local e = http.post(ENV.BASE .. "/echo", { a = 1 }, { name = "echo" })
+        local e = http.post(ENV.BASE .. "/echo", { a = 1 },
+                            { name = "echo", headers = { ["Content-Type"] = "application/json" } })
         local j = e:json()
         check(j, { ["json body sent"] = function(x) return x.body == '{"a":1}' end,
                    ["content type"] = function(x)

@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <algorithm>
+
 extern "C" {
 #include <lauxlib.h>
 #include <lua.h>
@@ -32,7 +34,34 @@ Vu::Vu(Runtime& runtime, uint64_t id, std::string scenario, std::string exec,
       scenario_env_(scenario_env),
       sleep_(std::make_unique<SleepTimer>(*this)),
       rng_(runtime.options().seed * 0x9E3779B97F4A7C15ull + id),
-      response_callback_(runtime.init_response_callback()) {}
+      response_callback_(runtime.init_response_callback()) {
+  if (const auto& ex = runtime.options().execution) scenario_index_ = ex->ScenarioIndex(scenario_);
+}
+
+bool Vu::SetTag(std::string_view key, const std::string* value) {
+  auto it = std::lower_bound(tags_.begin(), tags_.end(), key,
+                             [](const auto& p, std::string_view k) { return p.first < k; });
+  const bool found = it != tags_.end() && it->first == key;
+  if (value == nullptr) {
+    if (found) tags_.erase(it);
+    return true;
+  }
+  if (found) {
+    it->second = *value;
+    return true;
+  }
+  if (tags_.size() >= kMaxVuTags) return false;
+  tags_.insert(it, {std::string(key), *value});
+  return true;
+}
+
+uint64_t Vu::ScenarioIteration() {
+  if (scenario_iteration_ == UINT64_MAX) {
+    const auto& ex = runtime_.options().execution;
+    scenario_iteration_ = ex ? ex->NextScenarioIteration(scenario_index_) : iteration_ - 1;
+  }
+  return scenario_iteration_;
+}
 
 Vu::~Vu() {
   Interrupt();
@@ -72,6 +101,10 @@ void Vu::StartIteration() {
   EnsureCoroutine();
   ++iteration_;
   busy_ = true;
+  scenario_iteration_ = UINT64_MAX;
+  if (const auto& ex = runtime_.options().execution) {
+    ex->IterationStarted(runtime_.options().worker_index, scenario_index_);
+  }
   groups_.clear();
   group_path_.clear();
   cookies_.clear();  // as k6: each iteration starts with an empty cookie jar
@@ -129,11 +162,17 @@ void Vu::ReleasePool() {
 void Vu::Finish(std::string_view error) {
   ReleasePool();  // before the host may start the next iteration
   busy_ = false;
+  if (const auto& ex = runtime_.options().execution) {
+    ex->IterationCompleted(runtime_.options().worker_index);
+  }
   if (ScriptHost* host = runtime_.host()) host->OnIterationEnd(*this, started_ns_, error);
 }
 
 void Vu::Interrupt() {
   if (!busy_) return;
+  if (const auto& ex = runtime_.options().execution) {
+    ex->IterationInterrupted(runtime_.options().worker_index);
+  }
   for (size_t i = 0; i < pending_count_; ++i) {
     Request& r = *requests_[i];
     if (r.in_flight()) runtime_.client().Cancel(r);

@@ -64,7 +64,22 @@ class Vu {
     out.push_back({"group", group_path_});
     out.push_back({"scenario", scenario_});
     for (const auto& [k, v] : scenario_tags()) out.push_back({k, v});
+    for (const auto& [k, v] : tags_) out.push_back({k, v});
   }
+  // execution.vu.tags: tags the script set on this VU (k6's vu.tags), kept
+  // across its iterations and added to every later sample (after the
+  // scenario's, so they win) and span. Sorted by key; at most kMaxVuTags.
+  static constexpr size_t kMaxVuTags = 32;
+  const Runtime::Pairs& tags() const { return tags_; }
+  // Sets (or, with `value` null, removes) a tag; false when the limit is hit.
+  bool SetTag(std::string_view key, const std::string* value);
+  // Index of this VU's scenario in the run's Execution (-1: none, e.g.
+  // setup/teardown).
+  int scenario_index() const { return scenario_index_; }
+  // scenario.iterationInInstance of the running iteration: taken from the
+  // run-wide counter on first use in the iteration (one atomic add), then
+  // stable until the iteration ends.
+  uint64_t ScenarioIteration();
   // The scenario's `env`, which overrides ENV for its VUs (null: none).
   const Runtime::Pairs* scenario_env() const { return scenario_env_; }
   // Starts `n` requests described by the Request slots (filled by the binding)
@@ -152,6 +167,9 @@ class Vu {
   bool trace_kept_ = false;
   std::vector<SpanFrame> span_stack_;
   ResponseCallback response_callback_;
+  Runtime::Pairs tags_;
+  int scenario_index_ = -1;
+  uint64_t scenario_iteration_ = UINT64_MAX;  // unassigned in this iteration
   bool capture_result_ = false;  // setup(): keep the return value as JSON
   nlohmann::json result_;
 

@@ -28,7 +28,7 @@ struct Vu::Request final : public http::Exchange {
   std::string method;
   Runtime::TargetRef target;  // shared with the runtime's cache
   std::string_view body_view;
-  std::string body_storage;                 // a table body, encoded as JSON
+  std::string body_storage;                 // a table body, encoded (JSON or a form)
   std::vector<std::pair<std::string, std::string>> headers;  // the user's (copied)
   std::vector<http::Header> header_views;
   std::string name;                         // params.name; empty: the URL

@@ -11,7 +11,8 @@ local MISUSE = {
   function() http.get(B .. "/echo", "params as a string") end,         -- params not a table
   function() http.get(B .. "/echo", { headers = 5 }) end,              -- headers not a table
   function() http.get(B .. "/echo", { timeout = "soon" }) end,         -- invalid timeout
-  function() local t = {} t.self = t http.post(B .. "/echo", t) end,  -- cycle in a JSON body
+  function() local t = {} t.self = t http.post(B .. "/echo", t, { headers = { ["content-type"] = "application/json" } }) end,  -- cycle in a JSON body
+  function() local t = {} t.self = t http.post(B .. "/echo", t) end,  -- a nested table in a form body
   function() http.batch({ B .. "/echo", 7 }) end,                      -- malformed batch item
   function() check(1, "not a table") end,
   function() group("", function() end) end,
@@ -21,7 +22,7 @@ local MISUSE = {
   function() random_int(1) end,
   function() http.request(nil, B .. "/echo") end,
 }
-local N = 15
+local N = 16
 
 options = { scenarios = { s = { executor = "per-vu-iterations", vus = 1, iterations = N + 1 } } }
 

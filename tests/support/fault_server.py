@@ -33,6 +33,13 @@ Behaviour by request path (the query string carries parameters):
   /echo               200, JSON body describing the request: method, target, path,
                       query, version, headers (list of [name, value] in order),
                       body (utf-8, invalid bytes replaced), body_base64, body_len
+  /form               parses the request body as a form with the standard library
+                      and answers 200 JSON {"content_type", "fields": {name: [values]},
+                      "files": {name: [{"filename", "content_type", "size", "sha256"}]}}:
+                      application/x-www-form-urlencoded with urllib.parse.parse_qs
+                      (keep_blank_values), multipart/form-data with email's BytesParser
+                      (policy HTTP; a part with a filename is a file, its bytes hashed);
+                      any other content type or a malformed body: 400 {"error": why}
   /stats              200, JSON {"requests": {path: count}, "connections": n,
                       "max_in_flight": m} (requests to /stats itself are not counted)
   anything else       404
@@ -240,6 +247,47 @@ def read_request(conn):
                 raise ClientGone("bad content-length")
             req.body = conn.read_exact(n)
     return req
+
+
+def parse_form(req):
+    """The /form endpoint: (status, JSON object) for the body parsed as a form."""
+    ctype = req.header("content-type") or ""
+    out = {"content_type": ctype, "fields": {}, "files": {}}
+    kind = ctype.split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            out["fields"] = urllib.parse.parse_qs(req.body.decode("utf-8", errors="strict"),
+                                                  keep_blank_values=True, strict_parsing=bool(req.body),
+                                                  errors="strict")
+        except (UnicodeDecodeError, ValueError) as e:
+            return 400, {"error": "malformed urlencoded body: %s" % e}
+        return 200, out
+    if kind != "multipart/form-data":
+        return 400, {"error": "unsupported content type %r" % ctype}
+    import email.parser
+    import email.policy
+    import hashlib
+    head = b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n"
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + req.body)
+    if not msg.is_multipart() or msg.defects:
+        return 400, {"error": "malformed multipart body: %s" % (msg.defects or "not multipart")}
+    for part in msg.iter_parts():
+        if part.get_content_disposition() != "form-data" or part.defects:
+            return 400, {"error": "malformed part: %s" % (part.defects or "no form-data disposition")}
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is None:
+            out["fields"].setdefault(name, []).append(data.decode("utf-8", errors="replace"))
+        else:
+            explicit = part.get("content-type") is not None
+            out["files"].setdefault(name, []).append({
+                "filename": filename,
+                "content_type": part.get_content_type() if explicit else None,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            })
+    return 200, out
 
 
 def response_head(code, headers):
@@ -496,6 +544,10 @@ class Server:
         elif p == "/echo":
             body = json.dumps(req.as_json(), sort_keys=True).encode("utf-8") + b"\n"
             send_simple(sock, req, 200, body, ctype="application/json", close=close)
+        elif p == "/form":
+            code, obj = parse_form(req)
+            body = json.dumps(obj, sort_keys=True).encode("utf-8") + b"\n"
+            send_simple(sock, req, code, body, ctype="application/json", close=close)
         elif p == "/stats":
             with self.stats_lock:
                 snap = {"requests": dict(self.counts), "connections": self.connections,
