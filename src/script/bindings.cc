@@ -9,6 +9,7 @@
 
 #include "core/rng.h"
 #include "script/codec_bindings.h"
+#include "script/data_bindings.h"
 #include "script/execution_bindings.h"
 #include "script/json_bindings.h"
 #include "script/lua_util.h"
@@ -286,6 +287,8 @@ void OpenBindings(lua_State* L, Runtime& rt) {
   lua_setfield(L, -2, "stampede.http");
   PushClosure(L, rt, OpenMetricsModule);
   lua_setfield(L, -2, "stampede.metrics");
+  PushClosure(L, rt, OpenDataModule);
+  lua_setfield(L, -2, "stampede.data");
   PushClosure(L, rt, OpenExecutionModule);
   lua_setfield(L, -2, "stampede.execution");
   lua_pushcfunction(L, OpenEncodingModule);
