@@ -14,7 +14,10 @@
 #
 # Env: DURATION (10s; Ns or Nm), RUNS (3), CONNS (50), STAMPEDE (binary path,
 # default build/src/cli/stampede), SCRIPT (a Lua script run with -e URL=...
-# instead of --url, e.g. bench/get_check.lua), NGINX_CPU (0), GEN_CPU (1), KEEP=1 keeps the
+# instead of --url, e.g. bench/get_check.lua), SCRIPT_B (a second script run in
+# each round after SCRIPT, as tool "stampede-b", with the ratio stampede-b /
+# stampede: the cost of what it adds; EXTRA_B: more of its arguments, e.g.
+# "-e DATA=/tmp/users.csv"), NGINX_CPU (0), GEN_CPU (1), KEEP=1 keeps the
 # raw outputs. Bounded: every run is killed after DURATION + 60 s.
 set -euo pipefail
 
@@ -107,6 +110,16 @@ for ((run = 1; run <= RUNS; run++)); do
     --duration "$DURATION" --quiet --summary-export "$json")
   printf 'stampede\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$u" "$s" "$w" "$rc" \
     "$WORK/stampede-$run.out" "$json" >>"$TSV"
+  if [[ -n "${SCRIPT_B:-}" ]]; then
+    echo "run $run/$RUNS: stampede-b ..." >&2
+    json="$WORK/stampede-b-$run.json"
+    # shellcheck disable=SC2086  # EXTRA_B is a list of arguments
+    read -r u s w rc < <(measure "$WORK/stampede-b-$run.out" "$WORK/stampede-b-$run.err" \
+      taskset -c "$GEN_CPU" "$STAMPEDE" run "$SCRIPT_B" -e URL="$URL" ${EXTRA_B:-} --vus "$CONNS" \
+      --threads 1 --duration "$DURATION" --quiet --summary-export "$json")
+    printf 'stampede-b\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$u" "$s" "$w" "$rc" \
+      "$WORK/stampede-b-$run.out" "$json" >>"$TSV"
+  fi
   echo "run $run/$RUNS: wrk ..." >&2
   read -r u s w rc < <(measure "$WORK/wrk-$run.out" "$WORK/wrk-$run.err" \
     taskset -c "$GEN_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$URL")
@@ -119,9 +132,10 @@ cpu_model="$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
 git_rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 python3 - "$TSV" "$DURATION" "$CONNS" "$RUNS" "$nginx_version" "$wrk_version" \
-  "${cpu_model:-unknown}" "$ncpu" "$git_rev" "$(uname -r)" "$load1" "${SCRIPT:-}" <<'PY'
+  "${cpu_model:-unknown}" "$ncpu" "$git_rev" "$(uname -r)" "$load1" "${SCRIPT:-}" \
+  "${SCRIPT_B:-} ${EXTRA_B:-}" <<'PY'
 import json, re, statistics, sys
-tsv, duration, conns, runs, nginx_v, wrk_v, cpu, ncpu, rev, kernel, load1, script = sys.argv[1:]
+tsv, duration, conns, runs, nginx_v, wrk_v, cpu, ncpu, rev, kernel, load1, script, script_b = sys.argv[1:]
 
 def to_ms(v, unit):
     return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
@@ -174,7 +188,7 @@ def parse_stampede(path):
 rows = []
 for line in open(tsv):
     tool, run, u, s, w, rc, out, js = line.rstrip("\n").split("\t")
-    r = parse_stampede(js) if tool == "stampede" else parse_wrk(out)
+    r = parse_stampede(js) if tool.startswith("stampede") else parse_wrk(out)
     r.update(tool=tool, run=int(run), cpu=float(u) + float(s), user=float(u), sys=float(s),
              wall=float(w), rc=int(rc))
     r["per_cpu"] = r["requests"] / r["cpu"] if r.get("requests") and r["cpu"] > 0 else None
@@ -187,6 +201,9 @@ def fmt(v, nd=0):
 
 print("## stampede%s vs wrk: %s, %s connections, %s runs each"
       % (" (script %s)" % script if script else "", duration, conns, runs))
+if any(r["tool"] == "stampede-b" for r in rows):
+    print()
+    print("stampede-b: script %s" % script_b)
 print()
 print("Machine: %s CPUs (%s), kernel %s, load average %s at start; %s "
       "(worker_processes 1, pinned); wrk %s; stampede at %s. Generator pinned to its own "
@@ -205,22 +222,39 @@ def med(tool, key):
     vals = [r[key] for r in rows if r["tool"] == tool and r.get(key) is not None and r["rc"] == 0]
     return statistics.median(vals) if vals else None
 
-summary = {t: {k: med(t, k) for k in ("rps", "per_cpu", "cpu", "p50", "p99")}
-           for t in ("stampede", "wrk")}
+tools = [t for t in ("stampede", "stampede-b", "wrk") if any(r["tool"] == t for r in rows)]
+summary = {t: {k: med(t, k) for k in ("rps", "per_cpu", "cpu", "p50", "p99")} for t in tools}
 
-def ratio(k):
-    a, b = summary["stampede"][k], summary["wrk"][k]
-    return a / b if a is not None and b else None
+def ratio(k, a="stampede", b="wrk"):
+    x, y = summary[a][k], summary[b][k]
+    return x / y if x is not None and y else None
 
 print("| median | req/s | req per CPU-s | CPU s | p50 ms | p99 ms |")
 print("|---|---:|---:|---:|---:|---:|")
-for t in ("stampede", "wrk"):
+for t in tools:
     s = summary[t]
     print("| %s | %s | %s | %s | %s | %s |" % (t, fmt(s["rps"]), fmt(s["per_cpu"]),
           fmt(s["cpu"], 2), fmt(s["p50"], 3), fmt(s["p99"], 3)))
 rr = ["%s" % ("n/a" if ratio(k) is None else "%.2f" % ratio(k))
       for k in ("rps", "per_cpu", "cpu", "p50", "p99")]
 print("| **stampede / wrk** | **%s** | **%s** | %s | %s | %s |" % tuple(rr))
+if "stampede-b" in tools:
+    rr = ["%s" % ("n/a" if ratio(k, "stampede-b", "stampede") is None
+                  else "%.3f" % ratio(k, "stampede-b", "stampede"))
+          for k in ("rps", "per_cpu", "cpu", "p50", "p99")]
+    print("| **stampede-b / stampede** | **%s** | **%s** | %s | %s | %s |" % tuple(rr))
+    # Each round's own ratio (the runs alternate, so drift cancels within a round).
+    per_round = []
+    for run in sorted({r["run"] for r in rows}):
+        a = [r for r in rows if r["run"] == run and r["tool"] == "stampede" and r["rc"] == 0]
+        b = [r for r in rows if r["run"] == run and r["tool"] == "stampede-b" and r["rc"] == 0]
+        if a and b and a[0]["per_cpu"] and b[0]["per_cpu"]:
+            per_round.append(b[0]["per_cpu"] / a[0]["per_cpu"])
+    if per_round:
+        print()
+        print("stampede-b / stampede per CPU-s, by round: %s (median %.3f, range %.3f-%.3f)"
+              % (", ".join("%.3f" % x for x in per_round), statistics.median(per_round),
+                 min(per_round), max(per_round)))
 print()
 bad = [r for r in rows if r["rc"] != 0]
 if bad:

@@ -15,6 +15,8 @@ const api = require('@opentelemetry/api');
 const { DbPool, round3 } = require('./db');
 
 const kMaxBodyBytes = 64 * 1024;
+const kMaxUploadBytes = 1024 * 1024; // POST /account/avatar
+const kPngSignature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const kMaxSessions = 100000;
 const kMaxCarts = 100000;
 const kMaxQuantity = 999;
@@ -99,6 +101,8 @@ class BoundedMap extends Map {
 }
 
 const sessions = new BoundedMap(kMaxSessions); // token -> { username, cart }
+// username -> { logins, avatar: { filename, size, sha256, caption } | null }
+const accounts = new BoundedMap(kMaxSessions);
 const anonymousCarts = new BoundedMap(kMaxCarts); // cart id -> cart
 let nextOrderId = 1000;
 let nextCartId = 1;
@@ -135,14 +139,14 @@ class HttpError extends Error {
   }
 }
 
-function readBody(req) {
+function readBody(req, maxBytes = kMaxBodyBytes) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
     let tooLarge = false;
     req.on('data', (chunk) => {
       size += chunk.length;
-      if (size > kMaxBodyBytes) {
+      if (size > maxBytes) {
         tooLarge = true;
         chunks.length = 0; // keep draining, stop buffering
       } else if (!tooLarge) {
@@ -150,8 +154,8 @@ function readBody(req) {
       }
     });
     req.on('end', () => {
-      if (tooLarge) reject(new HttpError(413, `body larger than ${kMaxBodyBytes} bytes`));
-      else resolve(Buffer.concat(chunks).toString('utf8'));
+      if (tooLarge) reject(new HttpError(413, `body larger than ${maxBytes} bytes`));
+      else resolve(Buffer.concat(chunks));
     });
     req.on('error', reject);
   });
@@ -290,6 +294,7 @@ const handlers = {
         db: db.snapshot(),
         requests: requestCounts,
         sessions: sessions.size,
+        accounts: { users: accounts.size, avatars: [...accounts.values()].filter((a) => a.avatar).length },
         telemetry: { exporting: telemetry.exporting },
       },
     };
@@ -337,7 +342,12 @@ const handlers = {
     const token = require('node:crypto').randomBytes(16).toString('hex');
     await db.query('INSERT', 'sessions', {
       trace: ctx.dbTrace,
-      fn: () => sessions.set(token, { username, cart: newCart() }),
+      fn: () => {
+        sessions.set(token, { username, cart: newCart() });
+        const account = accounts.get(username) || { logins: 0, avatar: null };
+        account.logins++;
+        accounts.set(username, account);
+      },
     });
     return {
       status: 200,
@@ -381,6 +391,52 @@ const handlers = {
     return { status: 200, body: cartJson(session.cart) };
   },
 
+  // multipart/form-data with a PNG in the `avatar` field and an optional
+  // `caption`, parsed by Node's own Fetch API (undici's FormData parser).
+  async uploadAvatar(ctx) {
+    const session = requireSession(ctx.req);
+    const type = (ctx.req.headers['content-type'] || '').toLowerCase();
+    if (!type.startsWith('multipart/form-data')) {
+      throw new HttpError(415, 'send multipart/form-data with an "avatar" file field');
+    }
+    const bytes = await ctx.rawBytes(kMaxUploadBytes);
+    let form;
+    try {
+      form = await new Response(bytes, { headers: { 'content-type': ctx.req.headers['content-type'] } }).formData();
+    } catch (err) {
+      throw new HttpError(400, `malformed multipart body: ${err.message}`);
+    }
+    const file = form.get('avatar');
+    if (file === null || typeof file === 'string') throw new HttpError(400, 'missing file field "avatar"');
+    if (file.type !== 'image/png') throw new HttpError(415, `avatar must be image/png, got ${file.type || 'no type'}`);
+    const data = Buffer.from(await file.arrayBuffer());
+    if (data.length < kPngSignature.length || !data.subarray(0, kPngSignature.length).equals(kPngSignature)) {
+      throw new HttpError(400, 'avatar is not a PNG (bad signature)');
+    }
+    const caption = form.get('caption');
+    const avatar = {
+      filename: file.name,
+      size: data.length,
+      sha256: require('node:crypto').createHash('sha256').update(data).digest('hex'),
+      caption: typeof caption === 'string' ? caption : null,
+    };
+    await db.query('UPDATE', 'users', {
+      trace: ctx.dbTrace,
+      fn: () => {
+        const account = accounts.get(session.username) || { logins: 0, avatar: null };
+        account.avatar = avatar;
+        accounts.set(session.username, account);
+      },
+    });
+    return { status: 200, body: { username: session.username, ...avatar } };
+  },
+
+  async getAccount(ctx) {
+    const session = requireSession(ctx.req);
+    const account = await db.query('SELECT', 'users', { trace: ctx.dbTrace, fn: () => accounts.get(session.username) });
+    return { status: 200, body: { username: session.username, logins: account ? account.logins : 0, avatar: account ? account.avatar : null } };
+  },
+
   async checkoutConfirm(ctx) {
     const session = requireSession(ctx.req);
     await ctx.rawBody(); // accepted and ignored
@@ -409,6 +465,8 @@ const routes = [
   ['GET', '/cart', handlers.getCart],
   ['POST', '/cart/add', handlers.cartAdd],
   ['POST', '/checkout/confirm', handlers.checkoutConfirm],
+  ['GET', '/account', handlers.getAccount],
+  ['POST', '/account/avatar', handlers.uploadAvatar],
 ].map(([method, pattern, handler]) => ({ method, pattern, handler, parts: pattern.split('/') }));
 
 function matchRoute(path) {
@@ -444,7 +502,9 @@ async function handle(req, res) {
     req,
     params: {},
     dbTrace,
-    rawBody: () => (bodyPromise ||= readBody(req)),
+    // The body, read once (the first caller's size limit applies).
+    rawBytes: (maxBytes) => (bodyPromise ||= readBody(req, maxBytes)),
+    rawBody: async () => (await ctx.rawBytes()).toString('utf8'),
   };
   let result;
   try {

@@ -118,6 +118,12 @@ function form(fields) {
   };
 }
 
+// A FormData as the bytes and content type fetch would send.
+async function multipart(fd) {
+  const r = new Request('http://multipart.invalid/', { method: 'POST', body: fd });
+  return { body: Buffer.from(await r.arrayBuffer()), type: r.headers.get('content-type') };
+}
+
 async function login(base, username = 'alice', password = 'secret') {
   const res = await request(base, 'POST', '/authenticate', { json: { username, password } });
   assert.equal(res.status, 200, res.text);
@@ -228,6 +234,55 @@ describe('shop endpoints', () => {
     assert.equal(viaForm.status, 200);
     assert.notEqual(viaForm.json().token, token);
     assert.match(viaForm.headers['set-cookie'][0], /^session=[0-9a-f]{32};/);
+  });
+
+  it('POST /account/avatar takes a multipart PNG; GET /account and /stats show it', async () => {
+    const token = await login(base, 'uploader');
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from([0, 255, 13, 10, 45, 45])]);
+    const fd = new FormData();
+    fd.append('avatar', new Blob([png], { type: 'image/png' }), 'me.png');
+    fd.append('caption', 'hello "world"');
+    const { body, type } = await multipart(fd);
+    const auth = { authorization: `Bearer ${token}` };
+    const res = await request(base, 'POST', '/account/avatar', { body, headers: { 'content-type': type, ...auth } });
+    assert.equal(res.status, 200, res.text);
+    const sha = require('node:crypto').createHash('sha256').update(png).digest('hex');
+    assert.deepEqual(res.json(), { username: 'uploader', filename: 'me.png', size: png.length, sha256: sha, caption: 'hello "world"' });
+    const me = (await request(base, 'GET', '/account', { headers: auth })).json();
+    assert.equal(me.username, 'uploader');
+    assert.equal(me.avatar.sha256, sha);
+    assert.ok(me.logins >= 1);
+    const stats = (await request(base, 'GET', '/stats')).json();
+    assert.ok(stats.accounts.users >= 1 && stats.accounts.avatars >= 1, JSON.stringify(stats.accounts));
+  });
+
+  it('POST /account/avatar refuses what is not a PNG upload', async () => {
+    const token = await login(base, 'refused');
+    const auth = { authorization: `Bearer ${token}` };
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1]);
+    const cases = [];
+    const noFile = new FormData();
+    noFile.append('caption', 'x');
+    cases.push(['no avatar field', 400, await multipart(noFile), auth]);
+    const wrongType = new FormData();
+    wrongType.append('avatar', new Blob([png], { type: 'image/jpeg' }), 'a.jpg');
+    cases.push(['wrong content type', 415, await multipart(wrongType), auth]);
+    const notPng = new FormData();
+    notPng.append('avatar', new Blob([Buffer.from('GIF89a....')], { type: 'image/png' }), 'a.png');
+    cases.push(['not a PNG', 400, await multipart(notPng), auth]);
+    const big = new FormData();
+    big.append('avatar', new Blob([png, Buffer.alloc(1024 * 1024)], { type: 'image/png' }), 'big.png');
+    cases.push(['over 1 MiB', 413, await multipart(big), auth]);
+    cases.push(['not multipart', 415, { body: 'a=1', type: 'application/x-www-form-urlencoded' }, auth]);
+    cases.push(['malformed multipart', 400, { body: '--x\r\nnope', type: 'multipart/form-data; boundary=x' }, auth]);
+    const ok = new FormData();
+    ok.append('avatar', new Blob([png], { type: 'image/png' }), 'a.png');
+    cases.push(['no session', 401, await multipart(ok), {}]);
+    for (const [what, status, { body, type }, headers] of cases) {
+      const res = await request(base, 'POST', '/account/avatar', { body, headers: { 'content-type': type, ...headers } });
+      assert.equal(res.status, status, `${what}: ${res.text}`);
+      assert.equal(typeof res.json().error, 'string', what);
+    }
   });
 
   it('POST /authenticate is 401 on empty credentials, 400 on bad JSON', async () => {
