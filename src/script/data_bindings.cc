@@ -11,6 +11,7 @@
 #include <new>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "core/rng.h"
 #include "script/lua_util.h"
@@ -175,7 +176,10 @@ const char* PushJsonValue(lua_State* L, const char* p, const char* end) {
 // ---- rows ----
 
 // Pushes row `row` (0-based, < rows()) as a fresh table (JSON: any value).
-void PushRow(lua_State* L, const data::Dataset& d, size_t row) {
+// `keys`: the stack index of the handle's environment table, whose slots
+// 1..n hold the header's names as Lua strings (0: make them here). Pushing a
+// cached key skips hashing the name again for every row.
+void PushRow(lua_State* L, const data::Dataset& d, size_t row, int keys = 0) {
   if (d.format() == data::Format::kJson) {
     std::string_view text = d.JsonRow(row);
     PushJsonValue(L, text.data(), text.data() + text.size());
@@ -194,7 +198,11 @@ void PushRow(lua_State* L, const data::Dataset& d, size_t row) {
     lua_createtable(L, 0, static_cast<int>(n));
     for (size_t i = 0; i < n; ++i) {
       std::string_view f = d.Field(row, i);
-      lua_pushlstring(L, header[i].data(), header[i].size());
+      if (keys != 0) {
+        lua_rawgeti(L, keys, static_cast<int>(i + 1));
+      } else {
+        lua_pushlstring(L, header[i].data(), header[i].size());
+      }
       lua_pushlstring(L, f.data(), f.size());
       lua_rawset(L, -3);
     }
@@ -202,12 +210,12 @@ void PushRow(lua_State* L, const data::Dataset& d, size_t row) {
 }
 
 // The dataset `self` of a method call, or a Lua error telling how to call it.
+// The methods carry the datasets' metatable as upvalue 2.
 Handle& SelfOf(lua_State* L, const char* method) {
   void* p = lua_touserdata(L, 1);
   if (p != nullptr && lua_getmetatable(L, 1)) {
-    luaL_getmetatable(L, kDatasetMeta);
-    bool ours = lua_rawequal(L, -1, -2) != 0;
-    lua_pop(L, 2);
+    bool ours = lua_rawequal(L, -1, lua_upvalueindex(2)) != 0;
+    lua_pop(L, 1);
     if (ours) return *static_cast<Handle*>(p);
   }
   RaiseError(
@@ -230,13 +238,26 @@ core::Rng& RngOf(lua_State* L) {
   return init_rng;
 }
 
-// users:perVu(): row ((vu.id - 1) % n) + 1, the same for a VU every time.
+// users:perVu(): row ((vu.id - 1) % n) + 1, the same for a VU every time:
+// built on the VU's first call and kept in the handle's environment (slot
+// 0: vu id → row), so later calls cost two table reads. The table is the
+// VU's own: a change it makes is seen by its later calls only.
 int PerVu(lua_State* L) {
   Handle& h = SelfOf(L, "perVu");
   Vu& vu = lua::RequireVu(L, "perVu()");
   size_t n = RowsOrRaise(L, h, "perVu");
   uint64_t id = vu.id();
-  PushRow(L, *h.data, id == 0 ? 0 : static_cast<size_t>((id - 1) % n));
+  lua_getfenv(L, 1);
+  const int env = lua_gettop(L);
+  lua_rawgeti(L, env, 0);
+  const int cache = lua_gettop(L);
+  const int key = static_cast<int>(id);
+  lua_rawgeti(L, cache, key);
+  if (!lua_isnil(L, -1)) return 1;
+  lua_pop(L, 1);
+  PushRow(L, *h.data, id == 0 ? 0 : static_cast<size_t>((id - 1) % n), env);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, cache, key);
   return 1;
 }
 
@@ -256,7 +277,8 @@ int Unique(lua_State* L) {
     }
     k %= n;
   }
-  PushRow(L, *h.data, static_cast<size_t>(k));
+  lua_getfenv(L, 1);
+  PushRow(L, *h.data, static_cast<size_t>(k), lua_gettop(L));
   return 1;
 }
 
@@ -265,7 +287,8 @@ int Random(lua_State* L) {
   Handle& h = SelfOf(L, "random");
   size_t n = RowsOrRaise(L, h, "random");
   std::uniform_int_distribution<uint64_t> pick(0, n - 1);
-  PushRow(L, *h.data, static_cast<size_t>(pick(RngOf(L))));
+  lua_getfenv(L, 1);
+  PushRow(L, *h.data, static_cast<size_t>(pick(RngOf(L))), lua_gettop(L));
   return 1;
 }
 
@@ -275,7 +298,8 @@ int DatasetIndex(lua_State* L) {
   if (lua_type(L, 2) == LUA_TNUMBER) {
     double i = lua_tonumber(L, 2);
     if (i >= 1 && i <= static_cast<double>(h.data->rows()) && i == std::floor(i)) {
-      PushRow(L, *h.data, static_cast<size_t>(i) - 1);
+      lua_getfenv(L, 1);
+      PushRow(L, *h.data, static_cast<size_t>(i) - 1, lua_gettop(L));
     } else {
       lua_pushnil(L);
     }
@@ -396,6 +420,17 @@ int Load(lua_State* L, data::Format format) {
   new (p) Handle{std::move(ds), wrap};
   luaL_getmetatable(L, kDatasetMeta);
   lua_setmetatable(L, -2);
+  // Its environment: slots 1..n the header's names as Lua strings, slot 0
+  // perVu()'s rows by VU id.
+  const auto& header = static_cast<Handle*>(p)->data->header();
+  lua_createtable(L, static_cast<int>(header.size()), 1);
+  for (size_t i = 0; i < header.size(); ++i) {
+    lua_pushlstring(L, header[i].data(), header[i].size());
+    lua_rawseti(L, -2, static_cast<int>(i + 1));
+  }
+  lua_newtable(L);
+  lua_rawseti(L, -2, 0);
+  lua_setfenv(L, -2);
   return 1;
 }
 
@@ -407,10 +442,16 @@ void InstallDatasetMeta(lua_State* L, Runtime& rt) {
     lua_pop(L, 1);
     return;
   }
-  lua_createtable(L, 0, 3);  // methods
-  lua::SetFunction(L, rt, "perVu", PerVu);
-  lua::SetFunction(L, rt, "unique", Unique);
-  lua::SetFunction(L, rt, "random", Random);
+  const int meta = lua_gettop(L);
+  lua_createtable(L, 0, 3);  // methods: upvalues the runtime and the metatable
+  for (auto [name, fn] : {std::pair<const char*, lua_CFunction>{"perVu", PerVu},
+                          {"unique", Unique},
+                          {"random", Random}}) {
+    lua_pushlightuserdata(L, &rt);
+    lua_pushvalue(L, meta);
+    lua_pushcclosure(L, fn, 2);
+    lua_setfield(L, -2, name);
+  }
   lua_pushcclosure(L, DatasetIndex, 1);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, DatasetNewIndex);

@@ -17,6 +17,11 @@ function default()
   local r = users:random()
   local first = users[1]
   first.username = "changed"  -- a private copy: the shared row stays
+  -- perVu(): the VU's own table, the same one each call (kept across
+  -- iterations); another VU's or users[i] never see its changes.
+  local mine = users:perVu()
+  local seen_before = mine.note
+  mine.note = "vu" .. vu.id
   check(users, {
     ["#users is 4"] = function(t) return #t == 4 and #again == 4 end,
     ["users[1] by header name"] = function(t) return t[1].username == "alice" and t[1].password == "pw,1" end,
@@ -26,6 +31,11 @@ function default()
     ["random row is a row"] = function() return r.username ~= nil and r.password ~= nil end,
     ["no header: a list"] = function() return #plain == 2 and plain[1][1] == "a" and plain[2][2] == "d" end,
     ["shared data is read-only"] = function(t) return not pcall(function() t[1] = {} end) end,
+    ["perVu is the same table each call"] = function() return users:perVu() == u and mine == u end,
+    ["perVu keeps the VU's change"] = function()
+      return (vu.iteration == 0 and seen_before == nil) or seen_before == "vu" .. vu.id
+    end,
+    ["perVu change stays the VU's"] = function(t) return t[(vu.id - 1) % 4 + 1].note == nil end,
     ["tostring"] = function(t) return tostring(t):find("4 rows", 1, true) ~= nil end,
     ["data.csv outside init raises"] = function() return not pcall(data.csv, "users.csv") end,
   })
