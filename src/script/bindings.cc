@@ -20,6 +20,7 @@ namespace {
 
 using lua::PushClosure;
 using lua::RaiseError;
+using lua::RngOf;
 using lua::RequireVu;
 using lua::RuntimeOf;
 using lua::SetFunction;
@@ -31,13 +32,6 @@ int Sleep(lua_State* L) {
     RaiseError(L, "sleep(seconds): seconds must be a non-negative number");
   }
   return vu.SleepAndYield(L, lua_tonumber(L, 1));
-}
-
-core::Rng& RngOf(lua_State* L) {
-  Runtime& rt = RuntimeOf(L);
-  if (Vu* vu = rt.VuFor(L)) return vu->rng();
-  static thread_local core::Rng init_rng(rt.options().seed);
-  return init_rng;
 }
 
 int RandomInt(lua_State* L) {

@@ -21,6 +21,7 @@ namespace stampede::script {
 namespace {
 
 using lua::RaiseError;
+using lua::RngOf;
 using lua::RuntimeOf;
 using lua::ToView;
 
@@ -229,13 +230,6 @@ size_t RowsOrRaise(lua_State* L, const Handle& h, const char* method) {
                       "\" has no rows; add rows to the file");
   }
   return n;
-}
-
-core::Rng& RngOf(lua_State* L) {
-  Runtime& rt = RuntimeOf(L);
-  if (Vu* vu = rt.VuFor(L)) return vu->rng();
-  static thread_local core::Rng init_rng(rt.options().seed);
-  return init_rng;
 }
 
 // users:perVu(): row ((vu.id - 1) % n) + 1, the same for a VU every time:

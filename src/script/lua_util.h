@@ -11,6 +11,8 @@ extern "C" {
 #include <string>
 #include <string_view>
 
+#include "core/rng.h"
+
 #include "script/runtime.h"
 #include "script/vu.h"
 
@@ -40,6 +42,15 @@ inline Vu& RequireVu(lua_State* L, const char* fn) {
                       "exec function), not at init");
   }
   return *vu;
+}
+
+// The running VU's random generator; at init (no VU), one per thread seeded
+// from RuntimeOptions::seed, shared by every API that draws at init.
+inline core::Rng& RngOf(lua_State* L) {
+  Runtime& rt = RuntimeOf(L);
+  if (Vu* vu = rt.VuFor(L)) return vu->rng();
+  static thread_local core::Rng init_rng(rt.options().seed);
+  return init_rng;
 }
 
 inline std::string_view ToView(lua_State* L, int index) {

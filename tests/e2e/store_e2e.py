@@ -157,6 +157,49 @@ def url_run_writes_the_default_store_matching_the_summary(t):
                                                                    max(p95s)))
 
 
+TAGS_SCRIPT = r"""
+local http = require("stampede.http")
+local execution = require("stampede.execution")
+options = { scenarios = { s = { executor = "per-vu-iterations", vus = 2, iterations = 3 } } }
+function default()
+  http.get(ENV.URL .. "?before=" .. execution.vu.iterationInScenario)
+  execution.vu.tags.plan = "pro"
+  http.get(ENV.URL .. "?after=" .. execution.vu.iterationInScenario)
+  if execution.scenario.iterationInTest == 4 then execution.test.abort("seen enough") end
+end
+"""
+
+
+@case
+def vu_tags_reach_spans_and_an_abort_is_stored(t):
+    # execution.vu.tags set in an iteration: the VU's later request spans
+    # (and iteration spans) carry stampede.tag.plan; execution.test.abort()
+    # ends the run with exit 108 and the stored outcome says so.
+    ngx = t.nginx()
+    script = write_script(t, TAGS_SCRIPT, "tags.lua")
+    r = t.run(script, "-e", "URL=" + ngx.url, "--threads", "1", "--out",
+              "sqlite=" + t.path("tags.db"))
+    r.expect_rc(108)
+    con = db(t.path("tags.db"))
+    run = con.execute("SELECT exit_code, outcome, summary FROM run").fetchone()
+    check_eq(run["exit_code"], 108, "run.exit_code")
+    check_eq(run["outcome"], "aborted_by_script", "run.outcome")
+    check_eq(json.loads(run["summary"])["aborted"], {"by": "script", "reason": "seen enough"},
+             "the stored summary's abort")
+    spans = con.execute("SELECT url, attributes FROM span WHERE method IS NOT NULL").fetchall()
+    check(len(spans) >= 2, "request spans kept: %d" % len(spans))
+    for x in spans:
+        attrs = json.loads(x["attributes"])
+        tagged = "stampede.tag.plan" in json.dumps(attrs)
+        # The first request of a VU's first iteration is before the tag.
+        if "?before=0" in x["url"]:
+            check(not tagged, "untagged before the tag was set: " + x["attributes"])
+        else:
+            check(tagged and "pro" in json.dumps(attrs), "tagged after: " + x["attributes"])
+    iters = con.execute("SELECT attributes FROM span WHERE name LIKE 'iteration %'").fetchall()
+    check(iters and all("stampede.tag.plan" in x[0] for x in iters), "iteration spans tagged")
+
+
 @case
 def store_flags_and_bad_paths(t):
     ngx = t.nginx()
