@@ -214,6 +214,13 @@ std::string EncodeTableBody(lua_State* L, Vu& vu, Vu::Request& r, std::string_vi
 
   r.body_storage.clear();
   *auto_content_type = {};
+  if (has_file && user_ct_index >= 0 && !IsMultipartFormData(user_ct)) {
+    // The body must be multipart to carry a file; a server would get it
+    // under the user's type and without its boundary.
+    return std::string(fn) + ": a body with an http.file is sent as multipart/form-data, but " +
+           "params.headers sets Content-Type \"" + std::string(user_ct) +
+           "\"; remove that header (or set multipart/form-data)";
+  }
   if (!has_file && !IsMultipartFormData(user_ct)) {
     form::EncodeUrlEncoded(s.fields, r.body_storage);
     if (user_ct_index < 0) *auto_content_type = "application/x-www-form-urlencoded";

@@ -25,6 +25,11 @@ local MISUSE = {
     "http.post: form field \"l\" item 2 is a table; " .. FIX },
   { "a userdata-like value in a list", function() http.post(B, { l = { "a", coroutine.create(print) } }) end,
     "http.post: form field \"l\" item 2 is a thread; " .. FIX },
+  { "a file under a non-multipart Content-Type", function()
+      http.post(B, { f = http.file("x") }, { headers = { ["Content-Type"] = "text/plain" } })
+    end,
+    "http.post: a body with an http.file is sent as multipart/form-data, but params.headers sets " ..
+      "Content-Type \"text/plain\"; remove that header (or set multipart/form-data)" },
   { "the user's boundary occurs in the body", function()
       http.post(B, { a = "--b" }, { headers = { ["Content-Type"] = "multipart/form-data; boundary=b" } })
     end,
