@@ -17,12 +17,15 @@ extern char** environ;
 #include "otel/otlp_config.h"
 #include "otel/trace_context.h"
 #include "engine/runner.h"
+#include "http/server.h"
 #include "http/url.h"
 
 namespace stampede::cli {
 namespace {
 
 using core::ConfigError;
+
+constexpr const char* kDefaultUiAddress = "127.0.0.1:5665";
 
 std::string Quote(const std::string& s) { return core::QuoteInput(s); }
 
@@ -112,7 +115,7 @@ std::string RedactedCommandLine(int argc, const char* const* argv) {
       value = arg.substr(eq + 1);
     } else if (flag.empty()) {
       if (arg == "-H" || arg == "--header" || arg == "-e" || arg == "--env" || arg == "--url" ||
-          arg == "--collect-forward") {
+          arg == "--collect-forward" || arg == "--ui-token") {
         pending = argv[i];
       }
       flag = {};
@@ -128,6 +131,8 @@ std::string RedactedCommandLine(int argc, const char* const* argv) {
       if (eq != std::string::npos && NamesSecret(value.substr(0, eq))) {
         shown = value.substr(0, eq) + "=<redacted>";
       }
+    } else if (flag == "--ui-token") {
+      shown = "<redacted>";
     } else if (flag == "--url" || flag == "--collect-forward") {
       try {
         shown = http::ParseUrl(value, flag).Redacted();
@@ -265,10 +270,32 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   run->add_option("--trace-root", f.trace_root,
                   "iteration: a script iteration is one trace; request: every request its own")
       ->capture_default_str();
+  run->add_option("--ui", f.ui,
+                  "Serve a live dashboard while the run lasts (--ui [HOST:PORT]; default "
+                  "127.0.0.1:5665, port 0 picks one)")
+      ->expected(0, 1)
+      ->default_str(kDefaultUiAddress);
+  run->add_option("--ui-token", f.ui_token,
+                  "The dashboard's control token (default: random, required off loopback; "
+                  "given, it is required everywhere)");
+  run->add_option("--ui-linger", f.ui_linger,
+                  "Keep the dashboard up this long after the run ends (Ctrl-C ends it)");
+  run->add_flag("--ui-open", f.ui_open,
+                "Open the dashboard in a browser (xdg-open) when a display is available");
   return run;
 }
 
-engine::RunConfig BuildRunConfig(const RunFlags& f) {
+engine::RunConfig BuildRunConfig(const RunFlags& given) {
+  RunFlags f = given;
+  // `--ui test.lua`: an optional value swallowed the script.
+  if (!f.ui.empty() && f.script.empty() && f.url.empty()) {
+    try {
+      http::ParseListenAddress(f.ui, "--ui");
+    } catch (const ConfigError&) {
+      f.script = f.ui;
+      f.ui = kDefaultUiAddress;
+    }
+  }
   engine::RunConfig c;
   if (f.script.empty() == f.url.empty()) {
     throw ConfigError(f.script.empty()
@@ -498,6 +525,25 @@ engine::RunConfig BuildRunConfig(const RunFlags& f) {
     c.batch_per_host = batch_limit(f.batch_per_host, "--batch-per-host");
     c.batch_per_host_flag = true;
   }
+  if (!f.ui.empty()) {
+    http::ParseListenAddress(f.ui, "--ui");  // a bad address: one line, exit 104
+    c.ui_address = f.ui;
+  } else if (!f.ui_token.empty() || !f.ui_linger.empty() || f.ui_open) {
+    throw ConfigError("--ui-token, --ui-linger and --ui-open need --ui");
+  }
+  c.ui_token = f.ui_token;
+  for (char ch : c.ui_token) {
+    if (ch <= ' ' || ch > '~') {
+      throw ConfigError("invalid --ui-token: use printable ASCII without spaces");
+    }
+  }
+  if (!f.ui_linger.empty()) {
+    c.ui_linger_ns = core::ParseDuration(f.ui_linger, "--ui-linger").count();
+    if (c.ui_linger_ns < 0 || c.ui_linger_ns > 24 * 3600 * core::kNsPerSec) {
+      throw ConfigError("invalid --ui-linger " + Quote(f.ui_linger) + ": give a duration up to 24h");
+    }
+  }
+  c.ui_open = f.ui_open;
   c.quiet = f.quiet;
   c.summary_export = f.summary_export;
   return c;

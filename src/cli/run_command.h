@@ -60,6 +60,11 @@ struct RunFlags {
   std::string collect_grpc;                // --collect-grpc[=ADDR]: "" off
   std::string collect_linger = "5s";       // --collect-linger
   std::string collect_forward;             // --collect-forward URL
+  // The live dashboard.
+  std::string ui;                          // --ui [ADDR]: "" off
+  std::string ui_token;                    // --ui-token TOKEN
+  std::string ui_linger;                   // --ui-linger DURATION
+  bool ui_open = false;                    // --ui-open
   std::string command_line;                // argv, for the run store (set by main)
 };
 

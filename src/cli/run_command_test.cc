@@ -265,3 +265,51 @@ TEST(RunCommandTest, CommandLineIsQuotedAndRedacted) {
 
 }  // namespace
 }  // namespace stampede::cli
+
+namespace stampede::cli {
+namespace {
+
+TEST(RunCommandParseTest, UiFlags) {
+  RunFlags f = Parse({"--ui", "127.0.0.1:0", "test.lua"});
+  EXPECT_EQ(f.ui, "127.0.0.1:0");
+  EXPECT_EQ(f.script, "test.lua");
+  RunFlags g = Parse({"test.lua", "--ui"});
+  EXPECT_EQ(g.ui, "127.0.0.1:5665");
+  EXPECT_TRUE(Parse({"test.lua"}).ui.empty());
+
+  RunFlags h = Flags();
+  h.ui = "127.0.0.1:0";
+  h.ui_token = "t0k";
+  h.ui_linger = "60s";
+  h.ui_open = true;
+  engine::RunConfig c = BuildRunConfig(h);
+  EXPECT_EQ(c.ui_address, "127.0.0.1:0");
+  EXPECT_EQ(c.ui_token, "t0k");
+  EXPECT_EQ(c.ui_linger_ns, 60'000'000'000);
+  EXPECT_TRUE(c.ui_open);
+  EXPECT_TRUE(BuildRunConfig(Flags()).ui_address.empty());
+
+  RunFlags bad = Flags();
+  bad.ui = "127.0.0.1:99999";
+  ExpectConfigError(bad, "--ui");
+  bad = Flags();
+  bad.ui_linger = "60s";
+  ExpectConfigError(bad, "--ui");
+  bad = Flags();
+  bad.ui = "127.0.0.1:0";
+  bad.ui_linger = "soon";
+  ExpectConfigError(bad, "--ui-linger");
+  bad = Flags();
+  bad.ui = "127.0.0.1:0";
+  bad.ui_token = "has space";
+  ExpectConfigError(bad, "--ui-token");
+
+  const char* argv[] = {"stampede", "run", "--ui", "--ui-token", "sekr3t", "--ui-token=other1",
+                        "t.lua"};
+  std::string line = RedactedCommandLine(static_cast<int>(std::size(argv)), argv);
+  EXPECT_EQ(line.find("sekr3t"), std::string::npos) << line;
+  EXPECT_EQ(line.find("other1"), std::string::npos) << line;
+}
+
+}  // namespace
+}  // namespace stampede::cli

@@ -100,6 +100,14 @@ struct RunConfig {
   int64_t collect_linger_ns = 5'000'000'000;
   std::string collect_forward;
 
+  // The live dashboard (--ui): where it listens ("" off), its control token
+  // ("" random; given explicitly, it is required even on loopback), how long
+  // it stays up after the run (Ctrl-C ends it), and whether to open a browser.
+  std::string ui_address;
+  std::string ui_token;
+  int64_t ui_linger_ns = 0;
+  bool ui_open = false;
+
   // Output.
   bool quiet = false;
   std::string summary_export;  // k6-shaped JSON file, empty: none

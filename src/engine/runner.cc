@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "engine/client_stack.h"
 #include "engine/custom_metrics.h"
+#include "engine/dashboard_wiring.h"
 #include "engine/request_recorder.h"
 #include "otel/otlp_grpc_exporter.h"
 #include "otel/otlp_http_exporter.h"
@@ -247,6 +248,10 @@ RunOutcome Runner::Execute() {
   core::WallAnchor anchor(clock);
   recording_ = std::make_unique<RunRecording>(config_, script_options_, thresholds_,
                                               anchor.ToUnixNs(clock.NowNs()));
+  if (!config_.ui_address.empty()) {
+    dashboard_ = std::make_unique<DashboardWiring>(config_, script_mode ? &plan_ : nullptr,
+                                                   thresholds_, anchor.ToUnixNs(clock.NowNs()));
+  }
 
   if (script_mode) {
     try {
@@ -308,6 +313,7 @@ RunOutcome Runner::Execute() {
   // Metric outputs (and the run store) read the one result model: the main
   // thread publishes a cumulative Snapshot every second to them.
   const bool metric_outputs = WantsMetricOutputs(config_) || recording_->storing();
+  const bool live = metric_outputs || dashboard_;  // the dashboard reads the same snapshots
   std::unique_ptr<MetricOutputs> outputs;
   if (metric_outputs) {
     outputs = std::make_unique<MetricOutputs>(config_, registry_, anchor.ToUnixNs(start_ns));
@@ -407,6 +413,7 @@ RunOutcome Runner::Execute() {
   int64_t next_thresholds = start_ns + threshold_every;
   int64_t next_sample = start_ns + 100'000'000;
   int signals_seen = 0;
+  bool paused_seen = false;
   auto all_done = [&] {
     for (auto& w : workers) {
       if (!w->progress().done.load(std::memory_order_acquire)) return false;
@@ -416,7 +423,7 @@ RunOutcome Runner::Execute() {
   while (!all_done()) {
     int64_t now = clock.NowNs();
     int64_t next = std::min({next_progress, next_thresholds, next_sample,
-                             metric_outputs ? next_live : INT64_MAX});
+                             live ? next_live : INT64_MAX});
     int64_t wait = std::min<int64_t>(200'000'000, std::max<int64_t>(1, next - now));
     if (int sig = signals.Wait(wait); sig != 0) {
       ++signals_seen;
@@ -425,6 +432,10 @@ RunOutcome Runner::Execute() {
       core::Warn("{}: {}", sig == SIGINT ? "interrupted" : "terminated",
                  hard ? "stopping now" : "stopping gracefully (again to stop now)");
       for (auto& w : workers) w->RequestStop(hard);
+    }
+    if (dashboard_ && dashboard_->TakeStop()) {
+      core::Warn("stop requested from the dashboard: stopping gracefully");
+      for (auto& w : workers) w->RequestStop(false);
     }
     now = clock.NowNs();
     if (now >= next_sample) {
@@ -435,15 +446,20 @@ RunOutcome Runner::Execute() {
     // past would turn the wait above into a busy loop).
     bool threshold_tick = now >= next_thresholds;
     if (threshold_tick) next_thresholds += threshold_every;
-    const bool live_tick = metric_outputs && now >= next_live;
+    const bool live_tick = live && now >= next_live;
     if (live_tick) {
       while (next_live <= now) next_live += live_every;
     }
-    if (live_tick && pipeline) outputs->AddSpanCounters(pipeline->stats());
+    if (live_tick && pipeline && outputs) outputs->AddSpanCounters(pipeline->stats());
     std::optional<metrics::Snapshot> whole_now;
     int64_t data_ns = now;
     if (live_tick || (threshold_tick && !thresholds_.empty())) {
       whole_now = whole_so_far(now, &data_ns);
+    }
+    // The dashboard paused or resumed the test: workers re-read it now.
+    if (const bool paused = config_.execution->paused(); paused != paused_seen) {
+      paused_seen = paused;
+      for (auto& w : workers) w->Wake();
     }
     if (!out.aborted_by_script && config_.execution->aborted()) {
       out.aborted_by_script = true;
@@ -463,7 +479,11 @@ RunOutcome Runner::Execute() {
       // the requests made up to its time.
       auto shared = std::make_shared<const metrics::Snapshot>(std::move(*whole_now));
       recording_->AddSnapshot(shared, anchor.ToUnixNs(data_ns));
-      outputs->Publish(std::move(shared), anchor.ToUnixNs(data_ns));
+      if (dashboard_) {
+        dashboard_->Publish(shared, anchor.ToUnixNs(data_ns), data_ns - start_ns, thresholds_,
+                            pipeline ? std::optional(pipeline->stats()) : std::nullopt);
+      }
+      if (outputs) outputs->Publish(std::move(shared), anchor.ToUnixNs(data_ns));
     }
     if (now >= next_progress) {
       if (!config_.quiet) {
@@ -493,6 +513,7 @@ RunOutcome Runner::Execute() {
   if (tty && !config_.quiet) std::fprintf(stderr, "\r\033[K");
   sample_vus();
   for (auto& w : workers) w->Join();
+  if (dashboard_) dashboard_->MarkEnded();
   out.elapsed_ns = clock.NowNs() - start_ns;
   if (config_.execution->aborted()) {
     out.abort_reason = config_.execution->abort_reason();
@@ -543,6 +564,10 @@ RunOutcome Runner::Execute() {
   out.snapshot.set_elapsed_ns(out.elapsed_ns);
   thresholds_.Evaluate(out.snapshot, out.elapsed_ns, metrics::ThresholdSet::Phase::kEndOfTest);
   out.thresholds = thresholds_;
+  if (dashboard_) {
+    dashboard_->Publish(std::make_shared<const metrics::Snapshot>(out.snapshot), out.end_unix_ns,
+                        out.elapsed_ns, thresholds_, out.spans);
+  }
 
   // The final values go to every metric output: the last OTLP export (also
   // after Ctrl-C), and /metrics for the scrapes while lingering.
@@ -717,6 +742,11 @@ int Runner::Run() {
   if (out.aborted_by_script) {
     std::fprintf(stdout, "\n   test aborted by the script: %s\n", out.abort_reason.c_str());
   }
+  if (dashboard_) {
+    if (std::string steering = dashboard_->SteeringSummary(); !steering.empty()) {
+      std::fprintf(stdout, "\n%s", steering.c_str());
+    }
+  }
   std::vector<std::string> failed = out.thresholds.FailedMetrics();
   if (!failed.empty()) {
     std::string names;
@@ -766,6 +796,11 @@ int Runner::Run() {
                        {"bad_requests", r.bad_requests}};
     }
     if (recording_->storing()) j["store"] = recording_->store_path();
+    if (dashboard_) {
+      j["steering"] = dashboard_->Steering();
+      j["dashboard"] = {{"clients", dashboard_->clients()},
+                        {"dropped", dashboard_->clients_dropped()}};
+    }
   }
   if (!config_.summary_export.empty()) {
     std::ofstream f(config_.summary_export);
@@ -800,6 +835,17 @@ int Runner::Run() {
     end.outcome = outcome;
     end.summary_json = j.dump();
     std::fputs(recording_->Finish(end, out.received.has_value()).c_str(), stdout);
+    std::fflush(stdout);
+  }
+  if (dashboard_) {
+    // Serves the end (and the run's ticks) for --ui-linger; Ctrl-C ends it
+    // without changing the exit code.
+    SignalBlock signals;
+    dashboard_->End(dashboard_->stopped() && exit_code == 0 ? "stopped" : outcome, exit_code,
+                    [&](int64_t ns) { return signals.Wait(ns) != 0; });
+    std::fprintf(stdout, "\n   dashboard: %llu clients, %llu dropped\n",
+                 static_cast<unsigned long long>(dashboard_->clients()),
+                 static_cast<unsigned long long>(dashboard_->clients_dropped()));
     std::fflush(stdout);
   }
   return exit_code;

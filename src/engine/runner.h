@@ -29,6 +29,8 @@
 
 namespace stampede::engine {
 
+class DashboardWiring;
+
 struct RunOutcome {
   metrics::Snapshot snapshot;
   metrics::ThresholdSet thresholds;
@@ -91,6 +93,7 @@ class Runner {
   // test.options: script_options_ with the plan's scenarios, as k6 consolidates.
   nlohmann::json ConsolidatedOptions() const;
   std::unique_ptr<RunRecording> recording_;  // Execute() opens it, Run() finishes it
+  std::unique_ptr<DashboardWiring> dashboard_;  // --ui: Execute() starts it, Run() ends it
 };
 
 }  // namespace stampede::engine

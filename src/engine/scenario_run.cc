@@ -50,6 +50,10 @@ void ScenarioRun::StartNext(Slot& s) {
     CheckDone();
     return;
   }
+  if (host_.paused()) {
+    held_.push_back(&s);  // capacity: one per slot at most, reserved in NewSlot
+    return;
+  }
   switch (sc_.type) {
     case ExecutorType::kSharedIterations:
       if (remaining_ == 0) {
@@ -85,6 +89,18 @@ void ScenarioRun::IterationEnded(Slot& s) {
   Post(s);  // deferred: an iteration that never blocks cannot recurse
 }
 
+void ScenarioRun::Resume() {
+  if (state_ != State::kRunning) {
+    held_.clear();
+    return;
+  }
+  for (Slot* s : held_) {
+    if (s->active && !s->vu.busy()) Post(*s);
+  }
+  held_.clear();
+  CheckDone();
+}
+
 void ScenarioRun::RampDownExpired(Slot& s) {
   if (!s.active && s.vu.busy()) {
     host_.BeforeInterrupt(s);
@@ -115,6 +131,7 @@ void ScenarioRun::Post(Slot& s) {
 Slot& ScenarioRun::NewSlot() {
   script::Vu& vu = host_.NewVu(sc_);
   slots_.push_back(std::make_unique<Slot>(*this, vu));
+  held_.reserve(slots_.size());
   return *slots_.back();
 }
 
@@ -218,6 +235,7 @@ void ScenarioRun::OnArrival() {
     int64_t due = t0_ + arrivals_->ArrivalNs(next_arrival_);
     if (due > now) break;
     ++next_arrival_;
+    if (host_.paused()) continue;  // paused: this start is skipped, not dropped
     Slot* s = nullptr;
     if (!idle_.empty()) {
       s = idle_.back();

@@ -66,6 +66,9 @@ class ScenarioHost {
   virtual void ScenarioDone() = 0;
   // The VU of `slot` is about to be interrupted (its pending span is flushed).
   virtual void BeforeInterrupt(Slot& slot) = 0;
+  // The dashboard paused the test (script::Execution::paused()): start no
+  // new iteration until Resume().
+  virtual bool paused() const { return false; }
 };
 
 class ScenarioRun {
@@ -90,6 +93,9 @@ class ScenarioRun {
   // gracefully (in-flight iterations get gracefulStop), or at once.
   void BeginGracefulStop();
   void HardStop();
+  // The test was resumed after a pause: the VUs held meanwhile start their
+  // next iteration (arrival-rate starts due during the pause were skipped).
+  void Resume();
 
   // Called by a Slot: start its next iteration (a deferred task), its
   // iteration ended (from ScriptHost::OnIterationEnd), its ramp-down grace ran out.
@@ -137,6 +143,7 @@ class ScenarioRun {
   uint64_t remaining_ = 0;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> idle_;  // arrival-rate: VUs free for the next arrival
+  std::vector<Slot*> held_;  // VUs whose next iteration waits for Resume()
   std::unique_ptr<RampingVusSchedule> ramp_;
   std::unique_ptr<ArrivalSchedule> arrivals_;
   uint64_t next_arrival_ = 0;

@@ -82,6 +82,11 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
       // execution.test.abort() in any worker: stop at once, as k6 does (the
       // main thread also tells every worker; this saves the wait for it).
       if (execution_ != nullptr && execution_->aborted()) request = 2;
+      // Resumed after a pause (the runner wakes the loop): held VUs go on.
+      if (was_paused_ && !paused()) {
+        for (auto& r : runs_) r->Resume();
+      }
+      was_paused_ = paused();
       if (request > stop_level_) {
         UpdateVuCounts();
         stop_level_ = request;
@@ -298,6 +303,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
   loop::EventLoop& loop() override { return loop_; }
   void ScenarioDone() override { CheckFinished(); }
   void BeforeInterrupt(Slot& slot) override { FlushPendingSpan(slot); }
+  bool paused() const override { return execution_ != nullptr && execution_->paused(); }
   script::Vu& NewVu(const Scenario& sc) override {
     uint64_t id = next_local_vu_++ * static_cast<uint64_t>(w_.workers_) +
                   static_cast<uint64_t>(w_.index_) + 1;
@@ -404,6 +410,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
   uint64_t next_local_vu_ = 0;
   script::Execution* execution_ = nullptr;
   int stop_level_ = 0;
+  bool was_paused_ = false;
   bool finished_ = false;
 };
 
@@ -439,6 +446,10 @@ void ScriptWorker::Start() {
 void ScriptWorker::Join() {
   if (thread_.joinable()) thread_.join();
   impl_.reset();
+}
+
+void ScriptWorker::Wake() {
+  if (impl_) impl_->Wake();
 }
 
 void ScriptWorker::RequestStop(bool hard) {

@@ -31,6 +31,7 @@ class ScriptWorker final : public WorkerBase {
   void Start() override;  // runs the script's init here: may throw
   void Join() override;
   void RequestStop(bool hard) override;
+  void Wake() override;
 
  private:
   class Impl;

@@ -106,6 +106,9 @@ class Worker::Impl {
       vu.head = request_.head_request();
     }
     remaining_ = w.iterations_;
+    execution_ = w.config_.execution.get();
+    held_.reserve(vus_.size());
+    resuming_.reserve(vus_.size());
   }
 
   void Run() {
@@ -120,6 +123,12 @@ class Worker::Impl {
       loop_.RunOnce();
       int request = w_.stop_request_.load(std::memory_order_acquire);
       if (request != 0 && request > stop_level_) BeginStop(request == 2);
+      if (!held_.empty() && !execution_->paused()) {  // resumed (the runner wakes us)
+        resuming_.swap(held_);
+        for (UrlVu* vu : resuming_) StartIteration(*vu);
+        resuming_.clear();
+        w_.progress_.active_vus.store(active_, std::memory_order_relaxed);
+      }
       if (stop_level_ > 0 && active_ == 0) finished_ = true;
     }
     loop_.Cancel(publish_tick_);
@@ -135,6 +144,11 @@ class Worker::Impl {
   void Wake() { loop_.Wake(); }
 
  private:
+  // The dashboard's pause: VUs whose next request waits for the resume.
+  script::Execution* execution_ = nullptr;
+  std::vector<UrlVu*> held_;
+  std::vector<UrlVu*> resuming_;
+
   // The user's headers, plus the trace context headers unless the user set
   // them (theirs win). The traceparent value is a placeholder of the final
   // length, rewritten per request.
@@ -173,6 +187,10 @@ class Worker::Impl {
 
   void StartIteration(UrlVu& vu) {
     if (stop_level_ > 0) return;
+    if (execution_ != nullptr && execution_->paused()) {
+      held_.push_back(&vu);  // reserved: one per VU
+      return;
+    }
     if (w_.iterations_ != 0) {
       if (remaining_ == 0) {
         BeginStop(false);
@@ -310,6 +328,10 @@ void Worker::ThreadMain() {
 void Worker::Join() {
   if (thread_.joinable()) thread_.join();
   impl_.reset();
+}
+
+void Worker::Wake() {
+  if (impl_) impl_->Wake();
 }
 
 void Worker::RequestStop(bool hard) {

@@ -37,6 +37,7 @@ class Worker final : public WorkerBase {
   // Thread-safe. Graceful: no new requests; in-flight ones get the configured
   // graceful stop. Hard: in-flight requests are abandoned at once.
   void RequestStop(bool hard) override;
+  void Wake() override;
 
  private:
   class Impl;

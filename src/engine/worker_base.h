@@ -52,6 +52,9 @@ class WorkerBase {
   // Thread-safe. Graceful: no new iterations; in-flight ones get their
   // graceful stop. Hard: abandon in-flight work at once.
   virtual void RequestStop(bool hard) = 0;
+  // Thread-safe: wakes the worker's loop to re-read shared state (the
+  // dashboard's pause/resume).
+  virtual void Wake() {}
 
   const WorkerProgress& progress() const { return progress_; }
   ShardPublisher& publisher() { return publisher_; }

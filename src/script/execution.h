@@ -104,6 +104,14 @@ class Execution {
   // k6's scenario.progress in [0, 1] at monotonic `now_ns`.
   double Progress(int scenario, int64_t now_ns) const;
 
+  // ---- pause (the dashboard's steering) ----
+  // While paused, executors start no new iteration (running ones finish;
+  // arrival-rate starts due meanwhile are skipped, not dropped); the
+  // schedule's clock keeps running. Any thread; workers read it each loop
+  // turn and on every iteration start.
+  void SetPaused(bool paused) { paused_.store(paused, std::memory_order_release); }
+  bool paused() const { return paused_.load(std::memory_order_acquire); }
+
   // ---- test.abort ----
   // Records the first abort request (later ones are ignored) and returns
   // whether this one was the first.
@@ -139,6 +147,7 @@ class Execution {
   std::atomic<int64_t> start_ns_{0};
   int64_t start_unix_ns_ = 0;
   std::atomic<bool> aborted_{false};
+  std::atomic<bool> paused_{false};
   mutable std::mutex abort_mu_;
   std::string abort_reason_;
 };

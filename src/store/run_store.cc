@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/thread_name.h"
+#include "metrics/series_delta.h"
 #include "store/hist_blob.h"
 #include "store/schema.h"
 #include "store/span_budget.h"
@@ -54,52 +55,14 @@ std::string_view ContainsName(ValueType v) {
 }
 
 // The change of one series (or a rollup of several) during one second.
-struct Delta {
-  MetricType type = MetricType::kCounter;
-  uint64_t samples = 0;
-  double count = 0;  // counter
-  double value = 0;  // gauge: current value
-  bool has_value = false;
-  uint64_t passes = 0, fails = 0;    // rate
-  std::optional<ExpHistogram> hist;  // trend
-
-  void Merge(const Delta& o) {
-    samples += o.samples;
-    count += o.count;
-    if (o.has_value) {
-      value = has_value ? std::max(value, o.value) : o.value;
-      has_value = true;
-    }
-    passes += o.passes;
-    fails += o.fails;
-    if (o.hist && o.hist->count() > 0) {
-      if (hist) {
-        hist->Merge(*o.hist);
-      } else {
-        hist = o.hist;
-      }
-    }
-  }
-};
-
-std::string SeriesKey(std::string_view metric, std::span<const metrics::TagPair> tags) {
-  std::string key(metric);
-  for (const auto& t : tags) {
-    key += '\x1f';
-    key += t.key;
-    key += '\x1e';
-    key += t.value;
-  }
-  return key;
-}
+using Delta = metrics::SeriesDelta;
+using metrics::SeriesKey;
 
 std::string TagsJson(std::span<const metrics::TagPair> tags) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& t : tags) j[t.key] = t.value;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
-
-uint64_t Sub(uint64_t a, uint64_t b) { return a >= b ? a - b : a; }
 
 struct FinishData {
   std::shared_ptr<const Snapshot> snapshot;
@@ -579,39 +542,9 @@ void RunStore::Impl::WriteSecond(const Snapshot& cur, int64_t data_unix_ns, bool
     const SeriesValue* p = nullptr;
     if (auto it = prev_index_.find(key); it != prev_index_.end()) p = it->second;
     index.emplace(std::move(key), &s.value);
-    const SeriesValue& v = s.value;
-    Delta d;
-    d.type = def.type;
-    const bool reset = p != nullptr && v.samples < p->samples;  // not cumulative: start over
-    if (reset) p = nullptr;
-    d.samples = p ? v.samples - p->samples : v.samples;
-    switch (def.type) {
-      case MetricType::kCounter:
-        d.count = p ? v.count - p->count : v.count;
-        break;
-      case MetricType::kGauge:
-        d.value = v.value;
-        d.has_value = true;
-        break;
-      case MetricType::kRate:
-        d.passes = p ? Sub(v.passes, p->passes) : v.passes;
-        d.fails = p ? Sub(v.fails, p->fails) : v.fails;
-        break;
-      case MetricType::kTrend:
-        if (v.trend) {
-          if (p && p->trend) {
-            d.hist = ExpHistogram::Difference(*v.trend, *p->trend);
-            if (!d.hist) {
-              Check(SQLITE_MISUSE, "histogram difference (not cumulative)");
-              d.hist = *v.trend;
-            }
-          } else {
-            d.hist = *v.trend;
-          }
-          d.samples = d.hist->count();
-        }
-        break;
-    }
+    bool not_cumulative = false;
+    Delta d = metrics::DeltaOf(def.type, s.value, p, &not_cumulative);
+    if (not_cumulative) Check(SQLITE_MISUSE, "histogram difference (not cumulative)");
     if (d.samples > 0 && def.type != MetricType::kGauge) any_samples = true;
     MetricAcc& a = acc[s.metric];
     a.any = true;
