@@ -64,26 +64,8 @@ function parseArgs(argv) {
   return a;
 }
 
-function loadPlaywright() {
-  const dir = path.join(SUPPORT, 'node_modules', 'playwright-core');
-  if (!fs.existsSync(dir)) {
-    execFileSync('npm', ['ci', '--prefix', SUPPORT, '--no-audit', '--no-fund'], {stdio: 'inherit'});
-  }
-  return require(dir);
-}
-
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail) {
-  if (ok) {
-    passed++;
-    console.log('ok   - ' + name);
-  } else {
-    failed++;
-    console.log('FAIL - ' + name + (detail !== undefined ? ': ' + detail : ''));
-  }
-  return !!ok;
-}
+const {loadPlaywright, checks} = require(path.join(SUPPORT, 'browser_harness.js'));
+const check = checks.check;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -509,19 +491,19 @@ async function main() {
   } finally {
     await browser.close().catch(() => {});
     const s = children.find((c) => c.name === 'stampede');
-    if (s && failed) {
+    if (s && checks.failed) {
       fs.writeFileSync(path.join(args.outDir, 'stampede.stdout'), s.stdout);
       fs.writeFileSync(path.join(args.outDir, 'stampede.stderr'), s.stderr);
     }
     await stopAll();
   }
-  console.log(passed + ' passed, ' + failed + ' failed');
-  process.exit(failed ? 1 : 0);
+  console.log(checks.passed + ' passed, ' + checks.failed + ' failed');
+  process.exit(checks.failed ? 1 : 0);
 }
 
 main().catch(async (e) => {
   console.log('FAIL - ' + (e && e.stack || e));
-  console.log(passed + ' passed, ' + (failed + 1) + ' failed');
+  console.log(checks.passed + ' passed, ' + (checks.failed + 1) + ' failed');
   await stopAll();
   process.exit(1);
 });
