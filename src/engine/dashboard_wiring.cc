@@ -4,7 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -80,7 +82,7 @@ nlohmann::json RunInfo(const RunConfig& c, const Plan* plan, const metrics::Thre
 
 DashboardWiring::DashboardWiring(const RunConfig& c, const Plan* plan,
                                  const metrics::ThresholdSet& thresholds, int64_t start_unix_ns)
-    : config_(c), start_unix_ns_(start_unix_ns) {
+    : config_(c), plan_(plan), start_unix_ns_(start_unix_ns) {
   const int64_t total_ns =
       plan != nullptr ? plan->TotalDurationNs() : (c.iterations > 0 ? 0 : c.duration_ns);
   if (total_ns > 0) total_duration_s_ = static_cast<double>(total_ns) / 1e9;
@@ -163,23 +165,77 @@ std::string DashboardWiring::SteeringSummary() const {
                        : s.action == "pause"  ? "paused"
                        : s.action == "resume" ? "resumed"
                                               : s.action.c_str();
-    text += fmt::format("   {} from the dashboard at {:.1f}s (by {})\n", what, std::max(0.0, at),
-                        s.peer);
+    std::string detail;
+    if (s.value.is_object() && s.value.contains("scenario")) {
+      const bool vus = s.value.contains("vus");
+      detail = fmt::format(" {} of scenario {} to {}", vus ? "VUs" : "rate",
+                           s.value["scenario"].get<std::string>(),
+                           (vus ? s.value["vus"] : s.value["rate"]).dump());
+    }
+    text += fmt::format("   {}{} from the dashboard at {:.1f}s (by {})\n",
+                        s.action == "set_vus" || s.action == "set_rate" ? "set" : what, detail,
+                        std::max(0.0, at), s.peer);
   }
   return text;
 }
 
 ui::ControlResult DashboardWiring::OnControl(const ui::ControlRequest& r) {
+  nlohmann::json value = r.value;
   if (r.action == "set_vus" || r.action == "set_rate") {
-    return {501, r.action + " is not available yet"};
-  }
-  if (r.action == "pause" || r.action == "resume") {
+    const bool vus = r.action == "set_vus";
+    const auto fits = [vus](const Scenario& s) {
+      return vus ? (s.type == ExecutorType::kConstantVus || s.type == ExecutorType::kRampingVus)
+                 : (s.type == ExecutorType::kConstantArrivalRate ||
+                    s.type == ExecutorType::kRampingArrivalRate);
+    };
+    const char* applies = vus ? "set_vus applies to constant-vus and ramping-vus scenarios"
+                              : "set_rate applies to constant-arrival-rate and ramping-arrival-rate "
+                                "scenarios";
+    if (plan_ == nullptr) {
+      return {400, r.action + " needs a script run: in --url mode the VU count is fixed"};
+    }
+    if (!config_.execution || !config_.execution->started()) {
+      return {409, "the load has not started yet (setup() is running)"};
+    }
+    const Scenario* sc = nullptr;
+    int candidates = 0;
+    for (const Scenario& s : plan_->scenarios) {
+      if (!r.scenario.empty() ? s.name == r.scenario : fits(s)) {
+        sc = &s;
+        ++candidates;
+      }
+    }
+    if (sc == nullptr && !r.scenario.empty()) {
+      return {400, "no scenario named \"" + r.scenario + "\""};
+    }
+    if (sc == nullptr || candidates > 1) {
+      return {400, std::string("name the scenario (\"scenario\": NAME): ") + applies};
+    }
+    if (!fits(*sc)) {
+      return {400, "scenario \"" + sc->name + "\" runs " + std::string(ExecutorName(sc->type)) +
+                       "; " + applies};
+    }
+    const double limit = vus ? 100000 : 1e6;
+    if (!r.value.is_number() || r.value.get<double>() < 0 || r.value.get<double>() > limit ||
+        (vus && r.value.get<double>() != std::floor(r.value.get<double>()))) {
+      return {400, std::string("\"value\" must be ") +
+                       (vus ? "a whole number of VUs from 0 to 100000"
+                            : "a rate from 0 to 1000000 iterations per timeUnit")};
+    }
+    const int index = config_.execution->ScenarioIndex(sc->name);
+    if (vus) {
+      config_.execution->SetScenarioVus(index, static_cast<int64_t>(r.value.get<double>()));
+    } else {
+      config_.execution->SetScenarioRate(index, r.value.get<double>());
+    }
+    value = {{"scenario", sc->name}, {vus ? "vus" : "rate", r.value}};
+  } else if (r.action == "pause" || r.action == "resume") {
     if (config_.execution) config_.execution->SetPaused(r.action == "pause");
   } else if (r.action == "stop") {
     stop_requested_.store(true, std::memory_order_release);
   }
   std::lock_guard lock(mu_);
-  steering_.push_back({NowUnixMs(), r.action, r.value, r.peer});
+  steering_.push_back({NowUnixMs(), r.action, value, r.peer});
   return {};
 }
 

@@ -5,8 +5,9 @@
 // progress, span counters, pause), and carries out the dashboard's control
 // requests: pause / resume set script::Execution's pause flag at once; stop
 // is handed to the main loop (TakeStop), which stops gracefully as on a
-// first Ctrl-C but keeps the exit code the run earns; set_vus / set_rate
-// answer 501 (not available yet). Every accepted action is kept (Steering)
+// first Ctrl-C but keeps the exit code the run earns; set_vus (constant-vus,
+// ramping-vus) and set_rate (arrival-rate executors) set the scenario's
+// whole-test target in script::Execution, which the workers apply. Every accepted action is kept (Steering)
 // for the ticks, the summary and the run store's summary JSON.
 //
 // Threads: construct, Publish, TakeStop, MarkEnded, End, Linger and the
@@ -75,6 +76,7 @@ class DashboardWiring final : public ui::DashboardControl {
   };
 
   const RunConfig& config_;
+  const Plan* plan_;  // script mode's (set_vus / set_rate); nullptr in --url mode
   const int64_t start_unix_ns_;
   std::optional<double> total_duration_s_;
   std::shared_ptr<const metrics::Snapshot> prev_;

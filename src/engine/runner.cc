@@ -414,6 +414,7 @@ RunOutcome Runner::Execute() {
   int64_t next_sample = start_ns + 100'000'000;
   int signals_seen = 0;
   bool paused_seen = false;
+  uint64_t control_seen = 0;
   auto all_done = [&] {
     for (auto& w : workers) {
       if (!w->progress().done.load(std::memory_order_acquire)) return false;
@@ -459,6 +460,10 @@ RunOutcome Runner::Execute() {
     // The dashboard paused or resumed the test: workers re-read it now.
     if (const bool paused = config_.execution->paused(); paused != paused_seen) {
       paused_seen = paused;
+      for (auto& w : workers) w->Wake();
+    }
+    if (const uint64_t v = config_.execution->control_version(); v != control_seen) {
+      control_seen = v;  // the dashboard set a scenario's VUs or rate
       for (auto& w : workers) w->Wake();
     }
     if (!out.aborted_by_script && config_.execution->aborted()) {

@@ -155,7 +155,11 @@ void ScenarioRun::OnPhase() {
 }
 
 void ScenarioRun::Begin(int64_t now) {
-  if (!sc_.HasWork()) {
+  // A VU executor with no VU on this worker still runs (idle) for its time:
+  // the dashboard may give it VUs (set_vus).
+  const bool steerable =
+      sc_.type == ExecutorType::kConstantVus || sc_.type == ExecutorType::kRampingVus;
+  if (!sc_.HasWork() && !steerable) {
     state_ = State::kDone;
     host_.ScenarioDone();
     return;
@@ -195,9 +199,28 @@ void ScenarioRun::Begin(int64_t now) {
   host_.loop().Schedule(phase_timer_, end_ns);
 }
 
-void ScenarioRun::ApplyRamp(int64_t now) {
-  int64_t t = now - t0_;
-  int64_t target = ramp_->VusAt(t);
+void ScenarioRun::ApplyControl(int64_t vus, double rate, Stripe vu_stripe) {
+  if (state_ != State::kRunning) return;
+  const int64_t now = host_.loop().UpdateNow();
+  if (vus >= 0 && vus != global_vus_override_ &&
+      (sc_.type == ExecutorType::kConstantVus || sc_.type == ExecutorType::kRampingVus)) {
+    global_vus_override_ = vus;
+    const Stripe& stripe = sc_.type == ExecutorType::kRampingVus ? sc_.stripe : vu_stripe;
+    vus_override_ = static_cast<int64_t>(stripe.CountBelow(static_cast<uint64_t>(vus)));
+    SetVuTarget(vus_override_, now);
+  }
+  if (rate >= 0 && rate != dyn_rate_ && IsArrivalRate() && arrivals_) {
+    dyn_ = true;
+    dyn_rate_ = rate;
+    dyn_per_ns_ = rate / static_cast<double>(sc_.time_unit_ns);
+    dyn_t0_ = now;
+    dyn_next_ = 0;
+    host_.loop().Cancel(arrival_timer_);
+    ScheduleArrival();
+  }
+}
+
+void ScenarioRun::SetVuTarget(int64_t target, int64_t now) {
   // VUs are taken in order, so the active ones are always a prefix:
   // ramping up activates the next ones, ramping down releases the last.
   for (size_t i = static_cast<size_t>(active_count_); active_count_ < target; ++i) {
@@ -213,6 +236,12 @@ void ScenarioRun::ApplyRamp(int64_t now) {
       host_.loop().Schedule(static_cast<loop::Timer&>(s), now + sc_.graceful_ramp_down_ns);
     }
   }
+}
+
+void ScenarioRun::ApplyRamp(int64_t now) {
+  int64_t t = now - t0_;
+  int64_t target = vus_override_ >= 0 ? vus_override_ : ramp_->VusAt(t);
+  SetVuTarget(target, now);
   int64_t next = ramp_->NextChangeNs(t);
   if (next == kNeverNs || next >= ramp_->TotalDurationNs()) {
     next_phase_ = Phase::kEnd;
@@ -224,35 +253,60 @@ void ScenarioRun::ApplyRamp(int64_t now) {
 }
 
 void ScenarioRun::ScheduleArrival() {
+  if (dyn_) {
+    // The steered schedule: global start g at dyn_t0_ + g / rate; this
+    // worker owns the stripe's starts; none past the planned end.
+    if (dyn_per_ns_ <= 0 || sc_.stripe.stride == 0) return;
+    const double g = static_cast<double>(sc_.stripe.Global(dyn_next_));
+    const int64_t due = dyn_t0_ + static_cast<int64_t>(g / dyn_per_ns_);
+    if (due >= t0_ + arrivals_->DurationNs()) return;
+    host_.loop().Schedule(arrival_timer_, due);
+    return;
+  }
   if (next_arrival_ >= arrivals_->TotalArrivals()) return;
   host_.loop().Schedule(arrival_timer_, t0_ + arrivals_->ArrivalNs(next_arrival_));
+}
+
+void ScenarioRun::StartArrival(int64_t due, int64_t now) {
+  if (host_.paused()) return;  // paused: this start is skipped, not dropped
+  Slot* s = nullptr;
+  if (!idle_.empty()) {
+    s = idle_.back();
+    idle_.pop_back();
+  } else if (static_cast<int64_t>(slots_.size()) < sc_.max_vus) {
+    s = &NewSlot();
+  }
+  if (s == nullptr) {
+    host_.shard().Add(mb::kDroppedIterations, iteration_tags, 1);
+    ++host_.result().dropped_iterations;
+    return;
+  }
+  SetActive(*s, true);
+  s->scheduled_ns = due;
+  host_.shard().Add(mb::kIterationStartLag, iteration_tags, static_cast<double>(now - due));
+  ++in_iteration_;
+  s->vu.StartIteration();
 }
 
 void ScenarioRun::OnArrival() {
   if (state_ != State::kRunning) return;
   int64_t now = host_.loop().UpdateNow();
-  while (next_arrival_ < arrivals_->TotalArrivals()) {
-    int64_t due = t0_ + arrivals_->ArrivalNs(next_arrival_);
-    if (due > now) break;
-    ++next_arrival_;
-    if (host_.paused()) continue;  // paused: this start is skipped, not dropped
-    Slot* s = nullptr;
-    if (!idle_.empty()) {
-      s = idle_.back();
-      idle_.pop_back();
-    } else if (static_cast<int64_t>(slots_.size()) < sc_.max_vus) {
-      s = &NewSlot();
+  if (dyn_) {
+    const int64_t end = t0_ + arrivals_->DurationNs();
+    while (dyn_per_ns_ > 0 && sc_.stripe.stride != 0) {
+      const double g = static_cast<double>(sc_.stripe.Global(dyn_next_));
+      const int64_t due = dyn_t0_ + static_cast<int64_t>(g / dyn_per_ns_);
+      if (due > now || due >= end) break;
+      ++dyn_next_;
+      StartArrival(due, now);
     }
-    if (s == nullptr) {
-      host_.shard().Add(mb::kDroppedIterations, iteration_tags, 1);
-      ++host_.result().dropped_iterations;
-      continue;
+  } else {
+    while (next_arrival_ < arrivals_->TotalArrivals()) {
+      int64_t due = t0_ + arrivals_->ArrivalNs(next_arrival_);
+      if (due > now) break;
+      ++next_arrival_;
+      StartArrival(due, now);
     }
-    SetActive(*s, true);
-    s->scheduled_ns = due;
-    host_.shard().Add(mb::kIterationStartLag, iteration_tags, static_cast<double>(now - due));
-    ++in_iteration_;
-    s->vu.StartIteration();
   }
   ScheduleArrival();
 }

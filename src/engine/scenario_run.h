@@ -96,6 +96,11 @@ class ScenarioRun {
   // The test was resumed after a pause: the VUs held meanwhile start their
   // next iteration (arrival-rate starts due during the pause were skipped).
   void Resume();
+  // The dashboard set this scenario's VUs (`vus` ≥ 0, the whole test's:
+  // this worker runs vu_stripe's share; ramping-vus stops following its
+  // stages) or its start rate (`rate` ≥ 0 per timeUnit, from now on: this
+  // worker starts the stripe's share of the new schedule). -1: unchanged.
+  void ApplyControl(int64_t vus, double rate, Stripe vu_stripe);
 
   // Called by a Slot: start its next iteration (a deferred task), its
   // iteration ended (from ScriptHost::OnIterationEnd), its ramp-down grace ran out.
@@ -124,6 +129,10 @@ class ScenarioRun {
   void Begin(int64_t now);
 
   void ApplyRamp(int64_t now);
+  // Activates or releases VUs (in slot order) until `target` are active.
+  void SetVuTarget(int64_t target, int64_t now);
+  // Starts one arrival due at `due` on an idle VU, or drops it.
+  void StartArrival(int64_t due, int64_t now);
 
   void ScheduleArrival();
 
@@ -147,6 +156,16 @@ class ScenarioRun {
   std::unique_ptr<RampingVusSchedule> ramp_;
   std::unique_ptr<ArrivalSchedule> arrivals_;
   uint64_t next_arrival_ = 0;
+  // Steering: the VU target this worker was given (-1: none), and the
+  // arrival schedule that replaced the planned one (rate per ns, from
+  // dyn_t0_; dyn_next_: this worker's next start in it).
+  int64_t vus_override_ = -1;
+  int64_t global_vus_override_ = -1;
+  bool dyn_ = false;
+  double dyn_rate_ = -1;
+  double dyn_per_ns_ = 0;
+  int64_t dyn_t0_ = 0;
+  uint64_t dyn_next_ = 0;
   int64_t active_count_ = 0;
   int64_t in_iteration_ = 0;
   int64_t pending_ = 0;

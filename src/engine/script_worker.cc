@@ -87,6 +87,16 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
         for (auto& r : runs_) r->Resume();
       }
       was_paused_ = paused();
+      // The dashboard steered a scenario's VUs or rate.
+      if (execution_ != nullptr && execution_->control_version() != control_seen_) {
+        control_seen_ = execution_->control_version();
+        const Stripe vu_stripe{static_cast<uint64_t>(w_.index_), static_cast<uint64_t>(w_.workers_)};
+        for (auto& r : runs_) {
+          const int i = execution_->ScenarioIndex(r->scenario().name);
+          r->ApplyControl(execution_->scenario_vus(i), execution_->scenario_rate(i), vu_stripe);
+        }
+        UpdateVuCounts();
+      }
       if (request > stop_level_) {
         UpdateVuCounts();
         stop_level_ = request;
@@ -411,6 +421,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
   script::Execution* execution_ = nullptr;
   int stop_level_ = 0;
   bool was_paused_ = false;
+  uint64_t control_seen_ = 0;
   bool finished_ = false;
 };
 

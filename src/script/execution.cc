@@ -8,6 +8,7 @@ void Execution::Configure(std::vector<ScenarioInfo> scenarios, int workers, nloh
                           uint32_t instance_index, uint32_t instance_count) {
   scenarios_ = std::move(scenarios);
   scenario_numbers_ = std::make_unique<std::atomic<uint64_t>[]>(scenarios_.size());
+  controls_ = std::make_unique<ScenarioControl[]>(scenarios_.size());
   for (size_t i = 0; i < scenarios_.size(); ++i) scenario_numbers_[i].store(0);
   workers_ = std::max(0, workers);
   slots_ = std::make_unique<Slot[]>(static_cast<size_t>(workers_));
@@ -68,6 +69,28 @@ double Execution::Progress(int scenario, int64_t now_ns) const {
                                    static_cast<double>(sc.total_iterations),
                                0.0, 1.0);
   return std::max(by_time, by_count);
+}
+
+void Execution::SetScenarioVus(int index, int64_t vus) {
+  if (index < 0 || static_cast<size_t>(index) >= scenarios_.size()) return;
+  controls_[static_cast<size_t>(index)].vus.store(vus, std::memory_order_release);
+  control_version_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void Execution::SetScenarioRate(int index, double rate) {
+  if (index < 0 || static_cast<size_t>(index) >= scenarios_.size()) return;
+  controls_[static_cast<size_t>(index)].rate.store(rate, std::memory_order_release);
+  control_version_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+int64_t Execution::scenario_vus(int index) const {
+  if (index < 0 || static_cast<size_t>(index) >= scenarios_.size()) return -1;
+  return controls_[static_cast<size_t>(index)].vus.load(std::memory_order_acquire);
+}
+
+double Execution::scenario_rate(int index) const {
+  if (index < 0 || static_cast<size_t>(index) >= scenarios_.size()) return -1;
+  return controls_[static_cast<size_t>(index)].rate.load(std::memory_order_acquire);
 }
 
 bool Execution::RequestAbort(std::string reason) {

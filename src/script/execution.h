@@ -112,6 +112,19 @@ class Execution {
   void SetPaused(bool paused) { paused_.store(paused, std::memory_order_release); }
   bool paused() const { return paused_.load(std::memory_order_acquire); }
 
+  // ---- the dashboard's steering of one scenario (k6's externally-controlled
+  // idea, on the running executor) ----
+  // The whole test's VUs (constant-vus, ramping-vus: the stages stop
+  // applying) or start rate (the arrival-rate executors: iterations per the
+  // scenario's timeUnit, from now on) of scenario `index`. Any thread;
+  // workers apply it when control_version() changes (the runner wakes them).
+  void SetScenarioVus(int index, int64_t vus);
+  void SetScenarioRate(int index, double rate);
+  // -1: never set.
+  int64_t scenario_vus(int index) const;
+  double scenario_rate(int index) const;
+  uint64_t control_version() const { return control_version_.load(std::memory_order_acquire); }
+
   // ---- test.abort ----
   // Records the first abort request (later ones are ignored) and returns
   // whether this one was the first.
@@ -148,6 +161,12 @@ class Execution {
   int64_t start_unix_ns_ = 0;
   std::atomic<bool> aborted_{false};
   std::atomic<bool> paused_{false};
+  struct ScenarioControl {
+    std::atomic<int64_t> vus{-1};
+    std::atomic<double> rate{-1};
+  };
+  std::unique_ptr<ScenarioControl[]> controls_;
+  std::atomic<uint64_t> control_version_{0};
   mutable std::mutex abort_mu_;
   std::string abort_reason_;
 };

@@ -251,30 +251,35 @@ TEST(DashboardTest, ASlowClientIsDroppedWhileAnotherKeepsReceiving) {
   o.max_pending_bytes = 64 * 1024;
   o.history_limit = 4;
   Dashboard d(o, nullptr);
-  Client slow(d.port(), /*rcvbuf=*/4096);
+  Client slow(d.port(), /*rcvbuf=*/4096);  // subscribes, then never reads
   slow.Send("GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n");
   Client fast(d.port());
   fast.Send("GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n");
-  // Both subscribed (each got its history).
-  std::this_thread::sleep_for(200ms);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (d.clients() < 2 && std::chrono::steady_clock::now() < deadline) fast.Drain();
   ASSERT_EQ(d.clients(), 2u);
 
-  std::atomic<bool> done{false};
-  std::thread reader([&] {
-    while (!done.load()) fast.Drain();
-    fast.Drain();
-  });
-  const std::string filler(50'000, 'x');
-  for (int i = 0; i < 400 && d.clients_dropped() == 0; ++i) {
+  // Lock-step with the fast client: each tick is published once it has the
+  // previous one, so it never has more than one tick pending and must never
+  // be dropped, however slow this machine; the slow one fills its socket
+  // buffers, then its 64 KiB budget, and is dropped.
+  const auto has = [&](const std::string& marker) {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (fast.tail().find(marker) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      fast.Drain();
+    }
+    return true;
+  };
+  const std::string filler(20'000, 'x');
+  for (int i = 0; i < 2000 && d.clients_dropped() == 0; ++i) {
     d.Publish({{"t", i}, {"pad", filler}});
-    std::this_thread::sleep_for(2ms);
+    ASSERT_TRUE(has("\"t\":" + std::to_string(i) + "}")) << "the fast client lost tick " << i;
   }
   d.Publish({{"t", "last"}});
-  std::this_thread::sleep_for(300ms);
-  done = true;
-  reader.join();
+  EXPECT_TRUE(has("{\"t\":\"last\"}"));
   EXPECT_EQ(d.clients_dropped(), 1u);
-  EXPECT_NE(fast.tail().find("{\"t\":\"last\"}"), std::string::npos);
+  EXPECT_EQ(d.clients(), 2u) << "both counted as having connected";
 }
 
 TEST(DashboardTest, ControlChecksTokenOriginTypeAndBody) {

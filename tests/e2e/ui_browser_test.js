@@ -454,6 +454,21 @@ async function main() {
     check('the steering log lists pause and resume',
       steering.includes('pause') && steering.includes('resume'), JSON.stringify(steering));
 
+    // ---- set VUs from the page: 2 → 5 ----
+    const vusRow = '#scenarios-table tr[data-scenario="default"]';
+    check('the scenarios table offers Set VUs for the constant-vus scenario',
+      await page.$(vusRow + ' button.steer-set[data-action="set_vus"]') !== null,
+      await page.$eval('#scenarios-table', (t) => t.textContent).catch((e) => e.message));
+    await page.fill(vusRow + ' input.steer-value', '5');
+    await page.click(vusRow + ' button.steer-set');
+    const fiveVus = await waitFor(() => page.evaluate(() => {
+      const last = window.stampedeUi.state.last;
+      return last && last.vus === 5 && document.getElementById('card-vus').textContent === '5';
+    }), 15000);
+    check('Set VUs: the vus metric follows (5 VUs in the ticks and the card)', fiveVus,
+      await page.evaluate(() => JSON.stringify(window.stampedeUi.state.last &&
+        window.stampedeUi.state.last.vus)));
+
     // ---- stop ----
     confirmExpected = true;
     await page.click('#btn-stop');
@@ -462,6 +477,9 @@ async function main() {
     check('Stop: the stampede process exits', exited, 'still running after 30 s');
     check('its stdout holds the summary (http_reqs)', /http_reqs/.test(run.proc.stdout),
       run.proc.stdout.slice(-600));
+    const vusLine = /^\s*vus\.*:\s*\d+\s+min=\d+\s+max=(\d+)/m.exec(run.proc.stdout);
+    check('the summary\'s vus metric reports the 5 VUs set from the page',
+      vusLine && Number(vusLine[1]) === 5, vusLine ? vusLine[0] : run.proc.stdout.slice(-600));
     const finished = await waitFor(() => page.evaluate(() => ({
       state: document.documentElement.dataset.state,
       badge: document.getElementById('run-state').textContent,

@@ -197,8 +197,8 @@ def pause_resume_and_stop_steer_the_run(t):
     check_eq(status, 415, "text/plain body")
     check_eq(control(port, "dance")[0], 400, "unknown action")
     status, body = control(port, "set_vus", value=5)
-    check_eq(status, 501, "set_vus")
-    check("not available" in body["error"], "set_vus error %r" % body)
+    check_eq(status, 400, "set_vus in --url mode")
+    check("needs a script run" in body["error"], "set_vus error %r" % body)
     check_eq(control(port, "pause", headers={"Origin": url.rstrip("/")})[0], 200, "pause")
     time.sleep(1.2)
     check_eq(control(port, "resume")[0], 200, "resume")
@@ -227,6 +227,77 @@ def pause_resume_and_stop_steer_the_run(t):
         con = sqlite3.connect("file:%s?mode=ro" % os.path.join(t.tmp, store), uri=True)
         text = " ".join(str(v) for row in con.execute("SELECT * FROM run") for v in row)
         check('"steering"' in text and '"stop"' in text, "the run store's summary has the steering")
+
+
+STEER_SCRIPT = r"""
+local http = require("stampede.http")
+options = { scenarios = {
+  closed = { executor = "constant-vus", vus = 1, duration = "60s" },
+  open = { executor = "constant-arrival-rate", rate = 2, timeUnit = "1s", duration = "60s",
+           preAllocatedVUs = 2, maxVUs = 30, exec = "open" },
+} }
+function default() http.get(ENV.URL .. "?s=closed", { name = "closed" }); sleep(0.05) end
+function open() http.get(ENV.URL .. "?s=open", { name = "open" }) end
+"""
+
+
+@case
+def set_vus_and_set_rate_steer_scenarios(t):
+    ngx = t.nginx()
+    script = t.path("steer.lua")
+    with open(script, "w") as f:
+        f.write(STEER_SCRIPT)
+    p, export = t.spawn(script, "-e", "URL=" + ngx.url, "--threads", "2", "--quiet",
+                        "--ui", "127.0.0.1:0")
+    url, host, port = dashboard_of(p)
+    stream = Stream(port)
+    events = stream.events()
+
+    def next_tick(pred, what, timeout=20):
+        deadline = time.monotonic() + timeout
+        for ev, data in events:
+            if ev in ("tick", "history"):
+                ticks = json.loads(data)
+                for tick in ticks if isinstance(ticks, list) else [ticks]:
+                    if pred(tick):
+                        return tick
+            check(time.monotonic() < deadline, "no tick with %s within %ds" % (what, timeout))
+        raise AssertionError("the stream ended before a tick with " + what)
+
+    next_tick(lambda k: k["vus"] >= 1, "the load started")
+    # Refused, with the reason: wrong executor, bad values, unknown scenario.
+    for args, want in [
+            (dict(action="set_vus", scenario="open", value=5), "constant-vus and ramping-vus"),
+            (dict(action="set_rate", scenario="closed", value=5), "arrival-rate"),
+            (dict(action="set_vus", scenario="closed", value=-1), "whole number"),
+            (dict(action="set_vus", scenario="closed", value=1.5), "whole number"),
+            (dict(action="set_vus", scenario="nope", value=3), "no scenario named"),
+            (dict(action="set_rate", scenario="open", value="fast"), "rate from 0")]:
+        action = args.pop("action")
+        status, body = control(port, action, **args)
+        check_eq(status, 400, "%s %r" % (action, args))
+        check(want in body.get("error", ""), "%s %r: %r" % (action, args, body))
+    # Accepted: 1 → 6 VUs (the scenario named, or the only one that fits).
+    check_eq(control(port, "set_vus", value=6)[0], 200, "set_vus without a scenario name")
+    tick = next_tick(lambda k: k["vus"] >= 6, "closed's 6 VUs")
+    check(tick["vus"] >= 6, "vus %r" % tick["vus"])
+    # 2 → 40 starts a second on the arrival-rate scenario, split over 2 workers.
+    check_eq(control(port, "set_rate", scenario="open", value=40)[0], 200, "set_rate")
+    fast = next_tick(lambda k: any(n["name"] == "open" and n["rps"] >= 25 for n in k["names"]),
+                     "open at >= 25 requests/s")
+    check(fast is not None, "rate followed")
+    check_eq(control(port, "stop")[0], 200, "stop")
+    stream.close()
+    p.wait(timeout=60)
+    r = t.collect(p, export)
+    r.expect_rc(0)
+    check(r.metric("vus")["max"] >= 6, "the summary's vus max %r" % r.metric("vus"))
+    steering = r.json.get("steering")
+    check_eq([s["action"] for s in steering], ["set_vus", "set_rate", "stop"], "steering actions")
+    check_eq(steering[0]["value"], {"scenario": "closed", "vus": 6}, "set_vus recorded")
+    check_eq(steering[1]["value"], {"scenario": "open", "rate": 40}, "set_rate recorded")
+    check("set VUs of scenario closed to 6 from the dashboard" in r.stdout,
+          "summary line:\n" + r.stdout[-1500:])
 
 
 @case

@@ -18,9 +18,10 @@
 //                     far, on every connect), `tick` (one a second), `end`
 //                     ({outcome, exit_code}; the stream then closes and the page
 //                     does not reconnect)
-//   POST api/control  {"action": "pause"|"resume"|"stop"}, header
+//   POST api/control  {"action": "pause"|"resume"|"stop"} or
+//                     {"action": "set_vus"|"set_rate", "scenario", "value"}, header
 //                     X-Stampede-Token when token_required; answers {ok:true}
-//                     or {error} with 400/401/403/409/501
+//                     or {error} with 400/401/403/409
 //   tick = {t (unix ms), elapsed_s, vus, vus_max, rps, fails_per_s,
 //           iterations_per_s, dropped_iterations, latency_ms {p50,p95,p99,max}|null,
 //           names [{name, method, reqs, fails, rps, avg, p50, p95, p99, max}],
@@ -47,6 +48,9 @@
 //   #thresholds-table              tr.threshold[data-metric][data-expr][data-ok=true|false|]
 //                                  [data-ever-failed]
 //   #errors-table                  tr[data-type]
+//   #scenarios-table               tr[data-scenario][data-executor]; steerable rows hold
+//                                  input.steer-value and button.steer-set[data-action]
+//                                  (set_vus | set_rate)
 //   #steering-table                one tr[data-action] per steering entry (time, action,
 //                                  value, by: the peer the server names, if any)
 //   window.stampedeUi              {run, state, charts: {vus, rps, latency} (uPlot instances),
@@ -142,6 +146,7 @@
     row(sc.length > 1 ? 'scenarios' : 'scenario', sc.join(', '));
     byId('token-box').hidden = !run.token_required;
     (run.thresholds || []).forEach(function (th) { thresholdRow(th.metric, th.expr); });
+    renderScenarios(run);
     byId('thresholds-empty').hidden = state.thresholdRows.size > 0;
   }
 
@@ -638,7 +643,42 @@
   }
 
   // ------------------------------------------------------------ controls ---
-  function control(action) {
+  // The scenarios table, with a value field and a button for the executors
+  // the server can steer.
+  function renderScenarios(run) {
+    var tbody = byId('scenarios-table').tBodies[0];
+    (run.scenarios || []).forEach(function (s) {
+      var tr = el('tr', {'data-scenario': s.name, 'data-executor': s.executor});
+      tr.appendChild(el('td', {class: 'mono'}, s.name));
+      tr.appendChild(el('td', {class: 'mono'}, s.executor));
+      var td = el('td');
+      var action = s.executor === 'constant-vus' || s.executor === 'ramping-vus' ? 'set_vus'
+        : /arrival-rate$/.test(s.executor) ? 'set_rate' : null;
+      if (action && !run.target) {
+        var input = el('input', {type: 'number', min: '0', step: action === 'set_vus' ? '1' : 'any',
+          class: 'steer-value', 'aria-label': (action === 'set_vus' ? 'VUs' : 'rate') + ' of ' + s.name});
+        var button = el('button', {type: 'button', class: 'steer-set', 'data-action': action},
+          action === 'set_vus' ? 'Set VUs' : 'Set rate');
+        button.addEventListener('click', function () {
+          var v = Number(input.value);
+          if (input.value === '' || !isFinite(v) || v < 0) {
+            status(action + ': enter a number ≥ 0', 'error');
+            return;
+          }
+          control(action, {scenario: s.name, value: v});
+        });
+        td.appendChild(input);
+        td.appendChild(button);
+      } else {
+        td.appendChild(el('span', {class: 'hint'}, 'fixed by its executor'));
+      }
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    });
+    byId('scenarios-section').hidden = !(run.scenarios || []).length;
+  }
+
+  function control(action, extra) {
     if (state.busy || state.ended) return;
     var headers = {'Content-Type': 'application/json'};
     if (state.run && state.run.token_required) {
@@ -654,7 +694,8 @@
     updateButtons();
     status(action + '…', 'info');
     fetch('api/control', {method: 'POST', headers: headers, cache: 'no-store',
-      credentials: 'same-origin', body: JSON.stringify({action: action})})
+      credentials: 'same-origin',
+      body: JSON.stringify(Object.assign({action: action}, extra || {}))})
       .then(function (res) {
         return res.text().then(function (text) {
           var body = null;
