@@ -154,9 +154,17 @@ void Dashboard::Broadcast(const std::string& data) {
 void Dashboard::Publish(const nlohmann::json& tick) {
   std::string data = Serialize(tick);
   std::string event = Event("tick", data);
+  std::string light = data;
+  if (tick.is_object() && (tick.contains("names") || tick.contains("steering"))) {
+    nlohmann::json slim = tick;
+    slim.erase("names");
+    slim.erase("steering");
+    light = Serialize(slim);
+  }
   std::lock_guard lock(mu_);
-  history_bytes_ += data.size() + 1;
-  history_.push_back(std::move(data));
+  history_bytes_ += light.size() + 1;
+  history_.push_back(std::move(light));
+  newest_ = std::move(data);
   while (history_.size() > options_.history_limit) {
     history_bytes_ -= history_.front().size() + 1;
     history_.pop_front();
@@ -213,12 +221,13 @@ http::ServerResponse Dashboard::Handle(const http::ServerRequest& req) {
 
 http::ServerResponse Dashboard::Stream() {
   std::lock_guard lock(mu_);
-  auto stream = http::ResponseStream::Create(options_.max_pending_bytes + history_bytes_ + 64);
+  auto stream = http::ResponseStream::Create(options_.max_pending_bytes + history_bytes_ +
+                                             newest_.size() + 64);
   std::string first = "retry: 2000\n\n";
   std::string history = "[";
   for (size_t i = 0; i < history_.size(); ++i) {
     if (i > 0) history += ',';
-    history += history_[i];
+    history += i + 1 == history_.size() ? newest_ : history_[i];
   }
   history += ']';
   first += Event("history", history);

@@ -152,8 +152,13 @@ class Dashboard {
   std::atomic<uint64_t> dropped_{0};
 
   std::mutex mu_;
-  std::deque<std::string> history_;  // serialized ticks
+  // Serialized ticks for late joiners. Every tick but the newest is kept
+  // without its per-name table and steering log (the page draws its charts
+  // from the history and its tables from the newest tick), so an hour of
+  // history stays small however many names a run has; newest_ is whole.
+  std::deque<std::string> history_;
   size_t history_bytes_ = 0;
+  std::string newest_;
   std::optional<std::string> end_event_;  // serialized
   std::vector<std::shared_ptr<http::ResponseStream>> subscribers_;
 

@@ -192,8 +192,8 @@ TEST(DashboardTest, BadAddressIsAConfigError) {
 
 TEST(DashboardTest, StreamSendsHistoryThenTicksThenEnd) {
   Dashboard d(Loopback(), nullptr);
-  d.Publish({{"t", 1}, {"names", {{{"name", "<script>x</script>"}}}}});
-  d.Publish({{"t", 2}});
+  d.Publish({{"t", 1}});
+  d.Publish({{"t", 2}, {"names", {{{"name", "<script>x</script>"}}}}});
   Client c(d.port());
   c.Send("GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(c.ReadUntil("event: history\ndata: "));
@@ -206,7 +206,7 @@ TEST(DashboardTest, StreamSendsHistoryThenTicksThenEnd) {
   ASSERT_NE(retry, std::string::npos);
   EXPECT_LT(retry, history);
   // The name is JSON text: no HTML escaping, no raw newline.
-  EXPECT_NE(b.find("{\"names\":[{\"name\":\"<script>x</script>\"}],\"t\":1},{\"t\":2}]"),
+  EXPECT_NE(b.find("[{\"t\":1},{\"names\":[{\"name\":\"<script>x</script>\"}],\"t\":2}]"),
             std::string::npos) << b;
   d.Publish({{"t", 3}});
   ASSERT_TRUE(c.ReadUntil("event: tick\ndata: {\"t\":3}\n\n"));
@@ -244,6 +244,20 @@ TEST(DashboardTest, HistoryIsBounded) {
   c.Send("GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(c.ReadUntil("]\n\n"));
   EXPECT_NE(c.buf().find("data: [{\"t\":3},{\"t\":4},{\"t\":5}]"), std::string::npos) << c.buf();
+}
+
+TEST(DashboardTest, HistoryKeepsTablesOfTheNewestTickOnly) {
+  Dashboard d(Loopback(), nullptr);
+  for (int i = 1; i <= 3; ++i) {
+    d.Publish({{"t", i}, {"names", {{{"name", "n" + std::to_string(i)}}}}, {"steering", {i}}});
+  }
+  Client c(d.port());
+  c.Send("GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(c.ReadUntil("]\n\n"));
+  EXPECT_NE(c.buf().find("data: [{\"t\":1},{\"t\":2},{\"names\":[{\"name\":\"n3\"}],"
+                         "\"steering\":[3],\"t\":3}]"),
+            std::string::npos)
+      << c.buf();
 }
 
 TEST(DashboardTest, ASlowClientIsDroppedWhileAnotherKeepsReceiving) {
