@@ -104,6 +104,20 @@ class Stream:
         self.conn.close()
 
 
+def wait_tick(events, pred, what, timeout=20):
+    """The first tick (live, or in the history) for which pred(tick) holds,
+    from the generator Stream.events(); fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    for ev, data in events:
+        if ev in ("tick", "history"):
+            ticks = json.loads(data)
+            for tick in ticks if isinstance(ticks, list) else [ticks]:
+                if pred(tick):
+                    return tick
+        check(time.monotonic() < deadline, "no tick with %s within %ds" % (what, timeout))
+    raise AssertionError("the stream ended before a tick with " + what)
+
+
 def read_until_end(stream):
     """Every (event, parsed data) until `end` (inclusive)."""
     out = []
@@ -187,7 +201,9 @@ def pause_resume_and_stop_steer_the_run(t):
     p, export = t.spawn("--url", ngx.url, "--vus", "2", "--duration", "60s", "--quiet",
                         "--ui", "127.0.0.1:0")
     url, host, port = dashboard_of(p)
-    time.sleep(1.5)
+    stream = Stream(port)
+    events = stream.events()
+    wait_tick(events, lambda k: k["rps"] > 0, "requests flowing")
     # A web page elsewhere cannot steer it, nor a form post.
     status, body = control(port, "stop", headers={"Origin": "http://evil.example"})
     check_eq(status, 403, "foreign Origin")
@@ -200,10 +216,11 @@ def pause_resume_and_stop_steer_the_run(t):
     check_eq(status, 400, "set_vus in --url mode")
     check("needs a script run" in body["error"], "set_vus error %r" % body)
     check_eq(control(port, "pause", headers={"Origin": url.rstrip("/")})[0], 200, "pause")
-    time.sleep(1.2)
+    wait_tick(events, lambda k: k["paused"] and k["rps"] == 0, "paused and no requests")
     check_eq(control(port, "resume")[0], 200, "resume")
-    time.sleep(1.2)
+    wait_tick(events, lambda k: not k["paused"] and k["rps"] > 0, "resumed and requests again")
     check_eq(control(port, "stop")[0], 200, "stop")
+    stream.close()
     try:
         p.wait(timeout=45)
     except Exception:
@@ -254,15 +271,7 @@ def set_vus_and_set_rate_steer_scenarios(t):
     events = stream.events()
 
     def next_tick(pred, what, timeout=20):
-        deadline = time.monotonic() + timeout
-        for ev, data in events:
-            if ev in ("tick", "history"):
-                ticks = json.loads(data)
-                for tick in ticks if isinstance(ticks, list) else [ticks]:
-                    if pred(tick):
-                        return tick
-            check(time.monotonic() < deadline, "no tick with %s within %ds" % (what, timeout))
-        raise AssertionError("the stream ended before a tick with " + what)
+        return wait_tick(events, pred, what, timeout)
 
     next_tick(lambda k: k["vus"] >= 1, "the load started")
     # Refused, with the reason: wrong executor, bad values, unknown scenario.
