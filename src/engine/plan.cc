@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <set>
 #include <stdexcept>
 
@@ -578,12 +579,135 @@ std::vector<Scenario> DeriveScenarios(const Shortcuts& sc) {
 }
 
 // Share of `total` things striped over `n` owners: owner i gets the numbers
-// u < total with u % n == i.
+// u < total with u % n == i. (Arithmetic, so no Stripe is built for it.)
 int64_t StripedShare(int64_t total, uint32_t i, uint32_t n) {
-  return static_cast<int64_t>(Stripe{i, n}.CountBelow(static_cast<uint64_t>(total)));
+  if (total <= 0 || static_cast<int64_t>(i) >= total) return 0;
+  return (total - static_cast<int64_t>(i) - 1) / static_cast<int64_t>(n) + 1;
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// Stripe
+
+Stripe::Stripe(uint64_t offset, uint64_t stride) : period_(stride) {
+  if (stride == 0) return;  // owns nothing, whatever the offset
+  if (offset >= stride) {
+    throw std::invalid_argument(
+        fmt::format("Stripe: offset {} is not below the stride {}", offset, stride));
+  }
+  residues_.assign(1, offset);  // one residue: already canonical
+}
+
+Stripe Stripe::FromResidues(uint64_t period, std::vector<uint64_t> residues) {
+  std::sort(residues.begin(), residues.end());
+  if (std::adjacent_find(residues.begin(), residues.end()) != residues.end()) {
+    throw std::invalid_argument("Stripe: duplicate residues");
+  }
+  if (!residues.empty() && residues.back() >= period) {
+    throw std::invalid_argument(
+        fmt::format("Stripe: residue {} is not below the period {}", residues.back(), period));
+  }
+  Stripe out;
+  out.period_ = residues.empty() ? 0 : period;
+  out.residues_ = std::move(residues);
+  out.Canonicalize();
+  return out;
+}
+
+void Stripe::Canonicalize() {
+  if (period_ <= 1) return;
+  // The set repeats every p = period / q numbers only if its m residues fall
+  // into q equal copies, so q divides gcd(m, period). Try the largest q
+  // (smallest p) first: the copies must be the first m / q residues shifted
+  // by multiples of p.
+  const uint64_t m = residues_.size();
+  const uint64_t g = std::gcd(m, period_);
+  std::vector<uint64_t> divisors;
+  for (uint64_t d = 1; d * d <= g; ++d) {
+    if (g % d != 0) continue;
+    divisors.push_back(d);
+    if (d * d != g) divisors.push_back(g / d);
+  }
+  std::sort(divisors.rbegin(), divisors.rend());
+  for (uint64_t q : divisors) {
+    if (q == 1) return;
+    const uint64_t p = period_ / q;
+    const uint64_t per_copy = m / q;
+    bool periodic = true;
+    for (uint64_t i = per_copy; i < m && periodic; ++i) {
+      periodic = residues_[i] == residues_[i - per_copy] + p;
+    }
+    if (periodic) {
+      residues_.resize(per_copy);
+      period_ = p;
+      return;
+    }
+  }
+}
+
+bool Stripe::Owns(uint64_t k) const {
+  if (period_ == 0) return false;
+  return std::binary_search(residues_.begin(), residues_.end(), k % period_);
+}
+
+uint64_t Stripe::CountBelow(uint64_t n) const {
+  if (period_ == 0) return 0;
+  const uint64_t partial = static_cast<uint64_t>(
+      std::lower_bound(residues_.begin(), residues_.end(), n % period_) - residues_.begin());
+  return n / period_ * residues_.size() + partial;
+}
+
+uint64_t Stripe::Global(uint64_t local) const {
+  if (residues_.empty()) return std::numeric_limits<uint64_t>::max();
+  const uint64_t m = residues_.size();
+  return local / m * period_ + residues_[local % m];
+}
+
+std::optional<uint64_t> Stripe::FirstAtOrAbove(uint64_t x) const {
+  if (period_ == 0) return std::nullopt;
+  const unsigned __int128 base = static_cast<unsigned __int128>(x / period_) * period_;
+  auto it = std::lower_bound(residues_.begin(), residues_.end(), x % period_);
+  const unsigned __int128 v =
+      it != residues_.end() ? base + *it : base + period_ + residues_.front();
+  if (v > std::numeric_limits<uint64_t>::max()) return std::nullopt;
+  return static_cast<uint64_t>(v);
+}
+
+std::optional<uint64_t> Stripe::LastAtOrBelow(uint64_t y) const {
+  if (period_ == 0) return std::nullopt;
+  const uint64_t q = y / period_;
+  auto it = std::upper_bound(residues_.begin(), residues_.end(), y % period_);
+  if (it != residues_.begin()) return q * period_ + *std::prev(it);
+  if (q == 0) return std::nullopt;
+  return (q - 1) * period_ + residues_.back();
+}
+
+Stripe Compose(const Stripe& outer, uint64_t W, uint64_t w) {
+  if (W == 0 || w >= W) {
+    throw std::invalid_argument(fmt::format("Compose: part {} is not in 0 .. {}", w, W));
+  }
+  if (W == 1 || outer.Empty()) return outer;
+  // Member index i (0-based) of outer is cycle i / m, residue i % m. The
+  // pattern of "i % W == w" repeats when the index has advanced by a
+  // multiple of both m and W: every W / gcd(m, W) cycles of outer.
+  const std::vector<uint64_t>& res = outer.residues();
+  const uint64_t m = res.size();
+  const uint64_t cycles = W / std::gcd(m, W);
+  const unsigned __int128 period = static_cast<unsigned __int128>(outer.period()) * cycles;
+  if (period > std::numeric_limits<uint64_t>::max()) {
+    throw std::invalid_argument("Compose: the period overflows");
+  }
+  std::vector<uint64_t> mine;
+  mine.reserve(m * cycles / W);
+  for (uint64_t i = w; i < m * cycles; i += W) {
+    mine.push_back(i / m * outer.period() + res[i % m]);
+  }
+  return Stripe::FromResidues(static_cast<uint64_t>(period), std::move(mine));
+}
+
+// ---------------------------------------------------------------------------
+// Scenario, Plan
 
 std::string_view ExecutorName(ExecutorType type) {
   for (const ExecutorSpec& spec : Specs()) {
@@ -638,7 +762,7 @@ bool Scenario::HasWork() const {
       return PeakVus() > 0;
     case ExecutorType::kConstantArrivalRate:
     case ExecutorType::kRampingArrivalRate:
-      return max_vus > 0 && stripe.stride != 0;
+      return max_vus > 0 && !stripe.Empty();
   }
   return false;
 }
@@ -719,16 +843,28 @@ Plan SegmentFor(const Plan& whole, uint32_t worker, uint32_t workers) {
     throw std::invalid_argument(
         fmt::format("SegmentFor: worker {} is not in 0 .. {}", worker, workers));
   }
+  if (whole.part == PlanPart::kWorker) {
+    throw std::invalid_argument("SegmentFor: the plan is already a worker's share");
+  }
+  // `whole` is the test or an instance's share of it; either way its counts
+  // are what the workers split, and its stripes number the members they
+  // deal round-robin (Compose), which keeps
+  // vu_stripe.CountBelow(total) == StripedShare(whole count).
   Plan share = whole;
+  share.part = PlanPart::kWorker;
   for (Scenario& s : share.scenarios) {
-    if (!s.stripe.IsWhole()) throw std::invalid_argument("SegmentFor: the plan is already a share");
+    s.vu_stripe = Compose(s.vu_stripe, workers, worker);
     switch (s.type) {
       case ExecutorType::kSharedIterations: {
         // Iteration k runs on VU k % vus; VU u lives on worker u % workers.
-        int64_t full_rounds = s.iterations / s.vus;
-        int64_t remainder = s.iterations % s.vus;
         int64_t my_vus = StripedShare(s.vus, worker, workers);
-        s.iterations = full_rounds * my_vus + StripedShare(remainder, worker, workers);
+        if (s.vus > 0) {
+          int64_t full_rounds = s.iterations / s.vus;
+          int64_t remainder = s.iterations % s.vus;
+          s.iterations = full_rounds * my_vus + StripedShare(remainder, worker, workers);
+        } else {
+          s.iterations = 0;  // an instance with no VU of this scenario
+        }
         s.vus = my_vus;
         break;
       }
@@ -737,12 +873,12 @@ Plan SegmentFor(const Plan& whole, uint32_t worker, uint32_t workers) {
         s.vus = StripedShare(s.vus, worker, workers);
         break;
       case ExecutorType::kRampingVus:
-        s.stripe = Stripe{worker, workers};
+        s.stripe = Compose(s.stripe, workers, worker);
         break;
       case ExecutorType::kConstantArrivalRate:
       case ExecutorType::kRampingArrivalRate: {
         uint64_t owners = std::min<uint64_t>(workers, static_cast<uint64_t>(s.max_vus));
-        s.stripe = worker < owners ? Stripe{worker, owners} : Stripe{0, 0};
+        s.stripe = worker < owners ? Compose(s.stripe, owners, worker) : Stripe::None();
         s.pre_allocated_vus = StripedShare(s.pre_allocated_vus, worker, workers);
         s.max_vus = StripedShare(s.max_vus, worker, workers);
         break;

@@ -44,33 +44,78 @@ struct Stage {
   bool operator==(const Stage&) const = default;
 };
 
-// A worker's share of a numbered sequence (global VU numbers for ramping-vus,
-// global iteration start numbers for the arrival-rate executors): the worker
-// owns number k (0-based) iff stride > 0 and k % stride == offset. The default
-// {0, 1} owns everything (the whole, unsegmented test); stride 0 owns nothing.
-struct Stripe {
-  uint64_t offset = 0;
-  uint64_t stride = 1;
+// A share of a numbered sequence (global VU numbers for ramping-vus, global
+// iteration start numbers for the arrival-rate executors, global VU numbers
+// of every executor in Scenario::vu_stripe): a periodic set of the numbers
+// 0, 1, 2, ... The stripe owns number k iff k % period() is one of
+// residues(), a sorted list of distinct values below period(). It is kept in
+// its canonical form (the smallest period), so equal sets compare equal:
+//   - the whole, {period 1, residues {0}}, is the default (unsegmented test);
+//   - nothing: period 0, no residues (Empty());
+//   - the classic "every stride-th from offset": Stripe(offset, stride).
+// k6's execution-segment striping (engine/execution_segment.h) yields the
+// general form; Compose() splits a stripe further between workers.
+//
+// The residue vector is built once, at plan time (cold path, may allocate);
+// the queries below are O(log residues) and never allocate, so they may run
+// per VU or iteration start. Immutable after construction; any thread may
+// read it.
+class Stripe {
+ public:
+  // The whole sequence.
+  Stripe() : period_(1), residues_{0} {}
+  // Owns k iff stride > 0 and k % stride == offset (offset < stride);
+  // stride 0 owns nothing. Throws std::invalid_argument if offset >= stride
+  // > 0.
+  Stripe(uint64_t offset, uint64_t stride);
+  // Owns k iff k % period is in `residues` (any order, no duplicates, each
+  // below `period`; period 0 requires none). Throws std::invalid_argument on
+  // a violation. Canonicalizes (e.g. {4, {0, 2}} becomes {2, {0}}).
+  static Stripe FromResidues(uint64_t period, std::vector<uint64_t> residues);
+  // Owns nothing.
+  static Stripe None() { return Stripe(0, 0); }
 
-  bool Owns(uint64_t k) const { return stride != 0 && k % stride == offset; }
+  uint64_t period() const { return period_; }
+  const std::vector<uint64_t>& residues() const { return residues_; }
+
+  bool Owns(uint64_t k) const;
   // How many of the numbers 0 .. n-1 this stripe owns.
-  uint64_t CountBelow(uint64_t n) const {
-    if (stride == 0 || n <= offset) return 0;
-    return (n - offset - 1) / stride + 1;
-  }
-  // The global number of the stripe's `local`-th (0-based) member.
-  uint64_t Global(uint64_t local) const { return offset + local * stride; }
-  bool IsWhole() const { return offset == 0 && stride == 1; }
+  uint64_t CountBelow(uint64_t n) const;
+  // The global number of the stripe's `local`-th (0-based) member;
+  // UINT64_MAX when Empty().
+  uint64_t Global(uint64_t local) const;
+  // The smallest owned number >= x / the largest owned number <= y, if any.
+  std::optional<uint64_t> FirstAtOrAbove(uint64_t x) const;
+  std::optional<uint64_t> LastAtOrBelow(uint64_t y) const;
+  bool IsWhole() const { return period_ == 1; }
+  bool Empty() const { return period_ == 0; }
   bool operator==(const Stripe&) const = default;
+
+ private:
+  void Canonicalize();
+
+  uint64_t period_;
+  std::vector<uint64_t> residues_;
 };
+
+// The members of `outer` whose index among outer's members (0-based, in
+// increasing order) is congruent to `w` modulo `W`: worker w's part when
+// `outer`'s members are dealt round-robin to W workers. If outer has m
+// residues per period P, the result repeats every P * W / gcd(m, W) numbers
+// with m / gcd(m, W) residues. The Compose(outer, W, w) for w = 0 .. W-1 are
+// disjoint, their union is outer, and
+// Compose(outer, W, w).CountBelow(n) == Stripe(w, W).CountBelow(outer.CountBelow(n)).
+// Throws std::invalid_argument if W == 0 or w >= W. Cold path.
+Stripe Compose(const Stripe& outer, uint64_t W, uint64_t w);
 
 // One scenario, with k6's defaults filled in and validated. Times are
 // nanoseconds relative to the start of the test (start_time_ns) or of the
 // scenario (everything else).
 //
-// After SegmentFor(), the fields marked [share] hold this worker's share; the
-// fields marked [shape] still describe the whole test, and the schedules in
-// engine/schedule.h apply `stripe` to them.
+// After SegmentForInstance() (engine/execution_segment.h) and/or
+// SegmentFor(), the fields marked [share] hold this instance's or worker's
+// share; the fields marked [shape] still describe the whole test, and the
+// schedules in engine/schedule.h apply `stripe` to them.
 struct Scenario {
   std::string name;  // matches ^[0-9a-zA-Z_-]+$; "default" for shortcuts
   ExecutorType type = ExecutorType::kPerVuIterations;
@@ -103,9 +148,15 @@ struct Scenario {
   // ramping-vus (VU targets) and ramping-arrival-rate (rate targets). [shape]
   std::vector<Stage> stages;
 
-  // ramping-vus: which global VU numbers are this worker's. Arrival-rate:
-  // which global iteration start numbers are this worker's.
+  // ramping-vus: which global VU numbers are this share's. Arrival-rate:
+  // which global iteration start numbers are this share's. Whole otherwise.
   Stripe stripe;
+  // Every executor: which global VU numbers (of `vus`, `startVUs`/stage
+  // targets, `preAllocatedVUs`, `maxVUs` of the whole test) are this
+  // share's; the [share] VU counts are vu_stripe.CountBelow(whole count).
+  // For a VU count set at run time (the dashboard's set_vus), this share
+  // runs vu_stripe.CountBelow(new count) VUs. Equals `stripe` for ramping-vus.
+  Stripe vu_stripe;
 
   // The time during which new iterations may start: `duration`,
   // `maxDuration` or the sum of the stages' durations.
@@ -119,7 +170,15 @@ struct Scenario {
   bool HasWork() const;
 };
 
+// Which part of the whole test a Plan describes.
+enum class PlanPart {
+  kWhole,     // ParsePlan(): the whole test
+  kInstance,  // SegmentForInstance(): one instance's execution segment
+  kWorker,    // SegmentFor(): one worker thread's share (final)
+};
+
 struct Plan {
+  PlanPart part = PlanPart::kWhole;
   // Sorted by start time, then name.
   std::vector<Scenario> scenarios;
   // The test-wide `tags` option, sorted by key.
@@ -187,25 +246,30 @@ int64_t ParseOptionDurationNs(const nlohmann::json& value, std::string_view key)
 // preAllocatedVUs, a bad scenario name, conflicting shortcuts.
 Plan ParsePlan(const nlohmann::json& options, const PlanOverrides& cli);
 
-// Worker `worker`'s share (0-based, < workers) of `whole`, a plan returned by
-// ParsePlan (not itself a share). Summed over workers 0 .. workers-1, the
-// load is exactly the whole's, at every instant:
-//   - VUs are striped: global VU number u belongs to worker u % workers, so
-//     `vus` / `pre_allocated_vus` / `max_vus` become ceil-or-floor shares
-//     that add up to the total; ramping-vus keeps the stages and sets
-//     `stripe` = {worker, workers}, so a worker runs its VUs exactly while
-//     the global VU count covers them (sum of workers' counts = global count
-//     at every instant).
-//   - shared-iterations: global iteration k goes to VU k % vus, hence to that
-//     VU's worker; `iterations` is the count of those (proportional to the
-//     worker's VUs, remainder to the lowest workers). per-vu-iterations keeps
-//     `iterations` per VU.
-//   - arrival rates: global iteration start number k goes to worker
-//     k % m, where m = min(workers, whole maxVUs) so that a worker with no
-//     VU gets no starts; `stripe` = {worker, m} (stride 0 for workers >= m).
-//     The union of the workers' start instants is exactly the global schedule.
-// Throws std::invalid_argument if workers == 0, worker >= workers, or `whole`
-// is already a share.
+// Worker `worker`'s share (0-based, < workers) of `whole`: a plan returned
+// by ParsePlan (the whole test) or by SegmentForInstance (this instance's
+// share of it; then "the whole" below means that instance share, and the
+// stripes below are composed with the instance's: Compose(instance stripe,
+// workers, worker)). Summed over workers 0 .. workers-1, the load is exactly
+// the whole's, at every instant:
+//   - VUs are striped: the whole's VU number u (0-based among its members of
+//     vu_stripe) belongs to worker u % workers, so `vus` /
+//     `pre_allocated_vus` / `max_vus` become ceil-or-floor shares that add
+//     up to the total, and vu_stripe = Compose(whole vu_stripe, workers,
+//     worker); ramping-vus keeps the stages and sets `stripe` likewise, so a
+//     worker runs its VUs exactly while the global VU count covers them (sum
+//     of workers' counts = the whole's count at every instant).
+//   - shared-iterations: the whole's iteration k goes to its VU k % vus,
+//     hence to that VU's worker; `iterations` is the count of those
+//     (proportional to the worker's VUs, remainder to the lowest workers).
+//     per-vu-iterations keeps `iterations` per VU.
+//   - arrival rates: the whole's j-th iteration start (j-th member of its
+//     `stripe`) goes to worker j % m, where m = min(workers, whole maxVUs) so
+//     that a worker with no VU gets no starts; `stripe` = Compose(whole
+//     stripe, m, worker) (empty for workers >= m). The union of the workers'
+//     start instants is exactly the whole's.
+// The result's `part` is PlanPart::kWorker. Throws std::invalid_argument if
+// workers == 0, worker >= workers, or `whole` is already a worker share.
 Plan SegmentFor(const Plan& whole, uint32_t worker, uint32_t workers);
 
 }  // namespace stampede::engine

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <numeric>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -518,7 +521,7 @@ TEST(SegmentTest, SumsEqualTheWhole) {
             const Scenario& car = Named(share, "car");
             pre_sum += car.pre_allocated_vus;
             max_sum += car.max_vus;
-            if (car.stripe.stride != 0) {
+            if (!car.stripe.Empty()) {
               ++arrival_owners;
               EXPECT_GE(car.max_vus, 1);  // a worker that starts iterations has a VU
             }
@@ -574,6 +577,124 @@ TEST(StripeTest, CountBelow) {
   EXPECT_TRUE((Stripe{2, 3}).Owns(5));
   EXPECT_FALSE((Stripe{2, 3}).Owns(6));
   EXPECT_EQ((Stripe{2, 3}).Global(4), 14u);
+}
+
+TEST(StripeTest, ResidueSetsAreCanonical) {
+  EXPECT_TRUE(Stripe().IsWhole());
+  EXPECT_EQ(Stripe(), (Stripe{0, 1}));
+  EXPECT_EQ(Stripe::FromResidues(4, {2, 0}), (Stripe{0, 2}));
+  EXPECT_EQ(Stripe::FromResidues(6, {4, 1}), (Stripe{1, 3}));
+  EXPECT_TRUE(Stripe::FromResidues(4, {0, 1, 2, 3}).IsWhole());
+  EXPECT_TRUE(Stripe::FromResidues(5, {}).Empty());
+  EXPECT_EQ(Stripe::FromResidues(5, {}), Stripe::None());
+  EXPECT_EQ((Stripe{0, 0}), Stripe::None());
+  EXPECT_EQ((Stripe{7, 0}), Stripe::None());  // stride 0: nothing, whatever the offset
+  // k6's 0:0.2 in 0,0.2,0.5: start 3, offsets 6, 4 over 10 (not periodic in 5).
+  Stripe k6 = Stripe::FromResidues(10, {3, 9});
+  EXPECT_EQ(k6.period(), 10u);
+  EXPECT_EQ(k6.residues(), (std::vector<uint64_t>{3, 9}));
+  EXPECT_EQ(Stripe::FromResidues(12, {1, 4, 7, 10}), (Stripe{1, 3}));
+  EXPECT_EQ(Stripe::FromResidues(12, {0, 1, 6, 7}), Stripe::FromResidues(6, {0, 1}));
+  EXPECT_THROW(Stripe::FromResidues(4, {4}), std::invalid_argument);
+  EXPECT_THROW(Stripe::FromResidues(4, {1, 1}), std::invalid_argument);
+  EXPECT_THROW((Stripe{3, 3}), std::invalid_argument);
+  EXPECT_FALSE(Stripe::None().Owns(0));
+  EXPECT_EQ(Stripe::None().CountBelow(100), 0u);
+  EXPECT_FALSE(Stripe::None().FirstAtOrAbove(0).has_value());
+  EXPECT_FALSE(Stripe::None().LastAtOrBelow(100).has_value());
+}
+
+// A random stripe: period 1..30, a random subset of residues.
+Stripe RandomStripe(std::mt19937_64& rng) {
+  uint64_t period = 1 + rng() % 30;
+  std::vector<uint64_t> residues;
+  for (uint64_t r = 0; r < period; ++r) {
+    if (rng() % 3 == 0) residues.push_back(r);
+  }
+  return Stripe::FromResidues(period, residues);
+}
+
+// The owned numbers below `limit`, by brute force over the residues.
+std::vector<uint64_t> Members(const Stripe& s, uint64_t limit) {
+  std::vector<uint64_t> out;
+  if (s.Empty()) return out;
+  for (uint64_t k = 0; k < limit; ++k) {
+    if (std::binary_search(s.residues().begin(), s.residues().end(), k % s.period())) {
+      out.push_back(k);
+    }
+  }
+  return out;
+}
+
+TEST(StripeTest, QueriesMatchBruteForce) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 300; ++round) {
+    Stripe s = RandomStripe(rng);
+    const uint64_t limit = 4 * std::max<uint64_t>(s.period(), 1) + 3;
+    std::vector<uint64_t> members = Members(s, limit);
+    for (uint64_t k = 0; k < limit; ++k) {
+      bool owned = std::binary_search(members.begin(), members.end(), k);
+      ASSERT_EQ(s.Owns(k), owned) << k;
+      uint64_t below = static_cast<uint64_t>(std::lower_bound(members.begin(), members.end(), k) -
+                                             members.begin());
+      ASSERT_EQ(s.CountBelow(k), below) << k;
+      auto first = std::lower_bound(members.begin(), members.end(), k);
+      if (first != members.end()) {
+        ASSERT_EQ(s.FirstAtOrAbove(k), std::optional<uint64_t>(*first)) << k;
+      }
+      auto last = std::upper_bound(members.begin(), members.end(), k);
+      ASSERT_EQ(s.LastAtOrBelow(k),
+                last == members.begin() ? std::nullopt : std::optional<uint64_t>(*(last - 1)))
+          << k;
+    }
+    for (size_t j = 0; j < members.size(); ++j) ASSERT_EQ(s.Global(j), members[j]) << j;
+    ASSERT_EQ(s.IsWhole(), members.size() == limit);
+  }
+}
+
+TEST(StripeTest, ComposeDealsTheMembersRoundRobin) {
+  // Composing the whole is the classic {w, W}.
+  for (uint64_t workers = 1; workers <= 5; ++workers) {
+    for (uint64_t w = 0; w < workers; ++w) {
+      EXPECT_EQ(Compose(Stripe(), workers, w), (Stripe{w, workers}));
+    }
+  }
+  // {1, 3} dealt to 2: 1, 7, 13, ... and 4, 10, 16, ...
+  EXPECT_EQ(Compose(Stripe{1, 3}, 2, 0), (Stripe{1, 6}));
+  EXPECT_EQ(Compose(Stripe{1, 3}, 2, 1), (Stripe{4, 6}));
+  // k6's {3, 9} over 10 (2 per period) dealt to 2: period 10 (gcd 2), 1 each.
+  EXPECT_EQ(Compose(Stripe::FromResidues(10, {3, 9}), 2, 0), (Stripe{3, 10}));
+  EXPECT_EQ(Compose(Stripe::FromResidues(10, {3, 9}), 2, 1), (Stripe{9, 10}));
+  EXPECT_TRUE(Compose(Stripe::None(), 3, 1).Empty());
+  EXPECT_THROW(Compose(Stripe(), 0, 0), std::invalid_argument);
+  EXPECT_THROW(Compose(Stripe(), 2, 2), std::invalid_argument);
+
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 300; ++round) {
+    Stripe outer = RandomStripe(rng);
+    uint64_t workers = 1 + rng() % 5;
+    const uint64_t m = outer.residues().size();
+    const uint64_t bound =
+        outer.Empty() ? 1 : outer.period() * workers / std::gcd(std::max<uint64_t>(m, 1), workers);
+    const uint64_t limit = 3 * bound + 5;
+    std::vector<uint64_t> members = Members(outer, limit);
+    std::vector<int> owners(limit, 0);
+    for (uint64_t w = 0; w < workers; ++w) {
+      Stripe part = Compose(outer, workers, w);
+      // The period is P * W / gcd(m, W), or a divisor of it once canonical.
+      if (!part.Empty()) {
+        ASSERT_EQ(bound % part.period(), 0u);
+      }
+      for (size_t i = 0; i < members.size(); ++i) {
+        ASSERT_EQ(part.Owns(members[i]), i % workers == w) << "member " << i;
+      }
+      for (uint64_t k = 0; k < limit; ++k) {
+        if (part.Owns(k)) ++owners[k];
+        ASSERT_EQ(part.CountBelow(k), (Stripe{w, workers}).CountBelow(outer.CountBelow(k))) << k;
+      }
+    }
+    for (uint64_t k = 0; k < limit; ++k) ASSERT_EQ(owners[k], outer.Owns(k) ? 1 : 0) << k;
+  }
 }
 
 }  // namespace

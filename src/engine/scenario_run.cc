@@ -256,7 +256,7 @@ void ScenarioRun::ScheduleArrival() {
   if (dyn_) {
     // The steered schedule: global start g at dyn_t0_ + g / rate; this
     // worker owns the stripe's starts; none past the planned end.
-    if (dyn_per_ns_ <= 0 || sc_.stripe.stride == 0) return;
+    if (dyn_per_ns_ <= 0 || sc_.stripe.Empty()) return;
     const double g = static_cast<double>(sc_.stripe.Global(dyn_next_));
     const int64_t due = dyn_t0_ + static_cast<int64_t>(g / dyn_per_ns_);
     if (due >= t0_ + arrivals_->DurationNs()) return;
@@ -293,7 +293,7 @@ void ScenarioRun::OnArrival() {
   int64_t now = host_.loop().UpdateNow();
   if (dyn_) {
     const int64_t end = t0_ + arrivals_->DurationNs();
-    while (dyn_per_ns_ > 0 && sc_.stripe.stride != 0) {
+    while (dyn_per_ns_ > 0 && !sc_.stripe.Empty()) {
       const double g = static_cast<double>(sc_.stripe.Global(dyn_next_));
       const int64_t due = dyn_t0_ + static_cast<int64_t>(g / dyn_per_ns_);
       if (due > now || due >= end) break;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -13,20 +14,17 @@ __int128 CeilDiv(__int128 a, __int128 b) { return (a + b - 1) / b; }
 
 // The smallest number >= x that `stripe` owns.
 std::optional<int64_t> FirstOwnedAtOrAbove(const Stripe& stripe, int64_t x) {
-  if (stripe.stride == 0) return std::nullopt;
-  int64_t offset = static_cast<int64_t>(stripe.offset);
-  int64_t stride = static_cast<int64_t>(stripe.stride);
-  if (x <= offset) return offset;
-  return offset + static_cast<int64_t>(CeilDiv(x - offset, stride)) * stride;
+  std::optional<uint64_t> u = stripe.FirstAtOrAbove(static_cast<uint64_t>(std::max<int64_t>(x, 0)));
+  if (!u || *u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+  return static_cast<int64_t>(*u);
 }
 
 // The largest number <= y that `stripe` owns.
 std::optional<int64_t> LastOwnedAtOrBelow(const Stripe& stripe, int64_t y) {
-  if (stripe.stride == 0) return std::nullopt;
-  int64_t offset = static_cast<int64_t>(stripe.offset);
-  int64_t stride = static_cast<int64_t>(stripe.stride);
-  if (y < offset) return std::nullopt;
-  return offset + (y - offset) / stride * stride;
+  if (y < 0) return std::nullopt;
+  std::optional<uint64_t> u = stripe.LastAtOrBelow(static_cast<uint64_t>(y));
+  if (!u) return std::nullopt;
+  return static_cast<int64_t>(*u);
 }
 
 uint64_t ClampToU64(__int128 v) {

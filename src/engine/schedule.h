@@ -29,11 +29,12 @@ inline constexpr int64_t kNeverNs = std::numeric_limits<int64_t>::max();
 // A 0-long stage jumps at its start instant. At the end of the stages the
 // count drops to 0 (the scenario's regular duration is over).
 //
-// With a stripe (worker share, see SegmentFor), the worker has global VUs
-// u (0-based) with stripe.Owns(u), and VusAt() is how many of those are below
-// the global count: local VU j (global number stripe.Global(j)) should be
-// running iff j < VusAt(t). Summed over the workers' stripes, VusAt() equals
-// the global count at every instant.
+// With a stripe (an instance's or worker's share, see SegmentForInstance and
+// SegmentFor), the share has the global VUs u (0-based) with
+// stripe.Owns(u), and VusAt() is how many of those are below the global
+// count: local VU j (global number stripe.Global(j)) should be running iff
+// j < VusAt(t). Summed over the shares' stripes, VusAt() equals the global
+// count at every instant.
 //
 // gracefulRampDown (Scenario::graceful_ramp_down_ns), enforced by the engine:
 // when VusAt() decreases, the VUs with the highest local numbers are asked to
@@ -89,9 +90,9 @@ class RampingVusSchedule {
 // iteration at 0.5s), computed analytically per stage (solving the quadratic
 // area equation), while that is before the end of the stages.
 //
-// With a stripe (worker share), the worker starts the global iterations
-// stripe.Global(j), j = 0, 1, 2, ...: local index j. The union over the
-// workers' stripes is exactly the global schedule.
+// With a stripe (an instance's or worker's share), the share starts the
+// global iterations stripe.Global(j), j = 0, 1, 2, ...: local index j. The
+// union over the shares' stripes is exactly the global schedule.
 class ArrivalSchedule {
  public:
   static ArrivalSchedule Constant(int64_t rate, int64_t time_unit_ns, int64_t duration_ns,
