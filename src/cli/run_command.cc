@@ -19,6 +19,7 @@ extern char** environ;
 #include "engine/runner.h"
 #include "http/server.h"
 #include "http/url.h"
+#include "report/html_report.h"
 
 namespace stampede::cli {
 namespace {
@@ -282,6 +283,9 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
                   "Keep the dashboard up this long after the run ends (Ctrl-C ends it)");
   run->add_flag("--ui-open", f.ui_open,
                 "Open the dashboard in a browser (xdg-open) when a display is available");
+  run->add_option("--trace-url-template", f.trace_url_template,
+                  "Link the dashboard's trace ids to your tracing UI, e.g. "
+                  "https://grafana.example/explore?traceId={trace_id}");
   return run;
 }
 
@@ -528,9 +532,12 @@ engine::RunConfig BuildRunConfig(const RunFlags& given) {
   if (!f.ui.empty()) {
     http::ParseListenAddress(f.ui, "--ui");  // a bad address: one line, exit 104
     c.ui_address = f.ui;
-  } else if (!f.ui_token.empty() || !f.ui_linger.empty() || f.ui_open) {
-    throw ConfigError("--ui-token, --ui-linger and --ui-open need --ui");
+  } else if (!f.ui_token.empty() || !f.ui_linger.empty() || f.ui_open ||
+             !f.trace_url_template.empty()) {
+    throw ConfigError("--ui-token, --ui-linger, --ui-open and --trace-url-template need --ui");
   }
+  report::ValidateTraceUrlTemplate(f.trace_url_template);
+  c.trace_url_template = f.trace_url_template;
   c.ui_token = f.ui_token;
   for (char ch : c.ui_token) {
     if (ch <= ' ' || ch > '~') {

@@ -65,6 +65,7 @@ struct RunFlags {
   std::string ui_token;                    // --ui-token TOKEN
   std::string ui_linger;                   // --ui-linger DURATION
   bool ui_open = false;                    // --ui-open
+  std::string trace_url_template;          // --trace-url-template URL
   std::string command_line;                // argv, for the run store (set by main)
 };
 

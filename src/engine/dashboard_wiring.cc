@@ -13,7 +13,12 @@
 #include <fmt/format.h>
 
 #include "core/clock.h"
+#include "core/duration.h"
+#include "core/error.h"
 #include "core/log.h"
+#include "otel/exported_spans.h"
+#include "otel/trace_context.h"
+#include "report/html_report.h"
 #include "ui/dashboard_model.h"
 
 namespace stampede::engine {
@@ -75,14 +80,52 @@ nlohmann::json RunInfo(const RunConfig& c, const Plan* plan, const metrics::Thre
           {"total_duration_s", total_s ? nlohmann::json(*total_s) : nlohmann::json(nullptr)},
           {"scenarios", std::move(scenarios)},
           {"thresholds", std::move(th)},
-          {"trace_url_template", nullptr}};
+          {"trace_url_template", c.trace_url_template.empty()
+                                     ? nlohmann::json(nullptr)
+                                     : nlohmann::json(c.trace_url_template)}};
+}
+
+// Where each scenario active at `elapsed_ns` (from the start of the load)
+// stands: [{"scenario", "executor", "left_s" (until its regular end), and for
+// staged executors "stage" (1-based), "stages", "target", "unit"}]. The
+// schedule's clock: a pause does not stop it.
+nlohmann::json StagesAt(const Plan& plan, int64_t elapsed_ns) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Scenario& sc : plan.scenarios) {
+    const int64_t t = elapsed_ns - sc.start_time_ns;
+    const int64_t regular = sc.RegularDurationNs();
+    if (t < 0 || t >= regular) continue;
+    nlohmann::json j{{"scenario", sc.name},
+                     {"executor", std::string(ExecutorName(sc.type))},
+                     {"left_s", static_cast<double>(regular - t) / 1e9}};
+    if (!sc.stages.empty()) {
+      int64_t stage_start = 0;
+      for (size_t i = 0; i < sc.stages.size(); ++i) {
+        const Stage& st = sc.stages[i];
+        if (t < stage_start + st.duration_ns || i + 1 == sc.stages.size()) {
+          j["stage"] = i + 1;
+          j["stages"] = sc.stages.size();
+          j["target"] = st.target;
+          j["unit"] = sc.type == ExecutorType::kRampingVus
+                          ? "VUs"
+                          : "iterations/" + core::FormatDuration(std::chrono::nanoseconds(sc.time_unit_ns));
+          j["stage_left_s"] =
+              static_cast<double>(std::max<int64_t>(0, stage_start + st.duration_ns - t)) / 1e9;
+          break;
+        }
+        stage_start += st.duration_ns;
+      }
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
 }
 
 }  // namespace
 
 DashboardWiring::DashboardWiring(const RunConfig& c, const Plan* plan,
                                  const metrics::ThresholdSet& thresholds, int64_t start_unix_ns)
-    : config_(c), plan_(plan), start_unix_ns_(start_unix_ns) {
+    : config_(c), plan_(plan), start_unix_ns_(start_unix_ns), slow_(start_unix_ns) {
   const int64_t total_ns =
       plan != nullptr ? plan->TotalDurationNs() : (c.iterations > 0 ? 0 : c.duration_ns);
   if (total_ns > 0) total_duration_s_ = static_cast<double>(total_ns) / 1e9;
@@ -115,6 +158,7 @@ void DashboardWiring::Publish(std::shared_ptr<const metrics::Snapshot> snapshot,
   if (spans) in.spans = {{"exported", spans->spans_exported}, {"dropped", spans->spans_dropped}};
   in.total_duration_s = total_duration_s_;
   in.paused = config_.execution && config_.execution->paused();
+  if (plan_ != nullptr) in.stages = StagesAt(*plan_, elapsed_ns);
   nlohmann::json steering = Steering();
   for (nlohmann::json& s : steering) s.erase("peer");
   in.steering = std::move(steering);
@@ -145,6 +189,71 @@ void DashboardWiring::End(const std::string& outcome, int exit_code,
     dashboard_->Heartbeat();
   }
   dashboard_->Stop();
+}
+
+std::function<void(std::string_view)> DashboardWiring::SpanHook(bool exported) {
+  exemplar_source_.store(exported ? 2 : 1, std::memory_order_relaxed);
+  return [this](std::string_view request) {
+    otel::ForEachExportedRequestSpan(request, [&](const otel::ExportedRequestSpan& s) {
+      if (!s.sampled()) return;
+      ui::SlowRequest r;
+      r.trace_id = otel::ToHex(s.trace_id);
+      r.span_id = otel::ToHex(s.span_id);
+      r.name = std::string(s.request_name);
+      r.method = std::string(s.method);
+      r.status = static_cast<int>(s.status_code);
+      r.end_unix_ns = s.end_unix_ns;
+      r.total_ms = static_cast<double>(s.end_unix_ns - s.start_unix_ns) / 1e6;
+      r.duration_ms = s.http_req_duration_ns >= 0 ? static_cast<double>(s.http_req_duration_ns) / 1e6
+                                                  : r.total_ms;
+      slow_.Offer(std::move(r));
+    });
+  };
+}
+
+nlohmann::json DashboardWiring::Exemplars(int64_t from_unix_ms, int64_t to_unix_ms) {
+  const int source = exemplar_source_.load(std::memory_order_relaxed);
+  nlohmann::json list = nlohmann::json::array();
+  for (const ui::SlowRequest& r :
+       slow_.Slowest(from_unix_ms * 1'000'000, to_unix_ms * 1'000'000, 10)) {
+    nlohmann::json j{{"trace_id", r.trace_id}, {"span_id", r.span_id},
+                     {"name", r.name},         {"method", r.method},
+                     {"status", r.status},     {"t", r.end_unix_ns / 1'000'000},
+                     {"duration_ms", r.duration_ms}, {"total_ms", r.total_ms}};
+    if (!config_.trace_url_template.empty()) {
+      j["trace_url"] = report::ExpandTraceUrl(config_.trace_url_template, r.trace_id);
+    }
+    list.push_back(std::move(j));
+  }
+  return {{"available", source != 0},
+          {"source", source == 2 ? "exported" : source == 1 ? "recorded" : "none"},
+          {"waterfalls", !store_path_.empty()},
+          {"requests", std::move(list)}};
+}
+
+ui::ControlResult DashboardWiring::Trace(std::string_view trace_id, std::string_view span_id,
+                                         nlohmann::json& out) {
+  if (store_path_.empty()) {
+    return {404, "this run keeps no traces: the run store is off (--no-store)"};
+  }
+  std::lock_guard lock(reader_mu_);
+  try {
+    if (!reader_) reader_ = std::make_unique<store::RunReader>(store_path_);
+    report::HtmlReportOptions options;
+    options.trace_url_template = config_.trace_url_template;
+    std::optional<nlohmann::json> view =
+        report::TraceViewJson(*reader_, trace_id, span_id, options);
+    if (!view) {
+      return {404, "trace " + std::string(trace_id) +
+                       " is not in the run store yet (a second is committed a few seconds after "
+                       "it ends) or was not kept by its span budget"};
+    }
+    out = std::move(*view);
+    return {};
+  } catch (const std::exception& e) {
+    reader_.reset();  // reopened on the next request
+    return {503, std::string("cannot read the run store: ") + e.what()};
+  }
 }
 
 nlohmann::json DashboardWiring::Steering() const {

@@ -7,8 +7,17 @@
 // is handed to the main loop (TakeStop), which stops gracefully as on a
 // first Ctrl-C but keeps the exit code the run earns; set_vus (constant-vus,
 // ramping-vus) and set_rate (arrival-rate executors) set the scenario's
-// whole-test target in script::Execution, which the workers apply. Every accepted action is kept (Steering)
-// for the ticks, the summary and the run store's summary JSON.
+// whole-test target in script::Execution, which the workers apply. Every
+// accepted action is kept (Steering) for the ticks, the summary and the run
+// store's summary JSON.
+//
+// Exemplars: SpanHook() is given to the span pipeline (the runner hands it
+// the batches the collector accepted when spans are exported over OTLP, else
+// every batch recorded for the run store); the sampled request spans feed a
+// ui::SlowRequests that /api/exemplars reads. /api/trace/ID reads the run
+// store (store::RunReader, read-only, beside the writer: WAL), so a listed
+// request opens its waterfall — client phases and the service's spans — as
+// soon as its second is committed.
 //
 // Threads: construct, Publish, TakeStop, MarkEnded, End, Linger and the
 // summary accessors from the runner's main thread; OnControl runs on the
@@ -33,7 +42,9 @@
 #include "metrics/snapshot.h"
 #include "metrics/threshold.h"
 #include "otel/export_pipeline.h"
+#include "store/run_reader.h"
 #include "ui/dashboard.h"
+#include "ui/slow_requests.h"
 
 namespace stampede::engine {
 
@@ -65,7 +76,18 @@ class DashboardWiring final : public ui::DashboardControl {
   uint64_t clients() const { return dashboard_->clients(); }
   uint64_t clients_dropped() const { return dashboard_->clients_dropped(); }
 
+  // For otel::ExportPipelineOptions::on_exported or on_batch (the exporter
+  // thread): the request's sampled CLIENT request spans become exemplars.
+  // `exported`: whether the hook sees what the collector accepted (said in
+  // /api/exemplars). Call before the run starts.
+  std::function<void(std::string_view request)> SpanHook(bool exported);
+  // The run store to read traces from ("" none). Call before the run starts.
+  void set_store_path(std::string path) { store_path_ = std::move(path); }
+
   ui::ControlResult OnControl(const ui::ControlRequest& request) override;
+  nlohmann::json Exemplars(int64_t from_unix_ms, int64_t to_unix_ms) override;
+  ui::ControlResult Trace(std::string_view trace_id, std::string_view span_id,
+                          nlohmann::json& out) override;
 
  private:
   struct Steer {
@@ -86,6 +108,11 @@ class DashboardWiring final : public ui::DashboardControl {
   bool stop_taken_ = false;
   mutable std::mutex mu_;
   std::vector<Steer> steering_;
+  ui::SlowRequests slow_;
+  std::atomic<int> exemplar_source_{0};  // 0 none, 1 recorded, 2 exported
+  std::string store_path_;
+  std::mutex reader_mu_;  // the server thread's; guards reader_
+  std::unique_ptr<store::RunReader> reader_;
   std::unique_ptr<ui::Dashboard> dashboard_;  // last: its thread calls OnControl
 };
 

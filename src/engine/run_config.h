@@ -107,6 +107,9 @@ struct RunConfig {
   std::string ui_token;
   int64_t ui_linger_ns = 0;
   bool ui_open = false;
+  // --trace-url-template: a link per trace id in the dashboard's exemplars
+  // ("" none; validated: an http(s) URL containing {trace_id}).
+  std::string trace_url_template;
 
   // Output.
   bool quiet = false;

@@ -332,7 +332,15 @@ RunOutcome Runner::Execute() {
         exporter = std::make_unique<otel::OtlpHttpExporter>(oc);
       }
       po = otel::ExportPipelineOptions::FromConfig(oc);
-      if (outputs) po.on_exported = outputs->ExemplarHook();
+      std::function<void(std::string_view)> exemplars;
+      if (outputs) exemplars = outputs->ExemplarHook();
+      if (dashboard_) {
+        // The dashboard's exemplars too name only spans the collector took.
+        auto ui = dashboard_->SpanHook(/*exported=*/true);
+        exemplars = exemplars ? [a = std::move(exemplars), ui](std::string_view r) { a(r); ui(r); }
+                              : ui;
+      }
+      po.on_exported = std::move(exemplars);
       if (oc.exporter == otel::ExporterKind::kConsole) {
         core::Info("writing spans to stdout, one OTLP/JSON line per span");
       } else {
@@ -350,6 +358,13 @@ RunOutcome Runner::Execute() {
     }
     AddRunResource(config_, po.resource_attributes);
     po.on_batch = recording_->SpanHook();
+    if (dashboard_ && !config_.traces_export) {
+      // Spans only for the store: the dashboard's exemplars are what it records.
+      auto ui = dashboard_->SpanHook(/*exported=*/false);
+      po.on_batch = po.on_batch ? [a = std::move(po.on_batch), ui](std::string_view r) { a(r); ui(r); }
+                                : ui;
+    }
+    if (dashboard_ && recording_->storing()) dashboard_->set_store_path(recording_->store_path());
     pipeline = std::make_unique<otel::ExportPipeline>(std::move(exporter),
                                                       static_cast<int>(workers.size()), po);
     for (size_t i = 0; i < workers.size(); ++i) {

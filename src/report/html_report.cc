@@ -372,6 +372,31 @@ json TraceJson(std::vector<store::SpanRow> spans, const HtmlReportOptions& optio
 
 }  // namespace
 
+std::optional<json> TraceViewJson(const store::RunReader& reader, std::string_view trace_id,
+                                  std::string_view request_span_id,
+                                  const HtmlReportOptions& options) {
+  std::vector<store::SpanRow> spans = reader.Trace(trace_id);
+  if (spans.empty()) return std::nullopt;
+  std::string span_id(request_span_id);
+  if (span_id.empty()) {
+    for (const store::SpanRow& s : spans) {  // by start: the first request of the trace
+      if (s.source == "client" && s.kind == "client" &&
+          s.attributes_json.find("\"http.request.method\"") != std::string::npos) {
+        span_id = s.span_id;
+        break;
+      }
+    }
+  }
+  json out;
+  out["request"] = nullptr;
+  if (std::optional<store::RequestRow> row = RequestFromTrace(spans, span_id)) {
+    Listed listed{std::move(*row), {"exemplar"}};
+    out["request"] = RequestJson(listed, reader.meta().start_unix_ns, options);
+  }
+  out["trace"] = TraceJson(std::move(spans), options);
+  return out;
+}
+
 void ValidateTraceUrlTemplate(std::string_view tmpl) {
   if (tmpl.empty()) return;
   const bool http = tmpl.starts_with("http://") || tmpl.starts_with("https://");
@@ -618,8 +643,10 @@ std::string RenderHtmlPage(const json& data) {
       SafeInlineScript("/*! uPlot " + std::string(html_assets::kUplotVersion) + "\n" + licence +
                        "*/\n" + std::string(html_assets::View(html_assets::kUplotJs)));
   const std::string report_js = SafeInlineScript(html_assets::View(html_assets::kReportJs));
+  const std::string trace_view_js =
+      SafeInlineScript(html_assets::View(html_assets::kTraceViewJs));
   const std::string csp = "default-src 'none'; script-src " + ScriptHashSource(uplot_js) + " " +
-                          ScriptHashSource(report_js) +
+                          ScriptHashSource(trace_view_js) + " " + ScriptHashSource(report_js) +
                           "; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
                           "form-action 'none'";
   const std::string data_text = JsonForScriptTag(data);
@@ -627,6 +654,8 @@ std::string RenderHtmlPage(const json& data) {
       {"{{CSP}}", csp},
       {"{{UPLOT_CSS}}", html_assets::View(html_assets::kUplotCss)},
       {"{{REPORT_CSS}}", html_assets::View(html_assets::kReportCss)},
+      {"{{TRACE_VIEW_CSS}}", html_assets::View(html_assets::kTraceViewCss)},
+      {"{{TRACE_VIEW_JS}}", trace_view_js},
       {"{{DATA}}", data_text},
       {"{{UPLOT_JS}}", uplot_js},
       {"{{REPORT_JS}}", report_js},
@@ -634,7 +663,8 @@ std::string RenderHtmlPage(const json& data) {
   // Placeholders are looked for in the template only, never in what fills them.
   const std::string_view tmpl = html_assets::View(html_assets::kReportHtml);
   std::string out;
-  out.reserve(tmpl.size() + data_text.size() + uplot_js.size() + report_js.size() + 8192);
+  out.reserve(tmpl.size() + data_text.size() + uplot_js.size() + report_js.size() +
+              trace_view_js.size() + 8192);
   size_t pos = 0;
   while (pos < tmpl.size()) {
     size_t at = tmpl.find("{{", pos);

@@ -30,6 +30,7 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -61,6 +62,16 @@ std::string ExpandTraceUrl(std::string_view tmpl, std::string_view trace_id);
 
 // The page's data (the JSON object report.js reads; keys documented there).
 nlohmann::json BuildReportData(const store::RunReader& reader, const HtmlReportOptions& options);
+
+// One stored trace as the live dashboard shows it, in the report's shapes:
+// {"request": a `requests[]` entry (why: ["exemplar"]) or null, "trace": a
+// `traces[id]` entry}. `request_span_id`: the request span to describe; ""
+// picks the trace's first CLIENT span that carries http.request.method.
+// nullopt when the store holds no span of the trace.
+std::optional<nlohmann::json> TraceViewJson(const store::RunReader& reader,
+                                            std::string_view trace_id,
+                                            std::string_view request_span_id,
+                                            const HtmlReportOptions& options);
 
 // `data` as JSON text that is safe inside <script type="application/json">:
 // '<', '>', '&', U+2028 and U+2029 as \u003c, \u003e, \u0026, \u2028, \u2029;

@@ -165,9 +165,10 @@ TEST_F(HtmlReportTest, PageEmbedsUplotAndEscapesHostileStrings) {
   EXPECT_NE(html.find("stampede-data"), std::string::npos);
   EXPECT_EQ(html.find("<script src"), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);
-  // The only script elements are the data block and the two inline scripts.
-  EXPECT_EQ(Count(html, "<script"), 3u);
-  EXPECT_EQ(Count(html, "</script>"), 3u);
+  // The only script elements are the data block and the three inline scripts
+  // (uPlot, the trace view shared with the dashboard, the report's own).
+  EXPECT_EQ(Count(html, "<script"), 4u);
+  EXPECT_EQ(Count(html, "</script>"), 4u);
   // Hostile strings never appear raw; the data carries them escaped.
   EXPECT_EQ(html.find(kHostile), std::string::npos);
   EXPECT_EQ(html.find("<img src=x"), std::string::npos);
@@ -218,6 +219,35 @@ TEST_F(HtmlReportTest, ExemplarsAddEachSecondsSlowestRequest) {
     EXPECT_FALSE(r["name"].get<std::string>().empty());
     EXPECT_FALSE(r["phases"].empty());
   }
+}
+
+TEST_F(HtmlReportTest, TraceViewIsTheReportsShapeForOneTrace) {
+  store::RunReader reader(path_);
+  HtmlReportOptions options;
+  options.trace_url_template = "http://t.example/{trace_id}";
+  json d = BuildReportData(reader, options);
+  ASSERT_FALSE(d["requests"].empty());
+  const json& listed = d["requests"][0];
+  const std::string trace_id = listed["trace_id"];
+  // With the request's span id, and without (the trace's first request span).
+  for (const std::string span : {listed["span_id"].get<std::string>(), std::string()}) {
+    std::optional<json> view = TraceViewJson(reader, trace_id, span, options);
+    ASSERT_TRUE(view.has_value());
+    ASSERT_TRUE((*view)["request"].is_object()) << view->dump();
+    const json& r = (*view)["request"];
+    EXPECT_EQ(r["trace_id"], trace_id);
+    if (!span.empty()) EXPECT_EQ(r["span_id"], span);
+    EXPECT_EQ(r["name"], listed["name"]);
+    EXPECT_EQ(r["phases"], listed["phases"]);
+    EXPECT_EQ(r["trace_url"], "http://t.example/" + trace_id);
+    EXPECT_EQ((*view)["trace"]["spans"], d["traces"][trace_id]["spans"]);
+  }
+  // A span id that is not in the trace: the trace without a request.
+  std::optional<json> other = TraceViewJson(reader, trace_id, "0123456789abcdef", options);
+  ASSERT_TRUE(other.has_value());
+  EXPECT_TRUE((*other)["request"].is_null());
+  EXPECT_FALSE((*other)["trace"]["spans"].empty());
+  EXPECT_FALSE(TraceViewJson(reader, std::string(32, 'f'), "", options).has_value());
 }
 
 TEST(HtmlReport, KilledRunSaysSo) {
@@ -286,7 +316,7 @@ TEST(HtmlReport, PageIsSelfContained) {
   std::regex end_tag("</script", std::regex::icase);
   EXPECT_EQ(std::distance(std::sregex_iterator(html.begin(), html.end(), end_tag),
                           std::sregex_iterator()),
-            3);
+            4);
 }
 
 }  // namespace

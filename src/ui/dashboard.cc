@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -67,7 +68,46 @@ std::string Event(std::string_view name, std::string_view data) {
   return e;
 }
 
+// The value of `key` in an undecoded query string ("a=1&b=2"); nullopt when
+// absent. The dashboard's parameters are digits and hex only: no decoding.
+std::optional<std::string_view> QueryParam(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> ParseMillis(std::optional<std::string_view> text) {
+  if (!text || text->empty() || text->size() > 15) return std::nullopt;
+  int64_t v = 0;
+  for (char c : *text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+bool IsLowerHex(std::string_view s, size_t size) {
+  return s.size() == size && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 }  // namespace
+
+nlohmann::json DashboardControl::Exemplars(int64_t, int64_t) {
+  return {{"available", false}, {"requests", nlohmann::json::array()}};
+}
+
+ControlResult DashboardControl::Trace(std::string_view, std::string_view, nlohmann::json&) {
+  return {404, "this run keeps no traces (the run store is off)"};
+}
 
 bool IsLoopbackHost(std::string_view host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -195,6 +235,8 @@ http::ServerResponse Dashboard::Handle(const http::ServerRequest& req) {
       {"/index.html", "text/html; charset=utf-8", assets::View(assets::kIndexHtml)},
       {"/app.js", "text/javascript; charset=utf-8", assets::View(assets::kAppJs)},
       {"/app.css", "text/css; charset=utf-8", assets::View(assets::kAppCss)},
+      {"/trace_view.js", "text/javascript; charset=utf-8", assets::View(assets::kTraceViewJs)},
+      {"/trace_view.css", "text/css; charset=utf-8", assets::View(assets::kTraceViewCss)},
       {"/uplot.min.js", "text/javascript; charset=utf-8", assets::View(assets::kUplotJs)},
       {"/uplot.min.css", "text/css; charset=utf-8", assets::View(assets::kUplotCss)},
   };
@@ -211,6 +253,14 @@ http::ServerResponse Dashboard::Handle(const http::ServerRequest& req) {
     if (!get) return JsonError(405, "use GET");
     if (req.method == "HEAD") return Respond(200, "text/event-stream; charset=utf-8", "");
     return Stream();
+  }
+  if (req.path == "/api/exemplars") {
+    if (!get) return JsonError(405, "use GET");
+    return ExemplarsAt(req);
+  }
+  if (req.path.rfind("/api/trace/", 0) == 0) {
+    if (!get) return JsonError(405, "use GET");
+    return TraceAt(req);
   }
   if (req.path == "/api/control") {
     if (req.method != "POST") return JsonError(405, "use POST");
@@ -242,6 +292,29 @@ http::ServerResponse Dashboard::Stream() {
   AddCommonHeaders(r);
   r.stream = std::move(stream);
   return r;
+}
+
+http::ServerResponse Dashboard::ExemplarsAt(const http::ServerRequest& req) {
+  const std::optional<int64_t> from = ParseMillis(QueryParam(req.query, "from"));
+  const std::optional<int64_t> to = ParseMillis(QueryParam(req.query, "to"));
+  if (!from || !to || *to <= *from) {
+    return JsonError(400, "give the interval as ?from=MS&to=MS (unix milliseconds, from < to)");
+  }
+  if (control_ == nullptr) return Respond(200, kJson, "{\"available\":false,\"requests\":[]}");
+  return Respond(200, kJson, Serialize(control_->Exemplars(*from, *to)));
+}
+
+http::ServerResponse Dashboard::TraceAt(const http::ServerRequest& req) {
+  const std::string_view id = std::string_view(req.path).substr(std::string_view("/api/trace/").size());
+  const std::string_view span = QueryParam(req.query, "span").value_or(std::string_view());
+  if (!IsLowerHex(id, 32) || (!span.empty() && !IsLowerHex(span, 16))) {
+    return JsonError(400, "give a trace id of 32 lowercase hex digits (and ?span= 16 of them)");
+  }
+  if (control_ == nullptr) return JsonError(404, "this run keeps no traces");
+  nlohmann::json out;
+  ControlResult result = control_->Trace(id, span, out);
+  if (result.status != 200) return JsonError(result.status, result.error);
+  return Respond(200, kJson, Serialize(out));
 }
 
 bool Dashboard::OriginAllowed(std::string_view origin, const http::ServerRequest& req) const {

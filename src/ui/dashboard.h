@@ -5,7 +5,8 @@
 // aggregation of its own, only the ticks it was given.
 //
 // HTTP contract (the page, src/ui/web/app.js, relies on it exactly):
-//   GET /, /app.js, /app.css, /uplot.min.js, /uplot.min.css   the embedded assets
+//   GET /, /app.js, /app.css, /trace_view.js, /trace_view.css (the report's
+//       trace view), /uplot.min.js, /uplot.min.css   the embedded assets
 //   GET /api/run      the run's description (DashboardOptions::run_info) plus
 //                     "token_required"; never a secret
 //   GET /api/stream   text/event-stream: "retry: 2000", then `event: history`
@@ -26,6 +27,13 @@
 //                     action (400), the run not ended (409); then
 //                     DashboardControl::OnControl decides (200 {"ok":true},
 //                     or its status and error, e.g. 501).
+//   GET /api/exemplars?from=MS&to=MS   the slowest sampled requests that ended
+//                     in (from, to] (unix ms; the page sends a latency
+//                     point's tick interval): DashboardControl::Exemplars'
+//                     JSON; 400 for a missing or bad bound
+//   GET /api/trace/ID[?span=SPAN]     one trace's waterfall (ID: 32 hex
+//                     digits, SPAN: 16; the request span to describe):
+//                     DashboardControl::Trace's status and JSON
 //   Anything else: 404 / 405. Errors are JSON {"error": "one line"}.
 // Every response of the dashboard carries a strict Content-Security-Policy
 // (kContentSecurityPolicy), X-Content-Type-Options: nosniff and
@@ -80,6 +88,11 @@ class DashboardControl {
  public:
   virtual ~DashboardControl() = default;
   virtual ControlResult OnControl(const ControlRequest& request) = 0;
+  // GET /api/exemplars: {"available": bool, "requests": [...]} (200).
+  virtual nlohmann::json Exemplars(int64_t from_unix_ms, int64_t to_unix_ms);
+  // GET /api/trace/ID: 200 with `out`, or the status and error of `result`.
+  virtual ControlResult Trace(std::string_view trace_id, std::string_view span_id,
+                              nlohmann::json& out);
 };
 
 struct DashboardOptions {
@@ -137,6 +150,8 @@ class Dashboard {
   http::ServerResponse Handle(const http::ServerRequest& req);
   http::ServerResponse Stream();
   http::ServerResponse Control(const http::ServerRequest& req);
+  http::ServerResponse ExemplarsAt(const http::ServerRequest& req);
+  http::ServerResponse TraceAt(const http::ServerRequest& req);
   bool OriginAllowed(std::string_view origin, const http::ServerRequest& req) const;
   // Writes `data` to every subscriber; drops (and counts) those that fail.
   void Broadcast(const std::string& data);  // mu_ held

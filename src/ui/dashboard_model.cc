@@ -142,7 +142,8 @@ nlohmann::json MakeTick(const Snapshot& cur, const Snapshot* prev, const TickInp
   nlohmann::json errors_json = nlohmann::json::object();
   for (const auto& [code, n] : errors) errors_json[code] = static_cast<uint64_t>(n);
 
-  nlohmann::json progress = {{"fraction", nullptr}, {"time_left_s", nullptr}};
+  nlohmann::json progress = {{"fraction", nullptr}, {"time_left_s", nullptr},
+                             {"stages", in.stages.is_array() ? in.stages : nlohmann::json::array()}};
   if (in.total_duration_s && *in.total_duration_s > 0) {
     const double total = *in.total_duration_s;
     progress["fraction"] = std::clamp(in.elapsed_s / total, 0.0, 1.0);

@@ -20,7 +20,10 @@
 //    "checks": {"passes","fails"} (totals),
 //    "thresholds": [{"metric","expr","ok"}],
 //    "spans": {"exported","dropped"} or null,
-//    "progress": {"fraction" 0..1 or null, "time_left_s" or null},
+//    "progress": {"fraction" 0..1 or null, "time_left_s" or null,
+//                 "stages": [{"scenario", "executor", "left_s", and for staged
+//                 executors "stage" (1-based), "stages", "target", "unit",
+//                 "stage_left_s"}] (the scenarios running now)},
 //    "paused": bool,
 //    "steering": [{"t","action","value"}] (everything so far)}
 // Strings (request names are user data, e.g. "<script>") are JSON strings
@@ -56,6 +59,7 @@ struct TickInputs {
   nlohmann::json spans = nullptr;
   std::optional<double> total_duration_s;  // the plan's; unset: unknown
   bool paused = false;
+  nlohmann::json stages = nlohmann::json::array();  // progress.stages
   nlohmann::json steering = nlohmann::json::array();  // [{"t","action","value"}]
 };
 

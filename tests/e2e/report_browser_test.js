@@ -277,7 +277,7 @@ async function main() {
         imgs: document.querySelectorAll('img').length,
         bold: document.querySelectorAll('b').length,
       }));
-      check('no element was injected', injected.scripts === 3 && injected.imgs === 0 &&
+      check('no element was injected', injected.scripts === 4 && injected.imgs === 0 &&
         injected.bold === 0, JSON.stringify(injected));
       const headerText = await page.textContent('#run-meta');
       check('a hostile script path shows literally in the header', headerText.includes(HOSTILE_NAME));

@@ -396,6 +396,120 @@ def a_bad_ui_address_is_a_config_error(t):
     check_eq(control(port, "stop")[0], 200, "stop")
     p.wait(timeout=45)
 
+STAGED_SCRIPT = r"""
+local http = require("stampede.http")
+options = { scenarios = {
+  ramp = { executor = "ramping-vus", startVUs = 1, gracefulRampDown = "0s",
+           stages = { { duration = "3s", target = 2 }, { duration = "60s", target = 2 } } },
+} }
+function default() http.get(ENV.URL .. "?p=home", { name = "home" }); sleep(0.02) end
+"""
+
+TRACE_TEMPLATE = "http://traces.invalid/trace/{trace_id}?from=dashboard"
+
+
+def get_json(port, path):
+    status, headers, data = request(port, "GET", path)
+    return status, json.loads(data.decode() or "null")
+
+
+@case
+def exemplars_list_slow_requests_and_open_their_stored_trace(t):
+    ngx = t.nginx()
+    script = t.path("staged.lua")
+    with open(script, "w") as f:
+        f.write(STAGED_SCRIPT)
+    p, export = t.spawn(script, "-e", "URL=" + ngx.url, "--quiet", "--ui", "127.0.0.1:0",
+                        "--trace-url-template", TRACE_TEMPLATE)
+    url, host, port = dashboard_of(p)
+    run = get_json(port, "/api/run")[1]
+    check_eq(run["trace_url_template"], TRACE_TEMPLATE, "/api/run trace_url_template")
+    stream = Stream(port)
+    events = stream.events()
+    # The progress names the scenario's stage, and moves to the next one.
+    first = wait_tick(events, lambda k: k["rps"] > 0 and k["progress"]["stages"], "stage 1")
+    st = first["progress"]["stages"][0]
+    check_eq((st["scenario"], st["executor"], st["stage"], st["stages"], st["target"], st["unit"]),
+             ("ramp", "ramping-vus", 1, 2, 2, "VUs"), "stage 1 of ramp")
+    check(0 <= st["stage_left_s"] <= 3, "stage_left_s %r" % st["stage_left_s"])
+    second = wait_tick(events, lambda k: k["progress"]["stages"] and
+                       k["progress"]["stages"][0]["stage"] == 2, "stage 2")
+    check(second["progress"]["stages"][0]["left_s"] <= 60, "left_s %r" % second["progress"])
+
+    # Bad requests are refused with a reason.
+    check_eq(get_json(port, "/api/exemplars")[0], 400, "no interval")
+    check_eq(get_json(port, "/api/exemplars?from=20&to=10")[0], 400, "from > to")
+    check_eq(get_json(port, "/api/trace/XYZ")[0], 400, "bad trace id")
+    check_eq(get_json(port, "/api/trace/" + "a" * 32 + "?span=nothex")[0], 400, "bad span id")
+    check_eq(request(port, "POST", "/api/exemplars?from=1&to=2")[0], 405, "POST exemplars")
+
+    # A second with requests lists its slowest, slowest first, with their links.
+    ticks = []
+    tick = wait_tick(events, lambda k: (ticks.append(k) or True) and len(ticks) >= 3, "3 ticks")
+    answer = None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        # The interval of a tick whose spans have had time to arrive (a
+        # batch a second in store-only mode).
+        prev, cur = ticks[-3], ticks[-2]
+        status, answer = get_json(port, "/api/exemplars?from=%d&to=%d" % (prev["t"], cur["t"]))
+        check_eq(status, 200, "/api/exemplars")
+        if answer["requests"]:
+            break
+        ticks.append(next(k for k in (json.loads(d) for e, d in events if e == "tick")))
+    check(answer and answer["requests"], "no exemplar within 20 s: %r" % answer)
+    check_eq((answer["available"], answer["source"], answer["waterfalls"]),
+             (True, "recorded", True), "exemplar source")
+    reqs = answer["requests"]
+    durations = [r["duration_ms"] for r in reqs]
+    check_eq(durations, sorted(durations, reverse=True), "slowest first")
+    check(len(reqs) <= 10, "at most 10")
+    for r in reqs:
+        check_eq((r["name"], r["method"], r["status"]), ("home", "GET", 200), "exemplar %r" % r)
+        check(prev["t"] < r["t"] <= cur["t"], "ended in the interval: %r" % r)
+        check(re.fullmatch(r"[0-9a-f]{32}", r["trace_id"]) and
+              re.fullmatch(r"[0-9a-f]{16}", r["span_id"]), "ids %r" % r)
+        check_eq(r["trace_url"], TRACE_TEMPLATE.replace("{trace_id}", r["trace_id"]), "trace_url")
+
+    # Its trace, from the run store (once its second is committed).
+    slowest = reqs[0]
+    deadline = time.monotonic() + 30
+    while True:
+        status, view = get_json(port, "/api/trace/%s?span=%s" % (slowest["trace_id"],
+                                                                 slowest["span_id"]))
+        if status == 200 or time.monotonic() > deadline:
+            break
+        check_eq(status, 404, "trace not yet committed: %r" % view)
+        check("not in the run store yet" in view["error"], "404 says why: %r" % view)
+        next(events)
+    check_eq(status, 200, "/api/trace of the slowest: %r" % view)
+    req = view["request"]
+    check_eq((req["trace_id"], req["span_id"], req["name"], req["method"], req["status"]),
+             (slowest["trace_id"], slowest["span_id"], "home", "GET", 200), "the request")
+    check("waiting" in req["phases"], "phases %r" % req["phases"])
+    check_eq(req["trace_url"], slowest["trace_url"], "request trace_url")
+    spans = view["trace"]["spans"]
+    check(any(s["span_id"] == slowest["span_id"] and s["kind"] == "client" for s in spans),
+          "the request span is in the trace: %r" % [s["name"] for s in spans])
+    check_eq(get_json(port, "/api/trace/" + "f" * 32)[0], 404, "an unknown trace")
+
+    check_eq(control(port, "stop")[0], 200, "stop")
+    stream.close()
+    p.wait(timeout=60)
+    t.collect(p, export).expect_rc(0)
+
+
+@case
+def a_bad_trace_url_template_is_a_config_error(t):
+    r = t.run("--url", "http://127.0.0.1:9/", "--ui", "127.0.0.1:0", "--trace-url-template",
+              "ftp://x/{trace_id}", export=False)
+    r.expect_rc(104)
+    check("--trace-url-template" in r.stderr and "{trace_id}" in r.stderr, r.stderr)
+    r = t.run("--url", "http://127.0.0.1:9/", "--trace-url-template", "http://x/{trace_id}",
+              export=False)
+    r.expect_rc(104)
+    check("need --ui" in r.stderr, r.stderr)
+
 
 if __name__ == "__main__":
     sys.exit(h.main())

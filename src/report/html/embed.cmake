@@ -6,7 +6,8 @@
 # report_html_assets.h (re-run whenever an asset changes) and puts that
 # directory on <target>'s private include path. The header holds, as byte
 # arrays, the page template (report.html), its styles (report.css) and script
-# (report.js), uPlot's minified script, styles and licence from node_modules (pinned by
+# (report.js), the trace view shared with the live dashboard (trace_view.js,
+# trace_view.css), uPlot's minified script, styles and licence from node_modules (pinned by
 # package-lock.json; `npm ci --prefix src/report/html`, which scripts/setup.sh
 # runs), and uPlot's version. html_report.cc includes it; nothing is loaded at
 # run time and the page needs no network.
@@ -69,6 +70,8 @@ function(stampede_embed_report_assets target)
     kReportHtml=${html_dir}/report.html
     kReportCss=${html_dir}/report.css
     kReportJs=${html_dir}/report.js
+    kTraceViewCss=${html_dir}/trace_view.css
+    kTraceViewJs=${html_dir}/trace_view.js
     kUplotJs=${uplot_dir}/dist/uPlot.iife.min.js
     kUplotCss=${uplot_dir}/dist/uPlot.min.css
     kUplotLicense=${uplot_dir}/LICENSE)

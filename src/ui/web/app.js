@@ -18,6 +18,9 @@
 //                     far, on every connect), `tick` (one a second), `end`
 //                     ({outcome, exit_code}; the stream then closes and the page
 //                     does not reconnect)
+//   GET  api/exemplars?from=MS&to=MS  {available, source, waterfalls, requests [{trace_id,
+//                     span_id, name, method, status, t, duration_ms, total_ms, trace_url?}]}
+//   GET  api/trace/ID?span=SPAN  {request, trace} (trace_view.js's shapes), or 404 {error}
 //   POST api/control  {"action": "pause"|"resume"|"stop"} or
 //                     {"action": "set_vus"|"set_rate", "scenario", "value"}, header
 //                     X-Stampede-Token when token_required; answers {ok:true}
@@ -42,7 +45,15 @@
 //   #total-reqs                    requests since start (sum of names[].reqs), data-value
 //   #card-vus #card-rps #card-fails #card-p95 #dropped-iterations
 //   #spans-exported #spans-dropped #checks-rate #checks-counts
-//   #chart-vus, #chart-rps, #chart-latency   figure > .plot > uPlot (canvas)
+//   #chart-vus, #chart-rps, #chart-latency   figure > .plot > uPlot (canvas); a click on
+//                                  the latency chart opens that point's exemplars
+//   #progress-stages               span.stage[data-scenario][data-stage] per running scenario
+//   #exemplars-section, #exemplars-table   the slowest sampled requests of the clicked point
+//                                  (tbody tr.exemplar[data-trace-id][data-span-id], a.trace-out
+//                                  when --trace-url-template, button.open-trace when the run
+//                                  store keeps waterfalls); #exemplars-hint; data-from/data-to
+//   #trace-section, #trace         the request's waterfall (src/report/html/trace_view.js);
+//                                  <html data-trace="ID"> once drawn
 //   #names-table                   th[data-key] (click sorts, aria-sort), tbody tr[data-name]
 //                                  [data-method], td[data-key]; tfoot #names-total (totals)
 //   #thresholds-table              tr.threshold[data-metric][data-expr][data-ok=true|false|]
@@ -69,6 +80,8 @@
   var series = {t: [], vus: [], rps: [], fails: [], p50: [], p95: [], p99: []};
   var charts = {};
   window.stampedeUi = {state: state, series: series, charts: charts, run: null};
+  // For tests: the exemplars of the chart's point idx (what a click does).
+  window.stampedeUi.exemplarsAt = function (idx) { exemplarsAt(idx); };
 
   // ---------------------------------------------------------------- DOM ---
   function byId(id) { return document.getElementById(id); }
@@ -189,6 +202,27 @@
     }
     if (isNum(p.time_left_s)) parts.push(fmtDuration(p.time_left_s) + ' left');
     setText(byId('progress-text'), parts.join(' · '));
+    renderStages(p.stages || []);
+  }
+
+  // "ramp: stage 2/3 → 50 VUs (12s left)" per scenario running now.
+  function renderStages(stages) {
+    var box = byId('progress-stages');
+    var key = JSON.stringify(stages.map(function (s) {
+      return [s.scenario, s.stage, Math.round(s.stage_left_s || s.left_s)];
+    }));
+    if (box.getAttribute('data-key') === key) return;
+    box.setAttribute('data-key', key);
+    while (box.firstChild) box.removeChild(box.firstChild);
+    stages.forEach(function (s, i) {
+      var text = s.scenario + ': ' + (isNum(s.stage)
+        ? 'stage ' + s.stage + '/' + s.stages + ' → ' + fmtInt(s.target) + ' ' + s.unit +
+          ' (' + fmtDuration(s.stage_left_s) + ' left)'
+        : s.executor + ' (' + fmtDuration(s.left_s) + ' left)');
+      if (i > 0) box.appendChild(document.createTextNode(' · '));
+      box.appendChild(el('span', {class: 'stage', 'data-scenario': s.scenario,
+        'data-stage': isNum(s.stage) ? s.stage : ''}, text));
+    });
   }
 
   // -------------------------------------------------------------- cards ---
@@ -500,6 +534,142 @@
     return u;
   }
 
+  // ----------------------------------------------------------- exemplars ---
+  // A point on the latency chart covers (previous tick, this tick]: the
+  // server lists the slowest sampled requests that ended in it.
+  function exemplarsAt(idx) {
+    if (idx === null || idx === undefined || idx < 0 || idx >= series.t.length) return;
+    var to = Math.round(series.t[idx] * 1000);
+    var from = idx > 0 ? Math.round(series.t[idx - 1] * 1000) : to - 1000;
+    openExemplars(from, to);
+  }
+
+  function openExemplars(from, to) {
+    var section = byId('exemplars-section');
+    section.hidden = false;
+    setAttr(section, 'data-from', from);
+    setAttr(section, 'data-to', to);
+    setAttr(section, 'data-state', 'loading');
+    setText(byId('exemplars-when'), 'ending ' + fmtClock(to));
+    fetch('api/exemplars?from=' + from + '&to=' + to, {cache: 'no-store'})
+      .then(function (res) {
+        return res.json().then(function (body) {
+          if (!res.ok) throw new Error(body && body.error || res.statusText);
+          return body;
+        });
+      })
+      .then(function (body) { renderExemplars(body, to); })
+      .catch(function (e) {
+        setAttr(section, 'data-state', 'error');
+        setText(byId('exemplars-hint'), 'cannot list the requests: ' + e.message);
+      });
+    section.scrollIntoView({block: 'nearest'});
+  }
+
+  function renderExemplars(body, to) {
+    var section = byId('exemplars-section');
+    var tbody = byId('exemplars-table').tBodies[0];
+    while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+    var list = body.requests || [];
+    var hint;
+    if (!body.available) {
+      hint = 'This run records no spans (--no-store without --otel), so there are no exemplars.';
+    } else if (!list.length) {
+      hint = Date.now() - to < 15000
+        ? 'No sampled request of this second has arrived yet: spans come in batches, click again in a few seconds.'
+        : 'No sampled request ended in this second.';
+    } else {
+      hint = 'The ' + list.length + ' slowest sampled requests that ended in this second (' +
+        (body.source === 'exported' ? 'spans the collector accepted' : 'spans the run store recorded') +
+        ')' + (body.waterfalls ? '; click one for its waterfall.' : '.');
+    }
+    setText(byId('exemplars-hint'), hint);
+    byId('exemplars-table').hidden = !list.length;
+    list.forEach(function (r) {
+      var ended = new Date(r.t);
+      var link = typeof r.trace_url === 'string' && /^https?:\/\//i.test(r.trace_url)
+        ? el('a', {href: r.trace_url, class: 'trace-out mono', target: '_blank',
+          rel: 'noopener noreferrer'}, r.trace_id)
+        : el('span', {class: 'mono'}, r.trace_id);
+      var tr = el('tr', {class: 'exemplar', 'data-trace-id': r.trace_id, 'data-span-id': r.span_id,
+        tabindex: body.waterfalls ? '0' : null});
+      tr.appendChild(el('td', {class: 'num'}, fmtClock(r.t) + '.' +
+        String(ended.getMilliseconds() + 1000).slice(1)));
+      tr.appendChild(el('td', {class: 'mono name'}, r.name));
+      tr.appendChild(el('td', null, r.method));
+      tr.appendChild(el('td', {class: r.status >= 400 || !r.status ? 'bad-text' : null},
+        r.status ? String(r.status) : 'no response'));
+      tr.appendChild(el('td', {class: 'num'}, fmtMs(r.duration_ms)));
+      var td = el('td');
+      td.appendChild(link);
+      tr.appendChild(td);
+      var act = el('td');
+      if (body.waterfalls) {
+        var b = el('button', {type: 'button', class: 'open-trace'}, 'waterfall');
+        act.appendChild(b);
+        tr.addEventListener('click', function (e) {
+          if (e.target && e.target.tagName === 'A') return;
+          openTrace(r);
+        });
+        tr.addEventListener('keydown', function (e) { if (e.key === 'Enter') openTrace(r); });
+      }
+      tr.appendChild(act);
+      tbody.appendChild(tr);
+    });
+    setAttr(section, 'data-state', 'ready');
+    setAttr(section, 'data-count', list.length);
+  }
+
+  // The store commits a second a few seconds after it ends: a trace not in
+  // it yet is asked for again, up to TRACE_RETRIES times, while the page says so.
+  var TRACE_RETRIES = 10;
+  function openTrace(r, attempt) {
+    attempt = attempt || 0;
+    var section = byId('trace-section');
+    var box = byId('trace');
+    section.hidden = false;
+    setText(byId('trace-title'), r.trace_id);
+    state.traceWanted = r.span_id;
+    if (!attempt) {
+      while (box.firstChild) box.removeChild(box.firstChild);
+      box.appendChild(el('p', {class: 'hint'}, 'loading…'));
+    }
+    fetch('api/trace/' + encodeURIComponent(r.trace_id) + '?span=' + encodeURIComponent(r.span_id),
+      {cache: 'no-store'})
+      .then(function (res) {
+        return res.json().then(function (body) {
+          if (res.status === 404 && attempt < TRACE_RETRIES && body && body.error &&
+              /not in the run store yet/.test(body.error)) {
+            return {retry: body.error};
+          }
+          if (!res.ok) throw new Error(body && body.error || res.statusText);
+          return body;
+        });
+      })
+      .then(function (view) {
+        if (state.traceWanted !== r.span_id) return;  // another request was opened since
+        if (view.retry) {
+          while (box.firstChild) box.removeChild(box.firstChild);
+          box.appendChild(el('p', {class: 'hint', 'data-waiting': 'true'},
+            'waiting for the run store to commit this second (attempt ' + (attempt + 1) + ' of ' +
+            TRACE_RETRIES + ')…'));
+          setTimeout(function () { openTrace(r, attempt + 1); }, 1500);
+          return;
+        }
+        var req = view.request || {trace_id: r.trace_id, span_id: r.span_id, name: r.name,
+          method: r.method, status: r.status, duration_ms: r.total_ms, phases: {},
+          outside_ms: null, trace_url: r.trace_url};
+        window.stampedeTraceView.render(box, req, view.trace);
+        setAttr(document.documentElement, 'data-trace', r.trace_id);
+        section.scrollIntoView({block: 'start'});
+      })
+      .catch(function (e) {
+        if (state.traceWanted !== r.span_id) return;
+        while (box.firstChild) box.removeChild(box.firstChild);
+        box.appendChild(el('p', {class: 'empty', 'data-error': 'true'}, e.message));
+      });
+  }
+
   function createCharts() {
     makeChart('vus', 'VUs', [
       {label: 'VUs', color: COLORS.vus, fill: 'rgba(124, 58, 237, 0.08)', fmt: fmtInt}],
@@ -513,6 +683,10 @@
       {label: 'p95', color: COLORS.p95, fmt: fmtMs},
       {label: 'p99', color: COLORS.p99, fmt: fmtMs}],
       [series.t, series.p50, series.p95, series.p99]);
+    charts.latency.over.addEventListener('click', function () {
+      exemplarsAt(charts.latency.cursor.idx);
+    });
+    charts.latency.over.classList.add('clickable-plot');
     var resizeTimer = null;
     window.addEventListener('resize', function () {
       clearTimeout(resizeTimer);
