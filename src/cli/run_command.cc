@@ -222,6 +222,10 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   run->add_option("-s,--stage", f.stages, "Ramping stage DURATION:TARGET, e.g. 30s:50 (repeatable)")
       ->take_all()
       ->allow_extra_args(false);  // one value per flag: `-e K=V test.lua` keeps the script
+  run->add_option("--execution-segment", f.execution_segment,
+                  "This instance's part of a test split between instances (k6), e.g. 1/4:2/4");
+  run->add_option("--execution-segment-sequence", f.execution_segment_sequence,
+                  "Every instance's segments, e.g. 0,1/4,2/4,3/4,1 (give all instances the same)");
   run->add_option("--user-agent", f.user_agent, "User-Agent header (default stampede/VERSION; \"\" sends none)");
   run->add_flag("--otel", f.otel,
                 "Export spans over OTLP, configured by the OTEL_EXPORTER_OTLP_* variables");
@@ -486,6 +490,13 @@ engine::RunConfig BuildRunConfig(const RunFlags& given) {
     std::vector<engine::Stage> stages;
     for (const std::string& st : f.stages) stages.push_back(engine::ParseStageFlag(st));
     c.overrides.stages = stages;
+  }
+  c.execution_segment = engine::ExecutionSegment::Parse(f.execution_segment);
+  c.execution_segment_sequence =
+      engine::ExecutionSegmentSequence::Parse(f.execution_segment_sequence);
+  if (c.Segmented()) {
+    // The segment must be in the sequence: checked here, before any work.
+    engine::ExecutionTuple(c.execution_segment, c.execution_segment_sequence);
   }
   if (!have_duration && c.script_path.empty()) {
     // Every run is bounded in time. With --iterations alone, k6's maxDuration

@@ -66,6 +66,8 @@ struct RunFlags {
   std::string ui_linger;                   // --ui-linger DURATION
   bool ui_open = false;                    // --ui-open
   std::string trace_url_template;          // --trace-url-template URL
+  std::string execution_segment;           // --execution-segment 1/4:2/4
+  std::string execution_segment_sequence;  // --execution-segment-sequence 0,1/4,...,1
   std::string command_line;                // argv, for the run store (set by main)
 };
 

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/execution_segment.h"
 #include "engine/plan.h"
 #include "http/url.h"
 #include "metrics/export_model.h"
@@ -34,6 +35,14 @@ struct RunConfig {
   int64_t teardown_timeout_ns = 60'000'000'000;
   std::vector<std::string> threshold_flags;  // --threshold 'metric:expr'
   PlanOverrides overrides;                   // --vus/--duration/--iterations/--stage given
+  // --execution-segment / --execution-segment-sequence (k6): this instance's
+  // part of a test split between instances. The whole segment and no
+  // sequence (the defaults): the whole test.
+  ExecutionSegment execution_segment;
+  ExecutionSegmentSequence execution_segment_sequence;
+  bool Segmented() const {
+    return !execution_segment.IsWhole() || !execution_segment_sequence.empty();
+  }
 
   // The request every VU repeats in `run --url` mode.
   http::Url url;

@@ -136,6 +136,24 @@ Runner::Runner(RunConfig config)
       registry_(RunRegistry(WantsMetricOutputs(config_),
                             WantsMetricOutputs(config_) || config_.store)) {
   if (!config_.execution) config_.execution = std::make_shared<script::Execution>();
+  if (config_.script_path.empty() && config_.Segmented()) {
+    // --url mode is constant-vus or shared-iterations: this instance's share
+    // of the VUs and of the iterations (k6 ScaleInt64; the shares add up).
+    const ExecutionTuple tuple(config_.execution_segment, config_.execution_segment_sequence);
+    config_.vus = static_cast<uint32_t>(tuple.Scale(config_.vus));
+    config_.iterations = static_cast<uint64_t>(tuple.Scale(static_cast<int64_t>(config_.iterations)));
+  }
+}
+
+// "  segment: 1/4:1/2 of 0,1/4,1/2,3/4,1\n" when this instance runs a part.
+std::string Runner::SegmentLine() const {
+  if (!config_.Segmented()) return "";
+  const ExecutionTuple tuple(config_.execution_segment, config_.execution_segment_sequence);
+  std::string points;
+  for (const auto& p : tuple.points()) points += (points.empty() ? "" : ",") + p.ToString();
+  return fmt::format("    segment: {} of {} (instance {} of {})\n",
+                     config_.execution_segment.ToString(), points, tuple.index() + 1,
+                     tuple.points().size() - 1);
 }
 
 Runner::~Runner() = default;
@@ -211,7 +229,11 @@ void Runner::PrepareScript() {
     config_.batch_per_host = static_cast<uint32_t>(*so.batch_per_host);
   }
   probe_->ApplyScriptOptions(config_);
-  plan_ = ParsePlan(options.is_null() ? nlohmann::json::object() : options, config_.overrides);
+  whole_plan_ =
+      ParsePlan(options.is_null() ? nlohmann::json::object() : options, config_.overrides);
+  plan_ = config_.Segmented() ? SegmentForInstance(whole_plan_, config_.execution_segment,
+                                                   config_.execution_segment_sequence)
+                              : whole_plan_;
   for (const Scenario& sc : plan_.scenarios) {
     if (!probe_->runtime().HasFunction(sc.exec)) {
       throw ScriptFailure(fmt::format(
@@ -283,7 +305,14 @@ RunOutcome Runner::Execute() {
       }
       infos.push_back(std::move(info));
     }
-    config_.execution->Configure(std::move(infos), static_cast<int>(threads), ConsolidatedOptions());
+    uint32_t instance_index = 0, instance_count = 1;
+    if (config_.Segmented()) {
+      const ExecutionTuple tuple(config_.execution_segment, config_.execution_segment_sequence);
+      instance_index = static_cast<uint32_t>(tuple.index());
+      instance_count = static_cast<uint32_t>(tuple.points().size() - 1);
+    }
+    config_.execution->Configure(std::move(infos), static_cast<int>(threads), ConsolidatedOptions(),
+                                 instance_index, instance_count);
     config_.execution->SetStart(start_ns, anchor.ToUnixNs(start_ns));
     for (uint32_t i = 0; i < threads; ++i) {
       workers.push_back(std::make_unique<ScriptWorker>(static_cast<int>(i),
@@ -291,6 +320,10 @@ RunOutcome Runner::Execute() {
                                                        registry_, SegmentFor(plan_, i, threads),
                                                        setup_data_, start_ns));
     }
+  } else if (!script_mode && config_.vus == 0) {
+    // An execution segment with no VU of the test: nothing to run here.
+    core::Warn("execution segment {} gets none of the test's VUs: this instance runs no load",
+               config_.execution_segment.ToString());
   } else if (!script_mode) {
     // VUs spread evenly; shared iterations split in proportion to VUs, so a
     // worker's VUs share only the worker's budget (no cross-thread counter).
@@ -607,7 +640,8 @@ nlohmann::json Runner::ConsolidatedOptions() const {
   for (const char* shortcut : {"vus", "duration", "iterations", "stages"}) o.erase(shortcut);
   const auto duration = [](int64_t ns) { return core::FormatDuration(std::chrono::nanoseconds(ns)); };
   nlohmann::json scenarios = nlohmann::json::object();
-  for (const Scenario& sc : plan_.scenarios) {
+  // k6's test.options: the whole test's, whatever this instance's share.
+  for (const Scenario& sc : whole_plan_.scenarios) {
     nlohmann::json s = {{"executor", std::string(ExecutorName(sc.type))},
                         {"exec", sc.exec},
                         {"startTime", duration(sc.start_time_ns)},
@@ -653,6 +687,12 @@ nlohmann::json Runner::ConsolidatedOptions() const {
     scenarios[sc.name] = std::move(s);
   }
   o["scenarios"] = std::move(scenarios);
+  if (config_.Segmented()) {
+    o["executionSegment"] = config_.execution_segment.ToString();
+    if (!config_.execution_segment_sequence.empty()) {
+      o["executionSegmentSequence"] = config_.execution_segment_sequence.ToString();
+    }
+  }
   if (!plan_.tags.empty()) {
     nlohmann::json tags = nlohmann::json::object();
     for (const auto& [k, v] : plan_.tags) tags[k] = v;
@@ -676,7 +716,8 @@ std::string Runner::Describe() const {
                        config_.method, config_.url.Redacted(), config_.vus,
                        config_.iterations > 0
                            ? fmt::format("{} iterations shared", config_.iterations)
-                           : FormatSeconds(config_.duration_ns) + " duration");
+                           : FormatSeconds(config_.duration_ns) + " duration") +
+           SegmentLine();
   }
   std::string text = fmt::format("     script: {}\n  scenarios: {} (max {} VUs, {} max duration)\n",
                                  config_.script_path, plan_.scenarios.size(), plan_.MaxVus(),
@@ -684,6 +725,7 @@ std::string Runner::Describe() const {
   for (const Scenario& sc : plan_.scenarios) {
     text += fmt::format("           * {}: {}, exec {}\n", sc.name, ExecutorName(sc.type), sc.exec);
   }
+  text += SegmentLine();
   return text;
 }
 

@@ -81,12 +81,14 @@ class Runner {
   void PrepareScript();
   void PrepareThresholds(const nlohmann::json& options);
   std::string Describe() const;
+  std::string SegmentLine() const;
 
   RunConfig config_;
   metrics::Registry registry_;
   std::unique_ptr<ScriptProbe> probe_;  // script mode: init + setup/teardown here
   std::unique_ptr<ProbeHost> probe_host_;
-  Plan plan_;
+  Plan whole_plan_;  // the whole test, as the script and the flags describe it
+  Plan plan_;        // what this instance runs: whole_plan_, or its execution segment's share
   metrics::ThresholdSet thresholds_;
   nlohmann::json setup_data_;
   nlohmann::json script_options_;  // the script's exported options, as given

@@ -199,14 +199,13 @@ void ScenarioRun::Begin(int64_t now) {
   host_.loop().Schedule(phase_timer_, end_ns);
 }
 
-void ScenarioRun::ApplyControl(int64_t vus, double rate, Stripe vu_stripe) {
+void ScenarioRun::ApplyControl(int64_t vus, double rate) {
   if (state_ != State::kRunning) return;
   const int64_t now = host_.loop().UpdateNow();
   if (vus >= 0 && vus != global_vus_override_ &&
       (sc_.type == ExecutorType::kConstantVus || sc_.type == ExecutorType::kRampingVus)) {
     global_vus_override_ = vus;
-    const Stripe& stripe = sc_.type == ExecutorType::kRampingVus ? sc_.stripe : vu_stripe;
-    vus_override_ = static_cast<int64_t>(stripe.CountBelow(static_cast<uint64_t>(vus)));
+    vus_override_ = static_cast<int64_t>(sc_.vu_stripe.CountBelow(static_cast<uint64_t>(vus)));
     SetVuTarget(vus_override_, now);
   }
   if (rate >= 0 && rate != dyn_rate_ && IsArrivalRate() && arrivals_) {

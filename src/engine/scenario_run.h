@@ -97,10 +97,12 @@ class ScenarioRun {
   // next iteration (arrival-rate starts due during the pause were skipped).
   void Resume();
   // The dashboard set this scenario's VUs (`vus` ≥ 0, the whole test's:
-  // this worker runs vu_stripe's share; ramping-vus stops following its
-  // stages) or its start rate (`rate` ≥ 0 per timeUnit, from now on: this
-  // worker starts the stripe's share of the new schedule). -1: unchanged.
-  void ApplyControl(int64_t vus, double rate, Stripe vu_stripe);
+  // this worker runs its Scenario::vu_stripe's share, which composes the
+  // instance's execution segment and the worker's stripe; ramping-vus stops
+  // following its stages) or its start rate (`rate` ≥ 0 per timeUnit, from
+  // now on: this worker starts its stripe's share of the new schedule). -1:
+  // unchanged.
+  void ApplyControl(int64_t vus, double rate);
 
   // Called by a Slot: start its next iteration (a deferred task), its
   // iteration ended (from ScriptHost::OnIterationEnd), its ramp-down grace ran out.

@@ -90,10 +90,9 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
       // The dashboard steered a scenario's VUs or rate.
       if (execution_ != nullptr && execution_->control_version() != control_seen_) {
         control_seen_ = execution_->control_version();
-        const Stripe vu_stripe{static_cast<uint64_t>(w_.index_), static_cast<uint64_t>(w_.workers_)};
         for (auto& r : runs_) {
           const int i = execution_->ScenarioIndex(r->scenario().name);
-          r->ApplyControl(execution_->scenario_vus(i), execution_->scenario_rate(i), vu_stripe);
+          r->ApplyControl(execution_->scenario_vus(i), execution_->scenario_rate(i));
         }
         UpdateVuCounts();
       }

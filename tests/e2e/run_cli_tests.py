@@ -440,6 +440,64 @@ def threads_split_iterations_exactly(t):
     check_success(r, 101)
 
 
+SEGMENTS = ["0:1/4", "1/4:1/2", "1/2:3/4", "3/4:1"]
+SEQUENCE = "0,1/4,1/2,3/4,1"
+SEGMENT_SCRIPT = r"""
+local http = require("stampede.http")
+options = { scenarios = {
+  shared = { executor = "shared-iterations", vus = 7, iterations = 101, exec = "shared" },
+  per_vu = { executor = "per-vu-iterations", vus = 5, iterations = 3, exec = "per_vu" },
+  arrivals = { executor = "constant-arrival-rate", rate = 20, timeUnit = "1s", duration = "2s",
+               preAllocatedVUs = 6, maxVUs = 6, exec = "arrivals" },
+} }
+function shared() http.get(ENV.URL .. "?s=shared", { tags = { s = "shared" } }) end
+function per_vu() http.get(ENV.URL .. "?s=per_vu", { tags = { s = "per_vu" } }) end
+function arrivals() http.get(ENV.URL .. "?s=arrivals", { tags = { s = "arrivals" } }) end
+"""
+
+
+@case
+def execution_segments_add_up_to_the_whole(t):
+    """k6's --execution-segment: four instances together run exactly the
+    whole test, in --url mode and for every counted executor of a script."""
+    ngx = t.nginx()
+    total = 0
+    for seg in SEGMENTS:
+        r = t.run("--url", ngx.url, "--vus", "7", "--iterations", "103", "--no-store",
+                  "--execution-segment", seg, "--execution-segment-sequence", SEQUENCE)
+        r.expect_rc(0)
+        check("segment: %s of %s" % (seg, SEQUENCE) in r.stdout, "segment line:\n" + r.stdout)
+        total += int(r.metric("http_reqs")["count"])
+    check_eq(total, 103, "--url: the segments' requests add up to --iterations")
+
+    script = t.path("segments.lua")
+    with open(script, "w") as f:
+        f.write(SEGMENT_SCRIPT)
+    whole = t.run(script, "-e", "URL=" + ngx.url, "--no-store")
+    whole.expect_rc(0)
+    want = 101 + 5 * 3 + 40
+    check_eq(int(whole.metric("iterations")["count"]), want, "the whole test's iterations")
+    parts = 0
+    for i, seg in enumerate(SEGMENTS):
+        # Two threads in one instance: the worker split composes with the segment's.
+        r = t.run(script, "-e", "URL=" + ngx.url, "--no-store", "--threads", "2",
+                  "--execution-segment", seg, "--execution-segment-sequence", SEQUENCE)
+        r.expect_rc(0)
+        n = int(r.metric("iterations")["count"])
+        check(0 < n < want, "segment %s ran a part: %d" % (seg, n))
+        parts += n
+    check_eq(parts, want, "the segments' iterations add up to the whole's")
+
+    # Bad input: one line naming the flag and the fix (exit 104).
+    r = t.run("--url", ngx.url, "--execution-segment", "3/4:1/4", export=False)
+    r.expect_rc(104)
+    check("--execution-segment" in r.stderr and "below the end" in r.stderr, r.stderr)
+    r = t.run("--url", ngx.url, "--execution-segment", "1/3:2/3",
+              "--execution-segment-sequence", "0,1/4,1", export=False)
+    r.expect_rc(104)
+    check("not one of the segments" in r.stderr, r.stderr)
+
+
 @case
 def https_insecure_skip_verify(t):
     ngx = t.nginx()
