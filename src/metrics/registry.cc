@@ -176,6 +176,8 @@ MetricSelector ParseMetricSelector(std::string_view text) {
     if (colon == std::string_view::npos) return fail("a tag without ':'");
     const std::string_view key = Trim(part.substr(0, colon));
     if (key.empty()) return fail("an empty tag key");
+    // k6 refuses a tag without a value (`{env:}`); a quoted empty one is a value.
+    if (Trim(part.substr(colon + 1)).empty()) return fail("the tag \"" + std::string(key) + "\" has no value");
     const std::string_view value = Unquote(Trim(part.substr(colon + 1)));
     auto it = std::find_if(selector.filter.begin(), selector.filter.end(),
                            [&](const TagPair& t) { return t.key == key; });

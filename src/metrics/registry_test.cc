@@ -104,9 +104,18 @@ TEST(MetricSelectorTest, ParsesPlainAndSubMetrics) {
 
 TEST(MetricSelectorTest, RejectsMalformed) {
   for (const char* bad : {"", "http_reqs{", "http_reqs}", "http_reqs{name}", "http_reqs{:x}",
-                          "http_reqs{}", "bad-name{a:b}"}) {
+                          "http_reqs{}", "bad-name{a:b}", "http_req_duration{env:}",
+                          "http_req_duration{env: }", "http_reqs{name:/a,env:}"}) {
     EXPECT_THROW(ParseMetricSelector(bad), core::ConfigError) << bad;
   }
+  try {
+    ParseMetricSelector("http_req_duration{env:}");
+  } catch (const core::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("the tag \"env\" has no value"), std::string::npos)
+        << e.what();
+  }
+  // A quoted empty value is a value (a tag set to "").
+  EXPECT_EQ(ParseMetricSelector("http_reqs{env:\"\"}").filter[0].value, "");
 }
 
 }  // namespace
