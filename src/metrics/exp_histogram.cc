@@ -1,6 +1,7 @@
 #include "metrics/exp_histogram.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 
 namespace stampede::metrics {
@@ -133,13 +134,21 @@ void ExpHistogram::Merge(const ExpHistogram& other) {
   max_ = std::max(max_, other.max_);
   if (other.empty_buckets()) return;
 
+  const int shift_other = PrepareBucketMerge(other.scale_, other.lo_, other.hi_);
+  for (int32_t i = other.lo_; i <= other.hi_; ++i) {
+    const uint64_t c = other.Slot(i);
+    if (c != 0) Slot(i >> shift_other) += c;
+  }
+}
+
+int ExpHistogram::PrepareBucketMerge(int other_scale, int32_t other_lo, int32_t other_hi) {
   // Common scale: the lower of the two, lowered further until the combined
   // range fits. Recording the union would have ended at exactly this scale.
-  const int target = std::min(scale_, other.scale_);
+  const int target = std::min(scale_, other_scale);
   int shift_this = scale_ - target;
-  int shift_other = other.scale_ - target;
-  int32_t lo = other.lo_ >> shift_other;
-  int32_t hi = other.hi_ >> shift_other;
+  int shift_other = other_scale - target;
+  int32_t lo = other_lo >> shift_other;
+  int32_t hi = other_hi >> shift_other;
   if (!empty_buckets()) {
     lo = std::min(lo, lo_ >> shift_this);
     hi = std::max(hi, hi_ >> shift_this);
@@ -149,21 +158,79 @@ void ExpHistogram::Merge(const ExpHistogram& other) {
   shift_other += extra;
   const bool was_empty = empty_buckets();
   Downscale(shift_this);
-  const int32_t other_lo = other.lo_ >> shift_other;
-  const int32_t other_hi = other.hi_ >> shift_other;
+  const int32_t new_lo = other_lo >> shift_other;
+  const int32_t new_hi = other_hi >> shift_other;
   if (was_empty) {
-    EnsureCapacity(other_lo, other_hi);  // empty: no bucket to move
-    base_ = lo_ = other_lo;
-    hi_ = other_hi;
+    EnsureCapacity(new_lo, new_hi);  // empty: no bucket to move
+    base_ = lo_ = new_lo;
+    hi_ = new_hi;
+  } else if (new_lo < lo_ || new_hi > hi_) {
+    EnsureCapacity(std::min(lo_, new_lo), std::max(hi_, new_hi));
+    lo_ = std::min(lo_, new_lo);
+    hi_ = std::max(hi_, new_hi);
+  }
+  return shift_other;
+}
+
+bool ExpHistogram::SparseView::IsValid() const {
+  if (scale < kMinScale || scale > kMaxScale) return false;
+  constexpr int32_t kLimit = std::numeric_limits<int32_t>::max() / 2;
+  uint64_t total = zero_count;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    const Bucket& b = buckets[i];
+    if (b.count == 0 || b.index < -kLimit || b.index > kLimit) return false;
+    if (i > 0 && b.index <= buckets[i - 1].index) return false;
+    if (total + b.count < total) return false;
+    total += b.count;
+  }
+  if (!buckets.empty() &&
+      static_cast<int64_t>(buckets.back().index) - buckets.front().index >= kMaxBuckets) {
+    return false;
+  }
+  if (total != count) return false;
+  return count == 0 || min <= max;
+}
+
+void ExpHistogram::MergeSparse(const SparseView& other) {
+  assert(other.IsValid());
+  // Mirrors Merge(*FromSparse(other)) step by step, so that both give the
+  // same histogram bit for bit.
+  if (other.count == 0) return;
+  count_ += other.count;
+  zero_count_ += other.zero_count;
+  sum_ += other.sum;
+  min_ = std::min(min_, other.min);
+  max_ = std::max(max_, other.max);
+  if (other.buckets.empty()) return;
+  const int shift =
+      PrepareBucketMerge(other.scale, other.buckets.front().index, other.buckets.back().index);
+  if (shift == 0) {
+    for (const Bucket& b : other.buckets) Slot(b.index) += b.count;
   } else {
-    EnsureCapacity(std::min(lo_, other_lo), std::max(hi_, other_hi));
-    lo_ = std::min(lo_, other_lo);
-    hi_ = std::max(hi_, other_hi);
+    for (const Bucket& b : other.buckets) Slot(b.index >> shift) += b.count;
   }
-  for (int32_t i = other.lo_; i <= other.hi_; ++i) {
-    const uint64_t c = other.Slot(i);
-    if (c != 0) Slot(i >> shift_other) += c;
+}
+
+std::optional<ExpHistogram> ExpHistogram::FromSparse(const SparseView& view) {
+  if (!view.IsValid()) return std::nullopt;
+  ExpHistogram h;
+  h.scale_ = view.scale;
+  h.count_ = view.count;
+  h.zero_count_ = view.zero_count;
+  h.sum_ = view.sum;
+  if (view.count > 0) {
+    h.min_ = view.min;
+    h.max_ = view.max;
   }
+  if (!view.buckets.empty()) {
+    const int32_t lo = view.buckets.front().index;
+    const int32_t hi = view.buckets.back().index;
+    h.EnsureCapacity(lo, hi);
+    h.base_ = h.lo_ = lo;
+    h.hi_ = hi;
+    for (const Bucket& b : view.buckets) h.Slot(b.index) = b.count;
+  }
+  return h;
 }
 
 void ExpHistogram::Reset() {

@@ -53,6 +53,58 @@ class ExpHistogram {
   // same scale, buckets, count, sum, min and max. Cold path.
   void Merge(const ExpHistogram& other);
 
+  // One non-zero bucket of a sparse histogram: absolute index at the view's
+  // scale, count >= 1.
+  struct Bucket {
+    int32_t index = 0;
+    uint64_t count = 0;
+  };
+  // A histogram given by its non-zero buckets only (the wire form of a
+  // distributed run's deltas, which populate few of the indices their range
+  // spans). A view: `buckets` is borrowed. Valid (see IsValid) when: scale
+  // in [kMinScale, kMaxScale]; indices strictly increasing, within
+  // [INT32_MIN / 2, INT32_MAX / 2], last - first < kMaxBuckets; every
+  // bucket count >= 1; zero_count + sum(bucket counts) == count (no
+  // overflow); min <= max when count > 0 (min, max ignored when count == 0).
+  struct SparseView {
+    int scale = kMaxScale;
+    uint64_t count = 0;
+    uint64_t zero_count = 0;
+    double sum = 0;
+    double min = 0;
+    double max = 0;
+    std::span<const Bucket> buckets;
+
+    bool IsValid() const;
+  };
+
+  // Adds a sparse histogram into this one: exactly Merge(*FromSparse(other))
+  // (same scale, buckets, count, sum, min and max), without building it. When
+  // this histogram's scale is <= other.scale and the combined range fits,
+  // costs O(other.buckets.size()) and allocates nothing; otherwise it
+  // downscales and/or grows the array first, like Merge. Precondition:
+  // other.IsValid() (a debug build asserts it). Cold path (the coordinator's
+  // merge), not for workers.
+  void MergeSparse(const SparseView& other);
+
+  // Builds the histogram a sparse view describes (its scale, its buckets);
+  // nullopt when !view.IsValid(). Allocates the populated range. Cold path.
+  static std::optional<ExpHistogram> FromSparse(const SparseView& view);
+
+  // Calls f(Bucket) for every non-zero bucket, in increasing index order.
+  template <typename F>
+  void ForEachNonZeroBucket(F&& f) const {
+    ForEachBucketRun([&](int32_t first, std::span<const uint64_t> counts) {
+      for (size_t i = 0; i < counts.size(); ++i) {
+        if (counts[i] != 0) f(Bucket{first + static_cast<int32_t>(i), counts[i]});
+      }
+    });
+  }
+
+  // Bytes held by the bucket array (its capacity, not its populated range):
+  // for callers that keep many histograms under a memory budget.
+  size_t bucket_bytes() const { return counts_.capacity() * sizeof(uint64_t); }
+
   // Rebuilds a histogram from its parts (a stored form, e.g. the run store's
   // `hist` blob): counts[i] is the count of bucket offset + i at `scale`.
   // Zero counts at either end are allowed (trimmed). nullopt when the parts
@@ -144,6 +196,11 @@ class ExpHistogram {
   void Downscale(int shift);
   // Estimate of the value with 0-based rank `rank` (< count_).
   double ValueAtRank(uint64_t rank) const;
+  // The bucket part of Merge / MergeSparse: brings this histogram to the
+  // common scale of both (downscaling further until the union's range fits)
+  // and makes room for the other's range [other_lo, other_hi] at
+  // other_scale. Returns by how much the other's indices must be shifted.
+  int PrepareBucketMerge(int other_scale, int32_t other_lo, int32_t other_hi);
 
   std::vector<uint64_t> counts_;  // circular: index i lives at (i - base_) & mask_
   uint32_t mask_ = 0;             // counts_.size() - 1 (size a power of two)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 #include <vector>
@@ -392,6 +393,122 @@ TEST(ExpHistogramTest, DifferenceOfCumulativeHistogramsIsExactAcrossScaleChanges
   auto same = ExpHistogram::Difference(earlier, ExpHistogram());
   ASSERT_TRUE(same.has_value());
   EXPECT_EQ(BucketsOf(*same), BucketsOf(earlier));
+}
+
+// The sparse form of a histogram (its non-zero buckets), as the distributed
+// run's wire carries it.
+struct Sparse {
+  ExpHistogram::SparseView view;
+  std::vector<ExpHistogram::Bucket> buckets;
+};
+
+Sparse SparseOf(const ExpHistogram& h) {
+  Sparse s;
+  h.ForEachNonZeroBucket([&](ExpHistogram::Bucket b) { s.buckets.push_back(b); });
+  s.view.scale = h.scale();
+  s.view.count = h.count();
+  s.view.zero_count = h.zero_count();
+  s.view.sum = h.sum();
+  s.view.min = h.min();
+  s.view.max = h.max();
+  s.view.buckets = s.buckets;
+  return s;
+}
+
+TEST(ExpHistogramTest, MergeSparseEqualsMergeInEveryScaleRelation) {
+  std::mt19937_64 rng(21);
+  std::uniform_real_distribution<double> narrow(1000, 1001);     // a high scale
+  std::lognormal_distribution<double> latency(std::log(20e6), 0.6);
+  std::lognormal_distribution<double> wide(std::log(1e6), 3.0);  // a low scale
+  auto make = [&](auto& dist, int n, int zeros) {
+    ExpHistogram h;
+    for (int i = 0; i < n; ++i) h.Record(dist(rng));
+    for (int i = 0; i < zeros; ++i) h.Record(0);
+    return h;
+  };
+  std::vector<ExpHistogram> hs;
+  hs.push_back(ExpHistogram());                 // empty
+  hs.push_back(make(narrow, 0, 3));             // zeros only
+  hs.push_back(make(narrow, 50, 0));            // target scale above the delta's
+  hs.push_back(make(latency, 30, 1));           // a second's delta of a latency trend
+  hs.push_back(make(latency, 20000, 0));        // its cumulative
+  hs.push_back(make(wide, 5000, 2));            // below every other's scale
+  ExpHistogram far;                             // union needs a lower scale than either
+  for (double v : {1e14, 3e15}) far.Record(v);
+  hs.push_back(far);
+  ExpHistogram negative;                        // negative indices
+  for (double v : {1e-6, 3e-5, 0.5}) negative.Record(v);
+  hs.push_back(negative);
+  for (size_t i = 0; i < hs.size(); ++i) {
+    for (size_t j = 0; j < hs.size(); ++j) {
+      SCOPED_TRACE("target " + std::to_string(i) + ", delta " + std::to_string(j));
+      const Sparse delta = SparseOf(hs[j]);
+      ASSERT_TRUE(delta.view.IsValid());
+      ExpHistogram want = hs[i];
+      want.Merge(hs[j]);
+      ExpHistogram got = hs[i];
+      got.MergeSparse(delta.view);
+      ExpectSameHistogram(got, want);
+      // Merging again (a warm target, the steady state) stays equal.
+      want.Merge(hs[j]);
+      got.MergeSparse(delta.view);
+      ExpectSameHistogram(got, want);
+    }
+  }
+}
+
+TEST(ExpHistogramTest, MergeSparseOfEverySecondEqualsOneHistogramOfEverySample) {
+  std::mt19937_64 rng(5);
+  std::lognormal_distribution<double> latency(std::log(20e6), 0.8);
+  ExpHistogram whole, merged, cumulative, previous;
+  for (int second = 0; second < 30; ++second) {
+    for (int i = 0; i < 40 + second * 7; ++i) {
+      const double v = second == 17 && i == 0 ? 90e9 : latency(rng);  // a late outlier
+      whole.Record(v);
+      cumulative.Record(v);
+    }
+    const auto delta = ExpHistogram::Difference(cumulative, previous);
+    ASSERT_TRUE(delta.has_value());
+    merged.MergeSparse(SparseOf(*delta).view);
+    previous = cumulative;
+  }
+  ExpectSameHistogram(merged, whole);
+  EXPECT_EQ(merged.min(), whole.min());
+  EXPECT_EQ(merged.max(), whole.max());
+}
+
+TEST(ExpHistogramTest, FromSparseRoundTripsAndRejectsInvalidViews) {
+  ExpHistogram h;
+  for (double v : {0.0, 1.5 * kUs, 20 * kUs, 3 * kSec, 7 * kSec}) h.Record(v);
+  Sparse s = SparseOf(h);
+  auto back = ExpHistogram::FromSparse(s.view);
+  ASSERT_TRUE(back.has_value());
+  ExpectSameHistogram(*back, h);
+  EXPECT_EQ(back->min(), h.min());
+
+  auto invalid = [&](auto&& change) {
+    Sparse bad = SparseOf(h);
+    change(bad);
+    bad.view.buckets = bad.buckets;
+    EXPECT_FALSE(bad.view.IsValid());
+    EXPECT_FALSE(ExpHistogram::FromSparse(bad.view).has_value());
+  };
+  invalid([](Sparse& x) { x.view.count += 1; });               // counts do not add up
+  invalid([](Sparse& x) { x.view.scale = 21; });               // scale out of range
+  invalid([](Sparse& x) { x.buckets[1].count = 0; });          // a zero bucket listed
+  invalid([](Sparse& x) { std::swap(x.buckets[0], x.buckets[1]); });  // not increasing
+  invalid([](Sparse& x) { x.buckets.back().index = x.buckets.front().index + 4096; });  // too wide
+  invalid([](Sparse& x) { std::swap(x.view.min, x.view.max); });  // min above max
+  invalid([](Sparse& x) { x.buckets.back().index = std::numeric_limits<int32_t>::max(); });
+
+  // An empty view is valid and builds an empty histogram at its scale.
+  ExpHistogram::SparseView empty;
+  empty.scale = 3;
+  auto e = ExpHistogram::FromSparse(empty);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->count(), 0u);
+  EXPECT_EQ(e->scale(), 3);
+  EXPECT_GT(e->bucket_bytes(), 0u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "metrics/snapshot.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "core/error.h"
 
@@ -44,6 +45,27 @@ void AppendLengthPrefixed(std::string& out, std::string_view s) {
   const auto n = static_cast<uint32_t>(s.size());
   out.append(reinterpret_cast<const char*>(&n), sizeof n);
   out.append(s);
+}
+
+// The canonical encoding of a sorted tag set: the key of tag_set_ids_.
+std::string TagSetKey(std::span<const TagPair> sorted_tags) {
+  std::string key;
+  for (const TagPair& t : sorted_tags) {
+    AppendLengthPrefixed(key, t.key);
+    AppendLengthPrefixed(key, t.value);
+  }
+  return key;
+}
+
+// Upsert's tags come from outside: a tag set whose keys are out of order
+// would be a second id for the same content.
+void RequireSortedTags(std::span<const TagPair> tags) {
+  for (size_t i = 1; i < tags.size(); ++i) {
+    if (!(tags[i - 1].key < tags[i].key)) {
+      throw std::invalid_argument("Snapshot: tag keys not sorted and unique (\"" + tags[i].key +
+                                  "\")");
+    }
+  }
 }
 
 bool ContainsAll(std::span<const TagPair> set, std::span<const Tag> filter) {
@@ -99,7 +121,7 @@ void SeriesValue::MergeFrom(const SeriesValue& other) {
 
 Snapshot Snapshot::Merge(const Registry& registry, std::span<const Shard* const> shards) {
   Snapshot snapshot;
-  for (const MetricDef& def : registry.defs()) snapshot.DefineLike(def);
+  for (const MetricDef& def : registry.defs()) snapshot.Define(def);
   constexpr TagSetId kUnmapped = ~TagSetId{0};
   std::vector<TagSetId> tag_map;  // shard tag set id → snapshot tag set id
   for (const Shard* shard : shards) {
@@ -122,7 +144,7 @@ void Snapshot::MergeFrom(const Snapshot& other) {
   }
   std::vector<MetricId> metric_map;
   metric_map.reserve(other.metrics_.size());
-  for (const MetricDef& def : other.metrics_) metric_map.push_back(DefineLike(def));
+  for (const MetricDef& def : other.metrics_) metric_map.push_back(Define(def));
   std::vector<TagSetId> tag_map;
   tag_map.reserve(other.tag_sets_.size());
   for (const auto& tags : other.tag_sets_) tag_map.push_back(InternSorted(tags));
@@ -132,7 +154,22 @@ void Snapshot::MergeFrom(const Snapshot& other) {
   elapsed_ns_ = std::max(elapsed_ns_, other.elapsed_ns_);
 }
 
-MetricId Snapshot::DefineLike(const MetricDef& def) {
+SeriesValue& Snapshot::Upsert(MetricId metric, std::span<const TagPair> sorted_tags) {
+  RequireSortedTags(sorted_tags);
+  return SeriesFor(metric, InternSorted(sorted_tags));
+}
+
+std::optional<size_t> Snapshot::FindSeries(MetricId metric,
+                                           std::span<const TagPair> sorted_tags) const {
+  RequireSortedTags(sorted_tags);
+  const auto tag_set = tag_set_ids_.find(TagSetKey(sorted_tags));
+  if (tag_set == tag_set_ids_.end()) return std::nullopt;
+  const auto it = series_index_.find((static_cast<uint64_t>(metric) << 32) | tag_set->second);
+  if (it == series_index_.end()) return std::nullopt;
+  return it->second;
+}
+
+MetricId Snapshot::Define(const MetricDef& def) {
   if (auto it = by_name_.find(def.name); it != by_name_.end()) {
     const MetricDef& mine = metrics_[it->second];
     if (mine.type != def.type || mine.value_type != def.value_type) {
@@ -153,12 +190,7 @@ std::optional<MetricId> Snapshot::FindMetric(std::string_view name) const {
 }
 
 TagSetId Snapshot::InternSorted(std::span<const TagPair> sorted_tags) {
-  std::string key;
-  for (const TagPair& t : sorted_tags) {
-    AppendLengthPrefixed(key, t.key);
-    AppendLengthPrefixed(key, t.value);
-  }
-  auto [it, inserted] = tag_set_ids_.try_emplace(std::move(key), 0);
+  auto [it, inserted] = tag_set_ids_.try_emplace(TagSetKey(sorted_tags), 0);
   if (inserted) {
     it->second = static_cast<TagSetId>(tag_sets_.size());
     tag_sets_.emplace_back(sorted_tags.begin(), sorted_tags.end());

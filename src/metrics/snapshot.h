@@ -72,6 +72,32 @@ class Snapshot {
   // core::ConfigError if a name has different types in the two snapshots.
   void MergeFrom(const Snapshot& other);
 
+  // Defines the metric `def` (matched by name, like MergeFrom) and returns
+  // its id: the existing one when the name is known with the same type and
+  // value type (other fields of `def` are then ignored), else a new id at
+  // the end of metrics(). Throws core::ConfigError if the name is known with
+  // another type or value type. For producers that build a Snapshot
+  // themselves (a distributed run's coordinator, decoders, tests).
+  MetricId Define(const MetricDef& def);
+
+  // The value of the series (metric, tag set `sorted_tags`), added empty
+  // (samples == 0, type and value type of the metric) at the end of series()
+  // when missing; the caller then writes the value, keeping the metric's
+  // type and value_type. A series left empty stays listed (Aggregate adds
+  // nothing for it).
+  // `sorted_tags`: sorted by key, keys unique, as tags() returns them (e.g.
+  // copied from another Snapshot); throws std::invalid_argument otherwise.
+  // Precondition: metric < metrics().size(). The reference is valid until
+  // the next series is added to this Snapshot (Upsert, MergeFrom).
+  SeriesValue& Upsert(MetricId metric, std::span<const TagPair> sorted_tags);
+  // Index in series() of the series (metric, sorted_tags), or nullopt when
+  // there is none. Does not add anything. Same requirements on the tags.
+  std::optional<size_t> FindSeries(MetricId metric, std::span<const TagPair> sorted_tags) const;
+  // Writable value of series()[index] (its metric and tag set stay), with
+  // the same rules as Upsert's result. Precondition: index < series().size().
+  // Valid until the next series is added.
+  SeriesValue& mutable_value(size_t index) { return series_[index].value; }
+
   // Run (or interval) duration, for counter rates.
   int64_t elapsed_ns() const { return elapsed_ns_; }
   void set_elapsed_ns(int64_t elapsed_ns) { elapsed_ns_ = elapsed_ns; }
@@ -95,7 +121,6 @@ class Snapshot {
  private:
   TagSetId InternSorted(std::span<const TagPair> sorted_tags);
   SeriesValue& SeriesFor(MetricId metric, TagSetId tag_set);
-  MetricId DefineLike(const MetricDef& def);
   template <typename Match>
   SeriesValue AggregateWhere(MetricId id, Match&& match) const;
 

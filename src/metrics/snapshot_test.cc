@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
 #include "core/error.h"
 
 namespace stampede::metrics {
@@ -171,6 +175,85 @@ TEST_F(SnapshotTest, ResetShardSeriesAreSkipped) {
   const Snapshot s = Merged();
   EXPECT_TRUE(s.series().empty());
   EXPECT_TRUE(s.Aggregate(builtin::kHttpReqs).empty());
+}
+
+TEST(SnapshotBuildTest, DefineUpsertAndFindBuildASnapshotByHand) {
+  Snapshot s;
+  MetricDef reqs_def;
+  reqs_def.name = "http_reqs";
+  reqs_def.type = MetricType::kCounter;
+  MetricDef dur_def;
+  dur_def.name = "http_req_duration";
+  dur_def.type = MetricType::kTrend;
+  dur_def.value_type = ValueType::kTime;
+  const MetricId reqs = s.Define(reqs_def);
+  const MetricId dur = s.Define(dur_def);
+  EXPECT_NE(reqs, dur);
+  EXPECT_EQ(s.Define(reqs_def), reqs);  // known name: the same id
+  ASSERT_EQ(s.metrics().size(), 2u);
+  EXPECT_EQ(s.FindMetric("http_req_duration"), dur);
+  MetricDef clash = reqs_def;
+  clash.type = MetricType::kGauge;
+  EXPECT_THROW(s.Define(clash), core::ConfigError);
+
+  const std::vector<TagPair> api = {{"name", "/api"}, {"status", "200"}};
+  const std::vector<TagPair> home = {{"name", "/"}, {"status", "200"}};
+  EXPECT_FALSE(s.FindSeries(reqs, api).has_value());
+  SeriesValue& v = s.Upsert(reqs, api);  // added empty, typed like its metric
+  EXPECT_TRUE(v.empty());
+  EXPECT_EQ(v.type, MetricType::kCounter);
+  v.samples = 3;
+  v.count = 3;
+  EXPECT_EQ(s.series().size(), 1u);
+  EXPECT_EQ(s.Upsert(reqs, api).count, 3);  // found, not added
+  EXPECT_EQ(s.series().size(), 1u);
+  ASSERT_EQ(s.FindSeries(reqs, api), std::optional<size_t>(0));
+
+  SeriesValue& d = s.Upsert(dur, api);  // same tag set, another metric
+  EXPECT_EQ(d.type, MetricType::kTrend);
+  EXPECT_EQ(d.value_type, ValueType::kTime);
+  d.samples = 1;
+  d.trend.emplace();
+  d.trend->Record(5e6);
+  s.Upsert(reqs, home).count = 1;  // left with samples == 0: listed, adds nothing
+  ASSERT_EQ(s.series().size(), 3u);
+  EXPECT_EQ(s.series()[0].tag_set, s.series()[1].tag_set);  // one tag set, interned once
+  EXPECT_EQ(std::vector<TagPair>(s.tags(s.series()[2].tag_set).begin(),
+                                 s.tags(s.series()[2].tag_set).end()),
+            home);
+  const size_t index = *s.FindSeries(reqs, home);
+  s.mutable_value(index).samples = 1;
+  s.mutable_value(index).count = 2;
+
+  EXPECT_EQ(s.Aggregate(reqs).count, 5);
+  const Tag only_api[] = {{"name", "/api"}};
+  EXPECT_EQ(s.Aggregate(dur, only_api).trend->count(), 1u);
+
+  // Tags must be sorted by key and unique: another order would be another
+  // tag set of the same content.
+  const std::vector<TagPair> unsorted = {{"status", "200"}, {"name", "/api"}};
+  EXPECT_THROW(s.Upsert(reqs, unsorted), std::invalid_argument);
+  EXPECT_THROW(s.FindSeries(reqs, unsorted), std::invalid_argument);
+  const std::vector<TagPair> twice = {{"name", "/a"}, {"name", "/b"}};
+  EXPECT_THROW(s.Upsert(reqs, twice), std::invalid_argument);
+
+  // A hand-built snapshot merges like any other.
+  Snapshot copy;
+  copy.MergeFrom(s);
+  EXPECT_EQ(copy.Aggregate(*copy.FindMetric("http_reqs")).count, 5);
+}
+
+TEST_F(SnapshotTest, UpsertFindsTheSeriesOfAMergedSnapshot) {
+  Fill();
+  Snapshot s = Merged();
+  const std::vector<TagPair> api = {{"method", "GET"}, {"name", "/api"}, {"status", "200"}};
+  const auto index = s.FindSeries(builtin::kHttpReqs, api);
+  ASSERT_TRUE(index.has_value());
+  EXPECT_EQ(s.series()[*index].value.count, 11);
+  const size_t before = s.series().size();
+  s.Upsert(builtin::kHttpReqs, api).count += 1;
+  EXPECT_EQ(s.series().size(), before);
+  EXPECT_EQ(s.Aggregate(builtin::kHttpReqs).count, 16);
 }
 
 }  // namespace
