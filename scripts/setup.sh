@@ -18,6 +18,8 @@ PACKAGES=(
   # conflicts with it, so never install that one alongside)
   libluajit2-5.1-dev lua-cjson libsqlite3-dev sqlite3 libcurl4-openssl-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev
+  # StampedeTest documents (`stampede k8s render`, src/dist)
+  libyaml-cpp-dev
   # OTLP/gRPC export (grpc++ generic stub; protoc plugin for future stubs)
   libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "cli/compare_command.h"
+#include "cli/distributed_command.h"
+#include "cli/k8s_command.h"
 #include "cli/metrics_list_command.h"
 #include "cli/report_command.h"
 #include "cli/run_command.h"
@@ -48,6 +50,12 @@ int main(int argc, char** argv) {
   CLI::App* compare = stampede::cli::AddCompareCommand(app, compare_flags);
   stampede::cli::ReportFlags report_flags;
   CLI::App* report = stampede::cli::AddReportCommand(app, report_flags);
+  stampede::cli::CoordinatorFlags coordinator_flags;
+  CLI::App* coordinator = stampede::cli::AddCoordinatorCommand(app, coordinator_flags);
+  stampede::cli::AgentFlags agent_flags;
+  CLI::App* agent = stampede::cli::AddAgentCommand(app, agent_flags);
+  stampede::cli::K8sFlags k8s_flags;
+  CLI::App* k8s_render = stampede::cli::AddK8sCommand(app, k8s_flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -61,12 +69,17 @@ int main(int argc, char** argv) {
     return Fail(OneLine(e.what()) + " (see '" + where + "')", ExitCode::kInvalidConfig);
   }
   run_flags.command_line = stampede::cli::RedactedCommandLine(argc, argv);
+  coordinator_flags.run.command_line = run_flags.command_line;
+  for (int i = 2; i < argc; ++i) coordinator_flags.argv.emplace_back(argv[i]);
   try {
     if (run->parsed()) return stampede::cli::RunCommand(run_flags);
     if (metrics_list->parsed()) return stampede::cli::MetricsListCommand(list_flags);
     if (slow->parsed()) return stampede::cli::SlowCommand(slow_flags);
     if (compare->parsed()) return stampede::cli::CompareCommand(compare_flags);
     if (report->parsed()) return stampede::cli::ReportCommand(report_flags);
+    if (k8s_render->parsed()) return stampede::cli::K8sRenderCommand(k8s_flags);
+    if (coordinator->parsed()) return stampede::cli::CoordinatorCommand(coordinator_flags);
+    if (agent->parsed()) return stampede::cli::AgentCommand(agent_flags);
   } catch (const stampede::core::ConfigError& e) {
     return Fail(OneLine(e.what()), e.code());
   } catch (const std::exception& e) {

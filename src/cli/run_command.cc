@@ -178,6 +178,11 @@ void ParseMetricFamilies(std::string_view text, metrics::ExportOptions& options)
 
 CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   CLI::App* run = app.add_subcommand("run", "Run a load test: a Lua script, or --url");
+  AddRunFlags(run, f);
+  return run;
+}
+
+void AddRunFlags(CLI::App* run, RunFlags& f) {
   run->add_option("script", f.script, "Lua script to run (see docs/scripting.md)");
   run->add_option("--url", f.url, "URL every virtual user requests (http:// or https://)");
   run->add_option("-X,--method", f.method, "HTTP method")->capture_default_str();
@@ -290,7 +295,6 @@ CLI::App* AddRunCommand(CLI::App& app, RunFlags& f) {
   run->add_option("--trace-url-template", f.trace_url_template,
                   "Link the dashboard's trace ids to your tracing UI, e.g. "
                   "https://grafana.example/explore?traceId={trace_id}");
-  return run;
 }
 
 engine::RunConfig BuildRunConfig(const RunFlags& given) {

@@ -73,6 +73,9 @@ struct RunFlags {
 
 CLI::App* AddRunCommand(CLI::App& app, RunFlags& flags);
 
+// The flags of `run`, on `cmd` (also the coordinator's: it takes them all).
+void AddRunFlags(CLI::App* cmd, RunFlags& f);
+
 // Validates `flags` (throws core::ConfigError with a one-line message).
 engine::RunConfig BuildRunConfig(const RunFlags& flags);
 

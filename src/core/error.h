@@ -16,6 +16,9 @@ enum class ExitCode : int {
   kAbortedBySignal = 105,
   kScriptException = 107,
   kScriptAborted = 108,  // execution.test.abort() (k6's ScriptAborted)
+  // A distributed run lost an agent: the result is partial (stampede's own;
+  // k6 has no such code, 109 and 110 are its Go panic and MarkedAsFailed).
+  kPartialResult = 111,
 };
 
 // A user-facing configuration error. `what()` is one line that names the bad

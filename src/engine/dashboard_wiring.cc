@@ -290,6 +290,10 @@ std::string DashboardWiring::SteeringSummary() const {
 
 ui::ControlResult DashboardWiring::OnControl(const ui::ControlRequest& r) {
   nlohmann::json value = r.value;
+  if (config_.fleet && r.action != "stop") {
+    // The agents run the load; only a stop reaches them (through the fleet).
+    return {501, r.action + " is not available in a distributed run yet: only stop is"};
+  }
   if (r.action == "set_vus" || r.action == "set_rate") {
     const bool vus = r.action == "set_vus";
     const auto fits = [vus](const Scenario& s) {

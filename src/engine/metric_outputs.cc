@@ -53,7 +53,10 @@ void AddRunResource(const RunConfig& c, std::vector<std::pair<std::string, std::
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   attrs.emplace_back("service.version", "0.1.0");
-  attrs.emplace_back("service.instance.id", c.run_id + "-" + std::to_string(getpid()));
+  // An agent of a distributed run is told apart by its index (issue 11).
+  attrs.emplace_back("service.instance.id", !c.instance_id.empty()
+                                                ? c.instance_id
+                                                : c.run_id + "-" + std::to_string(getpid()));
   attrs.emplace_back("stampede.run.id", c.run_id);
   attrs.emplace_back("host.name", host);
 }

@@ -11,6 +11,7 @@
 
 #include "engine/execution_segment.h"
 #include "engine/plan.h"
+#include "engine/remote.h"
 #include "http/url.h"
 #include "metrics/export_model.h"
 #include "otel/metrics_config.h"
@@ -40,6 +41,13 @@ struct RunConfig {
   // sequence (the defaults): the whole test.
   ExecutionSegment execution_segment;
   ExecutionSegmentSequence execution_segment_sequence;
+  // A distributed run (engine/remote.h): the coordinator's agents (this
+  // process runs no VU), or this agent's link to its coordinator. Both null:
+  // a standalone run.
+  std::shared_ptr<AgentFleet> fleet;
+  std::shared_ptr<CoordinatorLink> link;
+  // OTel resource service.instance.id ("" → RUN_ID-PID); an agent's index.
+  std::string instance_id;
   bool Segmented() const {
     return !execution_segment.IsWhole() || !execution_segment_sequence.empty();
   }

@@ -246,6 +246,8 @@ void Runner::PrepareScript() {
 }
 
 void Runner::PrepareThresholds(const nlohmann::json& options) {
+  // An agent's thresholds are judged by its coordinator, on the whole test.
+  if (config_.link) return;
   if (options.is_object() && options.contains("thresholds")) {
     thresholds_ = metrics::ThresholdSet::FromJson(options["thresholds"], &registry_);
   }
@@ -275,7 +277,18 @@ RunOutcome Runner::Execute() {
                                                    thresholds_, anchor.ToUnixNs(clock.NowNs()));
   }
 
-  if (script_mode) {
+  if (config_.link) {
+    // An agent: the coordinator ran setup(); its data comes with the start.
+    std::optional<nlohmann::json> data =
+        config_.link->AwaitStart([&](int64_t ns) { return signals.Wait(ns) != 0; });
+    if (!data) {
+      out.cancelled = true;
+      out.aborted_by_signal = true;
+      core::Warn("the coordinator did not start the test: no load ran here");
+    } else {
+      setup_data_ = std::move(*data);
+    }
+  } else if (script_mode) {
     try {
       setup_data_ = probe_->runtime().RunSetup(config_.setup_timeout_ns);
     } catch (const script::ScriptError& e) {
@@ -286,9 +299,22 @@ RunOutcome Runner::Execute() {
     }
   }
 
+  if (config_.fleet && !out.aborted_by_script) {
+    // A coordinator: every agent joins and initialises before the clock starts.
+    config_.fleet->SetSetupData(setup_data_);
+    if (!config_.fleet->AwaitAgents([&](int64_t ns) { return signals.Wait(ns) != 0; })) {
+      out.cancelled = true;
+      out.aborted_by_signal = true;
+    }
+  }
   const int64_t start_ns = clock.NowNs();
-  std::vector<std::unique_ptr<WorkerBase>> workers;
-  if (script_mode && !out.aborted_by_script) {
+  std::vector<std::unique_ptr<WorkerBase>> owned_workers;
+  std::vector<WorkerBase*> workers;
+  if (out.cancelled) {
+    // Nothing to run.
+  } else if (config_.fleet) {
+    workers.push_back(config_.fleet.get());  // the agents' load, merged
+  } else if (script_mode && !out.aborted_by_script) {
     uint32_t threads = std::max<uint32_t>(
         1, std::min<uint32_t>(config_.threads, std::max<uint32_t>(1, plan_.MaxVus())));
     std::vector<script::Execution::ScenarioInfo> infos;
@@ -315,7 +341,7 @@ RunOutcome Runner::Execute() {
                                  instance_index, instance_count);
     config_.execution->SetStart(start_ns, anchor.ToUnixNs(start_ns));
     for (uint32_t i = 0; i < threads; ++i) {
-      workers.push_back(std::make_unique<ScriptWorker>(static_cast<int>(i),
+      owned_workers.push_back(std::make_unique<ScriptWorker>(static_cast<int>(i),
                                                        static_cast<int>(threads), config_,
                                                        registry_, SegmentFor(plan_, i, threads),
                                                        setup_data_, start_ns));
@@ -337,16 +363,18 @@ RunOutcome Runner::Execute() {
         iterations_left -= iterations;
         if (iterations == 0) continue;  // fewer iterations than workers
       }
-      workers.push_back(std::make_unique<Worker>(static_cast<int>(i), config_, registry_, vus,
-                                                 iterations, start_ns));
+      owned_workers.push_back(std::make_unique<Worker>(static_cast<int>(i), config_, registry_,
+                                                       vus, iterations, start_ns));
     }
   }
+  for (auto& w : owned_workers) workers.push_back(w.get());
   // Spans: one sink per worker, one exporter thread. The load never waits for
   // it: full sinks drop and count.
   // Metric outputs (and the run store) read the one result model: the main
   // thread publishes a cumulative Snapshot every second to them.
   const bool metric_outputs = WantsMetricOutputs(config_) || recording_->storing();
-  const bool live = metric_outputs || dashboard_;  // the dashboard reads the same snapshots
+  // The dashboard and an agent's coordinator read the same snapshots.
+  const bool live = metric_outputs || dashboard_ || config_.link;
   std::unique_ptr<MetricOutputs> outputs;
   if (metric_outputs) {
     outputs = std::make_unique<MetricOutputs>(config_, registry_, anchor.ToUnixNs(start_ns));
@@ -422,6 +450,10 @@ RunOutcome Runner::Execute() {
   auto whole_so_far = [&](int64_t now, int64_t* data_ns = nullptr) {
     int64_t oldest = now;
     for (size_t i = 0; i < workers.size(); ++i) {
+      if (workers[i] == config_.fleet.get()) {
+        if (auto remote = config_.fleet->Latest()) latest[i] = *remote;
+        continue;
+      }
       workers[i]->publisher().Consume([&](const metrics::Shard& s) {
         const metrics::Shard* one[] = {&s};
         latest[i] = metrics::Snapshot::Merge(registry_, one);
@@ -461,6 +493,7 @@ RunOutcome Runner::Execute() {
   int64_t next_thresholds = start_ns + threshold_every;
   int64_t next_sample = start_ns + 100'000'000;
   int signals_seen = 0;
+  bool link_stop_seen = false;
   bool paused_seen = false;
   uint64_t control_seen = 0;
   auto all_done = [&] {
@@ -481,6 +514,17 @@ RunOutcome Runner::Execute() {
       core::Warn("{}: {}", sig == SIGINT ? "interrupted" : "terminated",
                  hard ? "stopping now" : "stopping gracefully (again to stop now)");
       for (auto& w : workers) w->RequestStop(hard);
+    }
+    if (config_.link && !link_stop_seen) {
+      // The coordinator's stop (a threshold's abortOnFail on the whole test,
+      // its Ctrl-C, a lost agent with --on-agent-loss abort, or its own loss).
+      const CoordinatorLink::Command c = config_.link->command();
+      if (c != CoordinatorLink::Command::kNone) {
+        link_stop_seen = true;
+        const bool hard = c == CoordinatorLink::Command::kAbort;
+        core::Warn("the coordinator stopped the test{}", hard ? " (at once)" : "");
+        for (auto& w : workers) w->RequestStop(hard);
+      }
     }
     if (dashboard_ && dashboard_->TakeStop()) {
       core::Warn("stop requested from the dashboard: stopping gracefully");
@@ -536,6 +580,7 @@ RunOutcome Runner::Execute() {
         dashboard_->Publish(shared, anchor.ToUnixNs(data_ns), data_ns - start_ns, thresholds_,
                             pipeline ? std::optional(pipeline->stats()) : std::nullopt);
       }
+      if (config_.link) config_.link->Report(shared, data_ns - start_ns);
       if (outputs) outputs->Publish(std::move(shared), anchor.ToUnixNs(data_ns));
     }
     if (now >= next_progress) {
@@ -583,7 +628,7 @@ RunOutcome Runner::Execute() {
     if (outputs) outputs->AddSpanCounters(*out.spans);
   }
 
-  if (script_mode) {
+  if (script_mode && !config_.link) {  // an agent's teardown() is the coordinator's
     try {
       probe_->runtime().SetSetupData(setup_data_);
       probe_->runtime().RunTeardown(config_.teardown_timeout_ns);
@@ -614,7 +659,24 @@ RunOutcome Runner::Execute() {
   shards.push_back(&run_shard);
   if (outputs) shards.push_back(&outputs->span_shard());
   out.snapshot = metrics::Snapshot::Merge(registry_, shards);
+  if (config_.fleet && !workers.empty()) {
+    out.snapshot.MergeFrom(config_.fleet->Final());
+    out.lost_agents = config_.fleet->Lost();
+  }
   out.snapshot.set_elapsed_ns(out.elapsed_ns);
+  if (config_.link && !out.cancelled) {
+    nlohmann::json totals = {{"interrupted_iterations", out.interrupted_iterations},
+                             {"connections_opened", out.connections_opened},
+                             {"script_errors", out.script_errors},
+                             {"dropped_iterations", out.dropped_iterations},
+                             {"first_script_error", out.first_script_error},
+                             {"aborted_by_script", out.aborted_by_script},
+                             {"abort_reason", out.abort_reason}};
+    nlohmann::json errs = nlohmann::json::array();
+    for (uint64_t e : out.errors_by_type) errs.push_back(e);
+    totals["errors_by_type"] = std::move(errs);
+    config_.link->Finish(out.snapshot, totals);
+  }
   thresholds_.Evaluate(out.snapshot, out.elapsed_ns, metrics::ThresholdSet::Phase::kEndOfTest);
   out.thresholds = thresholds_;
   if (dashboard_) {
@@ -740,7 +802,10 @@ int Runner::Run() {
                           fmt::format("{} ", net::Name(static_cast<net::NetError>(i))),
                           out.errors_by_type[i]);
   }
-  std::fputs(fmt::format("\n  execution: local\n{}\n", Describe()).c_str(), stdout);
+  const char* execution = config_.fleet  ? "distributed (this coordinator's agents)"
+                          : config_.link ? "agent of a distributed test"
+                                         : "local";
+  std::fputs(fmt::format("\n  execution: {}\n{}\n", execution, Describe()).c_str(), stdout);
   std::fputs(summary.c_str(), stdout);
   if (!errors.empty()) {
     std::fputs("\n   errors by type:\n", stdout);
@@ -809,6 +874,17 @@ int Runner::Run() {
       std::fprintf(stdout, "\n%s", steering.c_str());
     }
   }
+  if (config_.fleet) {
+    std::fputs("\n   agents:\n", stdout);
+    for (const std::string& line : config_.fleet->AgentLines()) {
+      std::fprintf(stdout, "     %s\n", line.c_str());
+    }
+    if (!out.lost_agents.empty()) {
+      std::fputs("\n   PARTIAL RESULT: these agents were lost (their load until then is counted):\n",
+                 stdout);
+      for (const std::string& line : out.lost_agents) std::fprintf(stdout, "     %s\n", line.c_str());
+    }
+  }
   std::vector<std::string> failed = out.thresholds.FailedMetrics();
   if (!failed.empty()) {
     std::string names;
@@ -832,6 +908,11 @@ int Runner::Run() {
     j["errors"] = errs;
     j["script_errors"] = out.script_errors;
     if (out.aborted_by_script) j["aborted"] = {{"by", "script"}, {"reason", out.abort_reason}};
+    if (config_.fleet) {
+      j["agents"] = config_.fleet->AgentLines();
+      j["lost_agents"] = out.lost_agents;
+      j["partial"] = !out.lost_agents.empty();
+    }
     if (out.spans && config_.traces_export) {  // (store-only spans: the store's own figures)
       j["spans"] = {{"recorded", out.spans->spans_recorded},
                     {"exported", out.spans->spans_exported},
@@ -874,9 +955,13 @@ int Runner::Run() {
   }
   int exit_code = static_cast<int>(core::ExitCode::kOk);
   std::string outcome = "passed";
-  if (out.aborted_by_signal) {
+  if (!out.lost_agents.empty()) {
+    // Thresholds judged on part of the load prove nothing either way.
+    exit_code = static_cast<int>(core::ExitCode::kPartialResult);
+    outcome = "partial";
+  } else if (out.aborted_by_signal) {
     exit_code = static_cast<int>(core::ExitCode::kAbortedBySignal);
-    outcome = "interrupted";
+    outcome = out.cancelled ? "cancelled" : "interrupted";
   } else if (out.aborted_by_script) {
     exit_code = static_cast<int>(core::ExitCode::kScriptAborted);
     outcome = "aborted_by_script";

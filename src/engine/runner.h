@@ -51,6 +51,8 @@ struct RunOutcome {
   bool aborted_by_signal = false;
   bool aborted_by_threshold = false;
   bool aborted_by_script = false;  // execution.test.abort(): exit 108
+  bool cancelled = false;          // an agent whose coordinator never started it: exit 105
+  std::vector<std::string> lost_agents;  // a coordinator's lost agents: exit 111
   std::string abort_reason;
 };
 

@@ -14,7 +14,9 @@
 #include <utility>
 
 #include "core/rng.h"
+#include "script/execution.h"
 #include "script/lua_util.h"
+#include "script/runtime.h"
 #include "script/shared_data.h"
 
 namespace stampede::script {
@@ -257,12 +259,28 @@ int PerVu(lua_State* L) {
 
 // users:unique(): the next row of the whole test (every worker shares the
 // counter); past the last: an error, or row 1 again with exhausted = "wrap".
+// In a distributed test (instance i of N, script/execution.h) this process
+// hands out rows i, i + N, i + 2N, ...: never one another instance has.
 int Unique(lua_State* L) {
   Handle& h = SelfOf(L, "unique");
   lua::RequireVu(L, "unique()");
   size_t n = RowsOrRaise(L, h, "unique");
   uint64_t k = h.data->NextUnique();
-  if (k >= n) {
+  const Execution* ex = RuntimeOf(L).options().execution.get();
+  const uint64_t count = ex != nullptr ? ex->instance_count() : 1;
+  const uint64_t index = ex != nullptr ? ex->instance_index() : 0;
+  if (count > 1) {
+    // This instance's rows: index, index + count, ... below n.
+    const uint64_t mine = n > index ? (n - index - 1) / count + 1 : 0;
+    if (k >= mine && !h.wrap) {
+      RaiseError(L, "unique(): all " + std::to_string(mine) + " rows of \"" + h.data->name() +
+                        "\" this instance may use (" + std::to_string(n) + " shared by " +
+                        std::to_string(count) + " instances) are used; pass exhausted = \"wrap\" "
+                        "to " + FunctionName(*h.data) + " to start over, or add rows");
+    }
+    if (mine == 0) RaiseError(L, "unique(): \"" + h.data->name() + "\" has no row for this instance");
+    k = (k % mine) * count + index;
+  } else if (k >= n) {
     if (!h.wrap) {
       RaiseError(L, "unique(): all " + std::to_string(n) + " rows of \"" + h.data->name() +
                         "\" are used (each row is handed out once per test); pass exhausted = "

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/secret.h"
 #include "ui/dashboard_model.h"
 #include "ui_web_assets.h"
 
@@ -44,14 +45,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-// Compares without an early exit, so timing tells nothing about the token.
-bool SameSecret(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -344,7 +337,7 @@ http::ServerResponse Dashboard::Control(const http::ServerRequest& req) {
     if (given.empty()) {
       if (auto t = req.Header("X-Stampede-Token")) given = Trim(*t);
     }
-    if (given.empty() || !SameSecret(given, token_)) {
+    if (given.empty() || !core::SameSecret(given, token_)) {
       return JsonError(401, "this dashboard needs its token: Authorization: Bearer TOKEN");
     }
   }

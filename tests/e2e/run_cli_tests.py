@@ -498,6 +498,40 @@ def execution_segments_add_up_to_the_whole(t):
     check("not one of the segments" in r.stderr, r.stderr)
 
 
+UNIQUE_SCRIPT = r"""
+local http = require("stampede.http")
+local data = require("stampede.data")
+local rows = data.csv("rows.csv", { header = true })
+options = { scenarios = {
+  s = { executor = "shared-iterations", vus = 2, iterations = 5 },
+} }
+function default()
+  local r = rows:unique()
+  print("row=" .. r.id)
+  http.get(ENV.URL .. "?id=" .. r.id)
+end
+"""
+
+
+@case
+def unique_rows_never_repeat_across_segments(t):
+    """data unique(): instances of a segmented test never hand out one row twice."""
+    ngx = t.nginx()
+    with open(t.path("rows.csv"), "w") as f:
+        f.write("id\n" + "".join("%d\n" % i for i in range(1, 11)))
+    script = t.path("unique.lua")
+    with open(script, "w") as f:
+        f.write(UNIQUE_SCRIPT)
+    seen = []
+    for seg in ("0:1/2", "1/2:1"):
+        r = t.run(script, "-e", "URL=" + ngx.url, "--no-store", "--execution-segment", seg,
+                  "--execution-segment-sequence", "0,1/2,1")
+        r.expect_rc(0)
+        seen += [int(x) for x in re.findall(r"row=(\d+)", r.stdout + r.stderr)]
+    check_eq(len(seen), 5, "rows used by the two segments: %r" % seen)
+    check_eq(len(set(seen)), len(seen), "no row handed out twice: %r" % sorted(seen))
+
+
 @case
 def https_insecure_skip_verify(t):
     ngx = t.nginx()
