@@ -25,22 +25,42 @@ function parseArgs(argv) {
   return a;
 }
 
+const net = require('net');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let stopping = false;
 
-async function follow(page, n, url) {
+// Whether something listens on 127.0.0.1:port (a TCP connect, nothing more).
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({host: '127.0.0.1', port});
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+// Between runs the pages stay idle on the finished dashboard, and the wait
+// for the next one is a cheap TCP probe every 100 ms: reloading a browser
+// page in a loop would take the CPU the measured runs need.
+async function follow(page, n, url, port) {
+  let lastRun = null;
   while (!stopping) {
     try {
-      await page.goto(url, {timeout: 2000});
+      while (!stopping && !(await portOpen(port))) await sleep(100);
+      await page.goto(url, {timeout: 5000});
       await page.waitForFunction(() => document.documentElement.dataset.ready === 'true',
         null, {timeout: 5000});
       const run = await page.evaluate(() => window.stampedeUi.run.run_id);
+      if (run === lastRun) {  // the previous run's dashboard, still draining: wait it out
+        while (!stopping && (await portOpen(port))) await sleep(100);
+        continue;
+      }
+      lastRun = run;
       console.log('connected ' + n + ' ' + run);
       // Until the run ends (or the process goes away): the page works as a user's would.
       await page.waitForFunction(() => ['finished', 'lost'].includes(document.documentElement.dataset.state),
         null, {timeout: 0, polling: 500});
     } catch (e) {
-      await sleep(100);  // no dashboard up yet: poll again (connection refused is immediate)
+      await sleep(200);  // it went away while loading: probe again
     }
   }
 }
@@ -58,7 +78,7 @@ async function main() {
   for (let i = 0; i < args.pages; i++) {
     // One context each: separate browsers as far as the server can tell.
     const context = await browser.newContext({viewport: {width: 1400, height: 1000}});
-    pages.push(follow(await context.newPage(), i + 1, url));
+    pages.push(follow(await context.newPage(), i + 1, url, args.port));
   }
   console.log('ready ' + args.pages);
   await Promise.all(pages);
