@@ -193,6 +193,11 @@ engine::CoordinatorLink::Command AgentLink::command() const {
   }
 }
 
+nlohmann::json AgentLink::steering() const {
+  std::lock_guard lock(steering_mu_);
+  return steering_;
+}
+
 void AgentLink::NoteFailure(const std::string& why) {
   const auto now = Clock::now();
   if (!failing_) {
@@ -225,6 +230,10 @@ bool AgentLink::Send(const metrics::Snapshot& snapshot) {
       return false;
     }
     if (!encoder_.Ack(j["ack"].get<uint64_t>())) encoder_.Reset();
+    if (auto st = j.find("steering"); st != j.end() && st->is_object()) {
+      std::lock_guard lock(steering_mu_);
+      if (st->value("version", uint64_t{0}) > steering_.value("version", uint64_t{0})) steering_ = *st;
+    }
     const std::string c = j.value("command", std::string("none"));
     if (c == "abort") {
       command_.store(2);

@@ -59,6 +59,7 @@ class AgentLink final : public engine::CoordinatorLink {
   std::optional<nlohmann::json> AwaitStart(const std::function<bool(int64_t)>& wait) override;
   void Report(std::shared_ptr<const metrics::Snapshot> cumulative, int64_t elapsed_ns) override;
   Command command() const override;
+  nlohmann::json steering() const override;
   void Finish(const metrics::Snapshot& final_snapshot, const nlohmann::json& totals) override;
 
   // After the summary: tells the coordinator this agent is done (bounded).
@@ -87,6 +88,8 @@ class AgentLink final : public engine::CoordinatorLink {
   std::thread reporter_;
 
   std::atomic<int> command_{0};  // 0 none, 1 stop, 2 abort
+  mutable std::mutex steering_mu_;
+  nlohmann::json steering_ = {{"version", 0}};
   std::atomic<bool> lost_{false};
   std::atomic<uint64_t> acked_reports_{0};
   std::chrono::steady_clock::time_point failing_since_{};

@@ -256,6 +256,17 @@ std::vector<std::string> Coordinator::AgentLines() const {
   return out;
 }
 
+void Coordinator::Steer(const nlohmann::json& change) {
+  std::lock_guard lock(mu_);
+  if (change.contains("paused")) steering_["paused"] = change["paused"];
+  if (change.contains("scenario")) {
+    nlohmann::json& sc = steering_["scenarios"][change["scenario"].get<std::string>()];
+    if (change.contains("vus")) sc = {{"vus", change["vus"]}};
+    if (change.contains("rate")) sc = {{"rate", change["rate"]}};
+  }
+  steering_["version"] = steering_["version"].get<uint64_t>() + 1;
+}
+
 // --------------------------------------------------------- monitoring ---
 
 void Coordinator::MonitorLoop() {
@@ -450,7 +461,7 @@ http::ServerResponse Coordinator::Report(uint32_t index, const http::ServerReque
     a.decoder->Reset();
     return Reply(400, {{"error", e.what()}, {"ack", merger_.AppliedSeq(index)}});
   }
-  return Reply(200, {{"ack", merger_.AppliedSeq(index)}, {"command", command}});
+  return Reply(200, {{"ack", merger_.AppliedSeq(index)}, {"command", command}, {"steering", steering_}});
 }
 
 http::ServerResponse Coordinator::Done(uint32_t index, const nlohmann::json& body) {

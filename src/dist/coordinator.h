@@ -94,6 +94,7 @@ class Coordinator final : public engine::AgentFleet {
   const metrics::Snapshot& Final() const override { return final_; }
   std::vector<std::string> Lost() const override;
   std::vector<std::string> AgentLines() const override;
+  void Steer(const nlohmann::json& change) override;
 
  private:
   enum class State { kAbsent, kJoined, kReady, kRunning, kDone, kLost };
@@ -138,6 +139,8 @@ class Coordinator final : public engine::AgentFleet {
   bool cancelled_ = false;
   std::string cancel_reason_;
   std::atomic<int> command_{0};  // 0 none, 1 stop, 2 abort
+  // The dashboard's steering, sent with every report's answer (mu_).
+  nlohmann::json steering_ = {{"version", 0}, {"paused", false}, {"scenarios", nlohmann::json::object()}};
   std::vector<std::string> refused_peers_;  // logged once each
   metrics::Snapshot final_;
 

@@ -290,10 +290,8 @@ std::string DashboardWiring::SteeringSummary() const {
 
 ui::ControlResult DashboardWiring::OnControl(const ui::ControlRequest& r) {
   nlohmann::json value = r.value;
-  if (config_.fleet && r.action != "stop") {
-    // The agents run the load; only a stop reaches them (through the fleet).
-    return {501, r.action + " is not available in a distributed run yet: only stop is"};
-  }
+  // A coordinator: the agents run the load; steering reaches them through
+  // the fleet (a stop through the runner's RequestStop, as below).
   if (r.action == "set_vus" || r.action == "set_rate") {
     const bool vus = r.action == "set_vus";
     const auto fits = [vus](const Scenario& s) {
@@ -307,7 +305,7 @@ ui::ControlResult DashboardWiring::OnControl(const ui::ControlRequest& r) {
     if (plan_ == nullptr) {
       return {400, r.action + " needs a script run: in --url mode the VU count is fixed"};
     }
-    if (!config_.execution || !config_.execution->started()) {
+    if (!config_.fleet && (!config_.execution || !config_.execution->started())) {
       return {409, "the load has not started yet (setup() is running)"};
     }
     const Scenario* sc = nullptr;
@@ -335,6 +333,13 @@ ui::ControlResult DashboardWiring::OnControl(const ui::ControlRequest& r) {
                        (vus ? "a whole number of VUs from 0 to 100000"
                             : "a rate from 0 to 1000000 iterations per timeUnit")};
     }
+    if (config_.fleet) {
+      config_.fleet->Steer({{"scenario", sc->name}, {vus ? "vus" : "rate", r.value}});
+      value = {{"scenario", sc->name}, {vus ? "vus" : "rate", r.value}};
+      std::lock_guard lock(mu_);
+      steering_.push_back({NowUnixMs(), r.action, value, r.peer});
+      return {};
+    }
     const int index = config_.execution->ScenarioIndex(sc->name);
     if (vus) {
       config_.execution->SetScenarioVus(index, static_cast<int64_t>(r.value.get<double>()));
@@ -344,6 +349,7 @@ ui::ControlResult DashboardWiring::OnControl(const ui::ControlRequest& r) {
     value = {{"scenario", sc->name}, {vus ? "vus" : "rate", r.value}};
   } else if (r.action == "pause" || r.action == "resume") {
     if (config_.execution) config_.execution->SetPaused(r.action == "pause");
+    if (config_.fleet) config_.fleet->Steer({{"paused", r.action == "pause"}});
   } else if (r.action == "stop") {
     stop_requested_.store(true, std::memory_order_release);
   }

@@ -55,6 +55,11 @@ class AgentFleet : public WorkerBase {
   virtual std::vector<std::string> Lost() const = 0;
   // After Join(): one line per agent ("agent 0: 12345 requests, exit 0").
   virtual std::vector<std::string> AgentLines() const = 0;
+  // Any thread (the dashboard's): steers every agent, as `run --ui` steers
+  // its own workers: {"paused": bool} or {"scenario": NAME, "vus": N} /
+  // {"scenario": NAME, "rate": R} (whole-test targets: each agent applies its
+  // segment's share). Agents get it with their next report's answer.
+  virtual void Steer(const nlohmann::json& change) = 0;
 };
 
 // An agent's link to its coordinator.
@@ -76,6 +81,9 @@ class CoordinatorLink {
   // Any thread: the coordinator's newest command (a lost coordinator, after
   // the grace period, is kStop).
   virtual Command command() const = 0;
+  // Any thread: the coordinator's steering so far, {"version", "paused",
+  // "scenarios": {NAME: {"vus": N} | {"rate": R}}}; version 0: none.
+  virtual nlohmann::json steering() const = 0;
   // Main thread, once the load has ended: delivers the final snapshot and the
   // agent's totals (errors by type, interrupted iterations...) within the
   // grace period, then closes the link.

@@ -494,6 +494,7 @@ RunOutcome Runner::Execute() {
   int64_t next_sample = start_ns + 100'000'000;
   int signals_seen = 0;
   bool link_stop_seen = false;
+  uint64_t link_steering_seen = 0;
   bool paused_seen = false;
   uint64_t control_seen = 0;
   auto all_done = [&] {
@@ -514,6 +515,22 @@ RunOutcome Runner::Execute() {
       core::Warn("{}: {}", sig == SIGINT ? "interrupted" : "terminated",
                  hard ? "stopping now" : "stopping gracefully (again to stop now)");
       for (auto& w : workers) w->RequestStop(hard);
+    }
+    if (config_.link) {
+      // The coordinator's dashboard steered the test: whole-test targets,
+      // which this agent's workers turn into its segment's share.
+      nlohmann::json st = config_.link->steering();
+      if (const uint64_t v = st.value("version", uint64_t{0}); v > link_steering_seen) {
+        link_steering_seen = v;
+        config_.execution->SetPaused(st.value("paused", false));
+        const nlohmann::json scenarios = st.value("scenarios", nlohmann::json::object());
+        for (const auto& [name, target] : scenarios.items()) {
+          const int index = config_.execution->ScenarioIndex(name);
+          if (index < 0) continue;
+          if (target.contains("vus")) config_.execution->SetScenarioVus(index, target["vus"].get<int64_t>());
+          if (target.contains("rate")) config_.execution->SetScenarioRate(index, target["rate"].get<double>());
+        }
+      }
     }
     if (config_.link && !link_stop_seen) {
       // The coordinator's stop (a threshold's abortOnFail on the whole test,

@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import run_cli_tests as h  # noqa: E402
 import otel_e2e  # noqa: E402
+import ui_e2e  # noqa: E402
 
 h.CASES.clear()  # this file's cases only
 case, check, check_eq = h.case, h.check, h.check_eq
@@ -224,6 +225,34 @@ def on_agent_loss_abort_stops_every_agent(t):
     for i in (0, 1):
         check_eq(agents[i].wait(30, "a surviving agent"), 0, "survivor exit code")
         check("the coordinator stopped the test" in agents[i].stderr(), agents[i].stderr()[-400:])
+
+
+@case
+def the_coordinators_dashboard_steers_every_agent(t):
+    """set_vus from the coordinator's dashboard: a whole-test target each
+    agent turns into its segment's share; stop ends every agent."""
+    ngx = t.nginx()
+    script = write(t, "long.lua", LONG_SCRIPT)  # constant-vus, 3 VUs in all
+    c = coordinator(t, script, 2, "-e", "URL=" + ngx.url, "--ui", "127.0.0.1:0")
+    agents = [agent(t, c, i) for i in range(2)]
+    url, host, port = ui_e2e.dashboard_of(type("P", (), {"stampede_err": c.err,
+                                                          "poll": c.p.poll})())
+    stream = ui_e2e.Stream(port)
+    events = stream.events()
+    ui_e2e.wait_tick(events, lambda k: k["vus"] >= 3 and k["rps"] > 0, "3 VUs running", 30)
+    status, body = ui_e2e.control(port, "set_vus", scenario="steady", value=7)
+    check_eq(status, 200, "set_vus on a coordinator: %r" % body)
+    tick = ui_e2e.wait_tick(events, lambda k: k["vus"] >= 7, "7 VUs over the agents", 30)
+    check(tick["vus"] == 7, "the agents' VUs add up to the target: %r" % tick["vus"])
+    check_eq(ui_e2e.control(port, "stop")[0], 200, "stop")
+    stream.close()
+    check_eq(c.wait(60, "the coordinator"), 0, "coordinator exit code:\n" + c.stderr()[-800:])
+    vus = [int(m) for a in agents for m in re.findall(r"^\s*vus\.*: \d+\s+min=\d+\s+max=(\d+)",
+                                                       a.stdout(), re.M)]
+    check_eq(sorted(vus), [3, 4], "each agent ran its share of 7 (max VUs): %r" % vus)
+    with open(c.export) as f:
+        summary = json.load(f)
+    check_eq([s["action"] for s in summary["steering"]], ["set_vus", "stop"], "steering recorded")
 
 
 @case
