@@ -206,6 +206,8 @@ int CoordinatorCommand(CoordinatorFlags& f) {
   o.heartbeat_timeout = Millis(f.heartbeat_timeout, "--heartbeat-timeout", 3600);
   o.grace = Millis(f.agent_grace, "--agent-grace", 3600);
   o.run_id = config.run_id;
+  o.forward_spans = config.store;
+  o.spans_per_second = config.store_spans_per_second;
   if (!config.script_path.empty()) {
     const size_t slash = config.script_path.rfind('/');
     o.script_name = slash == std::string::npos ? config.script_path : config.script_path.substr(slash + 1);
@@ -306,6 +308,10 @@ int AgentCommand(const AgentFlags& f) {
       base, token, static_cast<uint32_t>(index),
       std::chrono::milliseconds(test.value("grace_ms", int64_t{30'000})));
   config.link = link;
+  if (test.value("forward_spans", false)) {
+    config.forward_spans = true;
+    config.store_spans_per_second = test.value("spans_per_second", uint32_t{100});
+  }
   int rc = engine::Runner(std::move(config)).Run();
   link->Done(rc);
   if (link->lost()) rc = static_cast<int>(core::ExitCode::kAbortedBySignal);

@@ -249,19 +249,56 @@ bool AgentLink::Send(const metrics::Snapshot& snapshot) {
   return false;
 }
 
+void AgentLink::ForwardSpans(std::string_view request) {
+  constexpr size_t kMaxQueuedBytes = size_t{16} << 20;
+  {
+    std::lock_guard lock(mu_);
+    if (span_bytes_ + request.size() > kMaxQueuedBytes) {
+      spans_dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    span_bytes_ += request.size();
+    span_batches_.emplace_back(request);
+  }
+  cv_.notify_one();
+}
+
+void AgentLink::SendSpans() {
+  while (true) {
+    std::string batch;
+    {
+      std::lock_guard lock(mu_);
+      if (span_batches_.empty()) return;
+      batch = std::move(span_batches_.front());
+      span_batches_.pop_front();
+      span_bytes_ -= batch.size();
+    }
+    if (lost_.load()) {
+      spans_dropped_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    HttpReply r = CoordinatorCall("POST", fmt::format("{}/v1/spans?index={}", base_url_, index_),
+                                  token_, batch, "application/x-protobuf",
+                                  std::chrono::milliseconds(10'000));
+    if (r.status != 200) spans_dropped_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void AgentLink::ReporterLoop() {
   std::unique_lock lock(mu_);
   std::shared_ptr<const metrics::Snapshot> last;
   while (true) {
     // A failed report is sent again with the next one (deltas cover gaps);
     // without a new snapshot, retry once a second so silence is noticed.
-    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || pending_ != nullptr; });
+    cv_.wait_for(lock, std::chrono::seconds(1),
+                 [this] { return stop_ || pending_ != nullptr || !span_batches_.empty(); });
     if (stop_) return;
+    const bool report = pending_ != nullptr || (last != nullptr && span_batches_.empty());
     if (pending_) last = std::move(pending_);
-    if (!last) continue;
-    std::shared_ptr<const metrics::Snapshot> sending = last;
+    std::shared_ptr<const metrics::Snapshot> sending = report ? last : nullptr;
     lock.unlock();
-    Send(*sending);
+    if (sending) Send(*sending);
+    SendSpans();
     lock.lock();
   }
 }
@@ -275,6 +312,7 @@ void AgentLink::Finish(const metrics::Snapshot& final_snapshot, const nlohmann::
   if (reporter_.joinable()) reporter_.join();
   totals_ = totals;
   if (lost_.load()) return;
+  SendSpans();  // the last batches, flushed when the load ended
   // The final values, until acknowledged (bounded by the grace period).
   const auto deadline = Clock::now() + grace_;
   while (!Send(final_snapshot)) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,9 @@ class AgentLink final : public engine::CoordinatorLink {
   void Report(std::shared_ptr<const metrics::Snapshot> cumulative, int64_t elapsed_ns) override;
   Command command() const override;
   nlohmann::json steering() const override;
+  void ForwardSpans(std::string_view request) override;
+  // Span batches dropped (queue full or the coordinator refused them).
+  uint64_t spans_dropped() const { return spans_dropped_.load(); }
   void Finish(const metrics::Snapshot& final_snapshot, const nlohmann::json& totals) override;
 
   // After the summary: tells the coordinator this agent is done (bounded).
@@ -74,6 +78,8 @@ class AgentLink final : public engine::CoordinatorLink {
   // Sends `snapshot` once; true when the coordinator acknowledged it.
   bool Send(const metrics::Snapshot& snapshot);
   void NoteFailure(const std::string& why);
+  // Sends the queued span batches (the reporter's thread, or Finish).
+  void SendSpans();
 
   const std::string base_url_;
   const std::string token_;
@@ -84,6 +90,9 @@ class AgentLink final : public engine::CoordinatorLink {
   std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<const metrics::Snapshot> pending_;
+  std::deque<std::string> span_batches_;  // ForwardSpans' queue (mu_)
+  size_t span_bytes_ = 0;
+  std::atomic<uint64_t> spans_dropped_{0};
   bool stop_ = false;
   std::thread reporter_;
 

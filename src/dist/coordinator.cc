@@ -86,6 +86,9 @@ Coordinator::Coordinator(const metrics::Registry& registry, CoordinatorOptions o
                          {"args", options_.args},
                          {"report_every_ms", 1000},
                          {"grace_ms", options_.grace.count()},
+                         {"forward_spans", options_.forward_spans},
+                         {"spans_per_second",
+                          std::max<uint32_t>(1, options_.spans_per_second / options_.agents)},
                          {"version", kVersion}};
   join_reply_base_ = base.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 
@@ -256,6 +259,11 @@ std::vector<std::string> Coordinator::AgentLines() const {
   return out;
 }
 
+void Coordinator::SetSpanSink(std::function<void(std::string_view)> sink) {
+  std::lock_guard lock(mu_);
+  span_sink_ = std::move(sink);
+}
+
 void Coordinator::Steer(const nlohmann::json& change) {
   std::lock_guard lock(mu_);
   if (change.contains("paused")) steering_["paused"] = change["paused"];
@@ -348,6 +356,20 @@ http::ServerResponse Coordinator::Handle(const http::ServerRequest& req) {
     auto index = IndexParam(req.query);
     if (!index || *index >= options_.agents) return Error(400, "give ?index=I of a joined agent");
     return Report(*index, req);
+  }
+  if (req.path == "/v1/spans") {
+    if (req.method != "POST") return Error(405, "use POST");
+    auto index = IndexParam(req.query);
+    if (!index || *index >= options_.agents) return Error(400, "give ?index=I of a joined agent");
+    std::function<void(std::string_view)> sink;
+    {
+      std::lock_guard lock(mu_);
+      sink = span_sink_;
+    }
+    // The store copies and returns at once (bounded queue: drops and counts).
+    if (sink) sink(req.body);
+    spans_requests_.fetch_add(1, std::memory_order_relaxed);
+    return Reply(200, nlohmann::json::object());
   }
   if (req.path == "/v1/ready" || req.path == "/v1/done") {
     if (req.method != "POST") return Error(405, "use POST");

@@ -25,6 +25,9 @@
 //                    {"ack": AppliedSeq, "command": "none" | "stop" | "abort"};
 //                    400 {"error", "ack"} for a message that cannot be decoded
 //                    (the agent then starts a new epoch)
+//   POST /v1/spans?index=I   body: an ExportTraceServiceRequest of the agent's
+//                    request spans, for the run store (when the join said
+//                    "forward_spans") → {}
 //   POST /v1/done?index=I    {"exit_code", totals...} after the final report
 // Wrong or missing token: 401, logged once per peer (never the token), never
 // fatal. Reports are the heartbeat: an agent silent for heartbeat_timeout is
@@ -72,6 +75,10 @@ struct CoordinatorOptions {
   std::string script_source;
   std::vector<std::pair<std::string, std::string>> files;  // name → bytes
   std::vector<std::string> args;                           // run flags
+  // The coordinator keeps a run store: agents forward their request spans
+  // (POST /v1/spans), each up to spans_per_second / agents a second.
+  bool forward_spans = false;
+  uint32_t spans_per_second = 1000;
 };
 
 class Coordinator final : public engine::AgentFleet {
@@ -95,6 +102,7 @@ class Coordinator final : public engine::AgentFleet {
   std::vector<std::string> Lost() const override;
   std::vector<std::string> AgentLines() const override;
   void Steer(const nlohmann::json& change) override;
+  void SetSpanSink(std::function<void(std::string_view)> sink) override;
 
  private:
   enum class State { kAbsent, kJoined, kReady, kRunning, kDone, kLost };
@@ -143,6 +151,8 @@ class Coordinator final : public engine::AgentFleet {
   nlohmann::json steering_ = {{"version", 0}, {"paused", false}, {"scenarios", nlohmann::json::object()}};
   std::vector<std::string> refused_peers_;  // logged once each
   metrics::Snapshot final_;
+  std::function<void(std::string_view)> span_sink_;  // set before the start
+  std::atomic<uint64_t> spans_requests_{0};
 
   std::atomic<bool> stopping_{false};
   std::thread monitor_;

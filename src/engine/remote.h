@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -60,6 +61,9 @@ class AgentFleet : public WorkerBase {
   // {"scenario": NAME, "rate": R} (whole-test targets: each agent applies its
   // segment's share). Agents get it with their next report's answer.
   virtual void Steer(const nlohmann::json& change) = 0;
+  // Main thread, before the load: where the agents' forwarded request spans
+  // go (the run store's AddClientSpans: thread-safe, never blocks).
+  virtual void SetSpanSink(std::function<void(std::string_view request)> sink) = 0;
 };
 
 // An agent's link to its coordinator.
@@ -84,6 +88,11 @@ class CoordinatorLink {
   // Any thread: the coordinator's steering so far, {"version", "paused",
   // "scenarios": {NAME: {"vus": N} | {"rate": R}}}; version 0: none.
   virtual nlohmann::json steering() const = 0;
+  // The span exporter's thread: one ExportTraceServiceRequest of this
+  // agent's spans for the coordinator's run store (RunConfig::forward_spans).
+  // Never blocks: queued (bounded), sent by the link's thread, dropped and
+  // counted when the queue is full.
+  virtual void ForwardSpans(std::string_view request) = 0;
   // Main thread, once the load has ended: delivers the final snapshot and the
   // agent's totals (errors by type, interrupted iterations...) within the
   // grace period, then closes the link.

@@ -46,6 +46,10 @@ struct RunConfig {
   // a standalone run.
   std::shared_ptr<AgentFleet> fleet;
   std::shared_ptr<CoordinatorLink> link;
+  // An agent whose coordinator keeps a run store: its request spans (gated as
+  // a store-only run's, store_spans_per_second its share) go to the
+  // coordinator through `link`.
+  bool forward_spans = false;
   // OTel resource service.instance.id ("" → RUN_ID-PID); an agent's index.
   std::string instance_id;
   bool Segmented() const {

@@ -302,6 +302,7 @@ RunOutcome Runner::Execute() {
   if (config_.fleet && !out.aborted_by_script) {
     // A coordinator: every agent joins and initialises before the clock starts.
     config_.fleet->SetSetupData(setup_data_);
+    if (recording_->storing()) config_.fleet->SetSpanSink(recording_->SpanHook());
     if (!config_.fleet->AwaitAgents([&](int64_t ns) { return signals.Wait(ns) != 0; })) {
       out.cancelled = true;
       out.aborted_by_signal = true;
@@ -380,7 +381,8 @@ RunOutcome Runner::Execute() {
     outputs = std::make_unique<MetricOutputs>(config_, registry_, anchor.ToUnixNs(start_ns));
   }
   std::unique_ptr<otel::ExportPipeline> pipeline;
-  if (config_.traces_export || recording_->storing()) {
+  const bool forwarding = config_.link && config_.forward_spans;
+  if (config_.traces_export || recording_->storing() || forwarding) {
     std::unique_ptr<otel::Exporter> exporter;
     otel::ExportPipelineOptions po;
     if (config_.traces_export) {
@@ -419,6 +421,15 @@ RunOutcome Runner::Execute() {
     }
     AddRunResource(config_, po.resource_attributes);
     po.on_batch = recording_->SpanHook();
+    if (forwarding) {
+      // An agent: its spans also go to the coordinator's run store.
+      std::shared_ptr<CoordinatorLink> link = config_.link;
+      auto forward = [link](std::string_view r) { link->ForwardSpans(r); };
+      po.on_batch = po.on_batch ? [a = std::move(po.on_batch), forward](std::string_view r) {
+        a(r);
+        forward(r);
+      } : std::function<void(std::string_view)>(forward);
+    }
     if (dashboard_ && !config_.traces_export) {
       // Spans only for the store: the dashboard's exemplars are what it records.
       auto ui = dashboard_->SpanHook(/*exported=*/false);

@@ -50,7 +50,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     ro.define_metric = ResolveCustomMetricsIn(w.registry_);
     ro.worker_index = w.index_;
     client_.set_observer(&recorder_);
-    if (!w.config_.traces_export && w.config_.store) {
+    if (!w.config_.traces_export && (w.config_.store || w.config_.forward_spans)) {
       spans_.set_store_gate(w.config_.store_spans_per_second);
     }
     execution_ = w.config_.execution.get();

@@ -91,7 +91,7 @@ class Worker::Impl {
     ids_.set_run_tag(otel::RunTraceTag(w.config_.run_id));
     // Spans only for the run store: record about what it keeps, not every
     // request (RequestSpans::set_store_gate).
-    if (!w.config_.traces_export && w.config_.store) {
+    if (!w.config_.traces_export && (w.config_.store || w.config_.forward_spans)) {
       spans_.set_store_gate(w.config_.store_spans_per_second);
     }
     client_.set_observer(&recorder_);

@@ -357,6 +357,18 @@ def exact_merge_from_the_agents_own_histograms(t):
     for key in ("count", "zero_count", "scale", "buckets"):
         check_eq(whole[key], parts[key], "merged %s equals the agents' own, merged" % key)
     check_eq(whole["p95"], parts["p95"], "p95 of the merge equals p95 of every sample")
+    # The agents' request spans reached the coordinator's run store (its
+    # report's waterfalls), from every agent.
+    import sqlite3
+    db = sqlite3.connect(coord_db)
+    spans = db.execute("SELECT count(*) FROM span WHERE source = 'client' AND kind = 'client'"
+                       ).fetchone()[0]
+    check(spans > 0, "the coordinator's store holds the agents' request spans")
+    resources = [r[0] for r in db.execute("SELECT DISTINCT r.attributes FROM span s JOIN resource r "
+                                          "USING (resource_id) WHERE s.source = 'client'")]
+    instances = sorted({json.loads(a).get("service.instance.id") for a in resources})
+    check_eq(instances, ["0", "1", "2"], "spans from every agent (service.instance.id)")
+    db.close()
     with open(t.path("summary.json")) as f:
         summary = json.load(f)
     p95 = summary["metrics"]["http_req_duration"]["p(95)"]
