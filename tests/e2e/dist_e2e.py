@@ -23,6 +23,7 @@ sys.path.insert(0, HERE)
 import run_cli_tests as h  # noqa: E402
 import otel_e2e  # noqa: E402
 import ui_e2e  # noqa: E402
+import store_e2e  # noqa: E402
 
 h.CASES.clear()  # this file's cases only
 case, check, check_eq = h.case, h.check, h.check_eq
@@ -90,9 +91,10 @@ class Proc:
 
 def coordinator(t, script, agents, *extra, env=None):
     export = t.path("summary.json")
+    store = [] if "--out" in extra else ["--no-store"]
     c = Proc(t, "coordinator", ["coordinator", script, "--agents", str(agents), "--listen",
-                                "127.0.0.1:0", "--summary-export", export, "--no-store"] +
-             list(extra), env=env)
+                                "127.0.0.1:0", "--summary-export", export] + store + list(extra),
+             env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         m = LISTEN_LINE.search(c.stderr())
@@ -268,6 +270,32 @@ def agents_stop_when_the_coordinator_goes_away(t):
         rc = a.wait(30, "an agent whose coordinator died (a 40 s scenario)")
         check_eq(rc, EXIT_SIGNAL, "agent exit code:\n" + a.stderr()[-600:])
         check("no answer from the coordinator for 3 s: stopping" in a.stderr(), a.stderr()[-600:])
+
+
+@case
+def the_shops_spans_join_the_agents_in_the_coordinators_store(t):
+    """Against the OTel-instrumented demo shop: agents' CLIENT spans (forwarded)
+    and the shop's SERVER spans (to the coordinator's receiver) meet in the
+    coordinator's run store, one trace each."""
+    port = h.free_port()
+    base, _ = store_e2e.shop(t, port)
+    script = write(t, "shop.lua", store_e2e.SHOP_SCRIPT)  # 3 VUs, 30 iterations: 60 requests
+    c = coordinator(t, script, 3, "-e", "BASE_URL=" + base, "--out", "sqlite=run.db",
+                    "--collect=127.0.0.1:%d" % port, "--collect-linger", "2s")
+    agents = [agent(t, c, i) for i in range(3)]
+    check_eq(c.wait(90, "the coordinator"), 0, "coordinator exit code:\n" + c.stderr()[-800:])
+    for a in agents:
+        check_eq(a.wait(30, "an agent"), 0, "agent exit code:\n" + a.stderr()[-600:])
+    con = store_e2e.db(t.path("run.db"))
+    client = {row["span_id"]: row for row in con.execute(
+        "SELECT * FROM span WHERE source = 'client' AND method IS NOT NULL")}
+    check_eq(len(client), 60, "the agents' request spans in the coordinator's store")
+    server = con.execute("SELECT * FROM span WHERE source = 'service' AND kind = 'server'").fetchall()
+    check_eq(len(server), 60, "the shop's SERVER spans, received by the coordinator")
+    for row in server:
+        parent = client.get(row["parent_span_id"])
+        check(parent is not None, "SERVER span %s has no CLIENT parent" % row["name"])
+        check_eq(row["trace_id"], parent["trace_id"], "one trace")
 
 
 @case
