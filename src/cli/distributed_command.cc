@@ -1,7 +1,6 @@
 #include "cli/distributed_command.h"
 
 #include <dirent.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "core/duration.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -86,19 +86,6 @@ std::vector<std::pair<std::string, std::string>> FolderFiles(const std::string& 
   closedir(d);
   std::sort(files.begin(), files.end());
   return files;
-}
-
-std::string Unbase64(const std::string& text) {
-  std::string out(3 * (text.size() / 4) + 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (n < 0) throw ConfigError("agent: the coordinator sent a file that is not base64");
-  size_t pad = 0;
-  if (!text.empty() && text.back() == '=') ++pad;
-  if (text.size() > 1 && text[text.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
 }
 
 void WriteFile(const std::string& dir, const std::string& name, const std::string& bytes) {
@@ -259,7 +246,9 @@ int AgentCommand(const AgentFlags& f) {
   const std::string script_name = test["script"].value("name", std::string());
   if (!script_name.empty()) WriteFile(dir, script_name, test["script"].value("source", std::string()));
   for (const nlohmann::json& file : test.value("files", nlohmann::json::array())) {
-    WriteFile(dir, file.value("name", std::string()), Unbase64(file.value("base64", std::string())));
+    std::optional<std::string> bytes = core::Base64Decode(file.value("base64", std::string()));
+    if (!bytes) throw ConfigError("agent: the coordinator sent a file that is not base64");
+    WriteFile(dir, file.value("name", std::string()), *bytes);
   }
   // --store is relative to where the agent was started, not its test folder.
   std::string store = f.store;

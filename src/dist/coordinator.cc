@@ -1,12 +1,11 @@
 #include "dist/coordinator.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/secret.h"
 #include "core/log.h"
@@ -27,33 +26,16 @@ http::ServerResponse Error(int status, std::string_view message) {
   return Reply(status, {{"error", message}});
 }
 
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-
-// The value of `key` in an undecoded query string; digits only here.
-std::optional<uint32_t> IndexParam(std::string_view query) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.rfind("index=", 0) != 0) continue;
-    std::string_view v = pair.substr(6);
-    if (v.empty() || v.size() > 6) return std::nullopt;
-    uint32_t n = 0;
-    for (char c : v) {
-      if (c < '0' || c > '9') return std::nullopt;
-      n = n * 10 + static_cast<uint32_t>(c - '0');
-    }
-    return n;
+// ?index=I: digits only.
+std::optional<uint32_t> IndexParam(const http::ServerRequest& req) {
+  const std::optional<std::string_view> v = req.QueryParam("index");
+  if (!v || v->empty() || v->size() > 6) return std::nullopt;
+  uint32_t n = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint32_t>(c - '0');
   }
-  return std::nullopt;
+  return n;
 }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -76,7 +58,7 @@ Coordinator::Coordinator(const metrics::Registry& registry, CoordinatorOptions o
   }
   nlohmann::json files = nlohmann::json::array();
   for (const auto& [name, bytes] : options_.files) {
-    files.push_back({{"name", name}, {"base64", Base64(bytes)}});
+    files.push_back({{"name", name}, {"base64", core::Base64Encode(bytes)}});
   }
   nlohmann::json base = {{"run_id", options_.run_id},
                          {"agents", options_.agents},
@@ -347,19 +329,19 @@ http::ServerResponse Coordinator::Handle(const http::ServerRequest& req) {
   }
   if (req.path == "/v1/start") {
     if (req.method != "GET") return Error(405, "use GET");
-    auto index = IndexParam(req.query);
+    auto index = IndexParam(req);
     if (!index || *index >= options_.agents) return Error(400, "give ?index=I of a joined agent");
     return StartPoll(*index);
   }
   if (req.path == "/v1/report") {
     if (req.method != "POST") return Error(405, "use POST");
-    auto index = IndexParam(req.query);
+    auto index = IndexParam(req);
     if (!index || *index >= options_.agents) return Error(400, "give ?index=I of a joined agent");
     return Report(*index, req);
   }
   if (req.path == "/v1/spans") {
     if (req.method != "POST") return Error(405, "use POST");
-    auto index = IndexParam(req.query);
+    auto index = IndexParam(req);
     if (!index || *index >= options_.agents) return Error(400, "give ?index=I of a joined agent");
     std::function<void(std::string_view)> sink;
     {
@@ -376,7 +358,7 @@ http::ServerResponse Coordinator::Handle(const http::ServerRequest& req) {
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) return Error(400, "the body must be a JSON object");
     if (req.path == "/v1/ready") return Ready(body);
-    auto index = IndexParam(req.query);
+    auto index = IndexParam(req);
     if (!index || *index >= options_.agents) return Error(400, "give ?index=I of a joined agent");
     return Done(*index, body);
   }

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/quote.h"
 #include "core/rng.h"
@@ -886,32 +887,6 @@ bool IsPrintableUtf8(std::string_view s) {
   return true;
 }
 
-std::string Base64(std::string_view in) {
-  static const char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (static_cast<unsigned char>(in[i]) << 16) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i < in.size()) {
-    uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 StampedeTest ParseStampedeTest(std::string_view yaml, const std::filesystem::path& base_dir,
                                const std::string& source) {
   std::vector<YAML::Node> docs;
@@ -1017,7 +992,7 @@ std::string RenderManifests(const StampedeTest& t, const RenderOptions& options)
         if (!f.binary) continue;
         e << YAML::Key;
         Str(e, f.key);
-        e << YAML::Value << YAML::DoubleQuoted << Base64(f.content);
+        e << YAML::Value << YAML::DoubleQuoted << core::Base64Encode(f.content);
       }
       e << YAML::EndMap;
     }

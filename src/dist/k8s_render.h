@@ -130,6 +130,5 @@ std::string RenderManifests(const StampedeTest& test, const RenderOptions& optio
 // True when `bytes` is valid UTF-8 made only of characters YAML may carry
 // in a string (printable, tab, CR, LF).
 bool IsPrintableUtf8(std::string_view bytes);
-std::string Base64(std::string_view bytes);
 
 }  // namespace stampede::dist

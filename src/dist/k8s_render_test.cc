@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base64.h"
 #include "core/error.h"
 
 namespace stampede::dist {
@@ -295,8 +296,8 @@ TEST_F(K8sRenderTest, HostileTextAndBinaryFilesRoundTrip) {
     EXPECT_EQ(docs[0]["data"]["t" + std::to_string(i) + ".txt"].as<std::string>(), texts[i]) << i;
   }
   EXPECT_FALSE(docs[0]["data"]["logo.png"]);
-  EXPECT_EQ(docs[0]["binaryData"]["logo.png"].as<std::string>(), Base64(binary));
-  EXPECT_EQ(docs[0]["binaryData"]["latin1.csv"].as<std::string>(), Base64("caf\xe9\n"));
+  EXPECT_EQ(docs[0]["binaryData"]["logo.png"].as<std::string>(), core::Base64Encode(binary));
+  EXPECT_EQ(docs[0]["binaryData"]["latin1.csv"].as<std::string>(), core::Base64Encode("caf\xe9\n"));
   const auto command = docs[3]["spec"]["template"]["spec"]["containers"][0]["command"]
                            .as<std::vector<std::string>>();
   const std::vector<std::string> args(command.begin() + 7, command.end());
@@ -568,12 +569,12 @@ TEST_F(K8sRenderTest, LoadResolvesFilesBesideTheDocument) {
 }
 
 TEST(K8sHelpersTest, Base64) {
-  EXPECT_EQ(Base64(""), "");
-  EXPECT_EQ(Base64("f"), "Zg==");
-  EXPECT_EQ(Base64("fo"), "Zm8=");
-  EXPECT_EQ(Base64("foo"), "Zm9v");
-  EXPECT_EQ(Base64("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(Base64(std::string("\xff\x00\x80", 3)), "/wCA");
+  EXPECT_EQ(core::Base64Encode(""), "");
+  EXPECT_EQ(core::Base64Encode("f"), "Zg==");
+  EXPECT_EQ(core::Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(core::Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(core::Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(core::Base64Encode(std::string("\xff\x00\x80", 3)), "/wCA");
 }
 
 TEST(K8sHelpersTest, PrintableUtf8) {

@@ -141,6 +141,20 @@ std::optional<std::string_view> ServerRequest::Header(std::string_view name) con
   return std::nullopt;
 }
 
+std::optional<std::string_view> ServerRequest::QueryParam(std::string_view key) const {
+  std::string_view rest = query;
+  while (!rest.empty()) {
+    const size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+  }
+  return std::nullopt;
+}
+
 ServerResponse ServerResponse::Text(int status, std::string content_type, std::string body) {
   ServerResponse r;
   r.status = status;

@@ -63,6 +63,9 @@ struct ServerRequest {
 
   // The first value of header `name` (ASCII case-insensitive), if any.
   std::optional<std::string_view> Header(std::string_view name) const;
+  // The value of `key` in the query ("a=1&b=2"), undecoded ("" for a bare
+  // "key"); nullopt when absent. For parameters of digits and hex.
+  std::optional<std::string_view> QueryParam(std::string_view key) const;
 };
 
 // A streamed response body. Created by a handler (Create()), kept by whoever

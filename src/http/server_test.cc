@@ -150,6 +150,17 @@ ServerOptions Loopback() {
   return o;
 }
 
+TEST(ServerRequestQuery, FindsAParameterUndecoded) {
+  ServerRequest r;
+  r.query = "from=12&to=34&flag&span=ab%20";
+  EXPECT_EQ(r.QueryParam("from"), "12");
+  EXPECT_EQ(r.QueryParam("to"), "34");
+  EXPECT_EQ(r.QueryParam("flag"), "");
+  EXPECT_EQ(r.QueryParam("span"), "ab%20");
+  EXPECT_FALSE(r.QueryParam("fro").has_value());
+  EXPECT_FALSE(ServerRequest{}.QueryParam("from").has_value());
+}
+
 TEST(ServerTest, GetAndKeepAlive) {
   Server server(Loopback(), Echo);
   ASSERT_NE(server.port(), 0);

@@ -61,21 +61,6 @@ std::string Event(std::string_view name, std::string_view data) {
   return e;
 }
 
-// The value of `key` in an undecoded query string ("a=1&b=2"); nullopt when
-// absent. The dashboard's parameters are digits and hex only: no decoding.
-std::optional<std::string_view> QueryParam(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == key) {
-      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    }
-  }
-  return std::nullopt;
-}
-
 std::optional<int64_t> ParseMillis(std::optional<std::string_view> text) {
   if (!text || text->empty() || text->size() > 15) return std::nullopt;
   int64_t v = 0;
@@ -288,8 +273,8 @@ http::ServerResponse Dashboard::Stream() {
 }
 
 http::ServerResponse Dashboard::ExemplarsAt(const http::ServerRequest& req) {
-  const std::optional<int64_t> from = ParseMillis(QueryParam(req.query, "from"));
-  const std::optional<int64_t> to = ParseMillis(QueryParam(req.query, "to"));
+  const std::optional<int64_t> from = ParseMillis(req.QueryParam("from"));
+  const std::optional<int64_t> to = ParseMillis(req.QueryParam("to"));
   if (!from || !to || *to <= *from) {
     return JsonError(400, "give the interval as ?from=MS&to=MS (unix milliseconds, from < to)");
   }
@@ -299,7 +284,7 @@ http::ServerResponse Dashboard::ExemplarsAt(const http::ServerRequest& req) {
 
 http::ServerResponse Dashboard::TraceAt(const http::ServerRequest& req) {
   const std::string_view id = std::string_view(req.path).substr(std::string_view("/api/trace/").size());
-  const std::string_view span = QueryParam(req.query, "span").value_or(std::string_view());
+  const std::string_view span = req.QueryParam("span").value_or(std::string_view());
   if (!IsLowerHex(id, 32) || (!span.empty() && !IsLowerHex(span, 16))) {
     return JsonError(400, "give a trace id of 32 lowercase hex digits (and ?span= 16 of them)");
   }
