@@ -181,6 +181,7 @@ void Coordinator::RequestStop(bool hard) {
 void Coordinator::Join() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return progress_.done.load() || stopping_.load(); });
+  FlushLocked();
   final_ = merger_.Merged();
   // The agents' totals, summed into the fleet's result (the summary's
   // errors by type, interrupted iterations...).
@@ -205,6 +206,7 @@ void Coordinator::Join() {
 
 std::shared_ptr<const metrics::Snapshot> Coordinator::Latest() const {
   std::lock_guard lock(mu_);
+  FlushForReading();
   if (merged_version_ == 0) return nullptr;
   if (latest_version_ != merged_version_) {
     latest_ = std::make_shared<const metrics::Snapshot>(merger_.Merged());
@@ -226,6 +228,7 @@ std::vector<std::string> Coordinator::Lost() const {
 
 std::vector<std::string> Coordinator::AgentLines() const {
   std::lock_guard lock(mu_);
+  FlushForReading();
   std::vector<std::string> out;
   for (uint32_t i = 0; i < options_.agents; ++i) {
     const Agent& a = agents_[i];
@@ -265,6 +268,11 @@ void Coordinator::MonitorLoop() {
     cv_.wait_for(lock, std::chrono::milliseconds(100));
     if (!started_ || progress_.done.load()) continue;
     const auto now = Clock::now();
+    // Reports of agents that did not all report within a while (one is
+    // slow, lost or done) are merged without waiting for the others.
+    if (!pending_.empty() && now - oldest_pending_ > std::chrono::milliseconds(300)) {
+      FlushLocked();
+    }
     for (uint32_t i = 0; i < options_.agents; ++i) {
       Agent& a = agents_[i];
       if (a.state != State::kRunning || now - a.last_seen <= options_.heartbeat_timeout) continue;
@@ -284,6 +292,7 @@ void Coordinator::FinishLocked() {
   bool all = started_;
   for (const Agent& a : agents_) all = all && (a.state == State::kDone || a.state == State::kLost);
   if (all && !progress_.done.load()) {
+    FlushLocked();
     UpdateProgress();
     progress_.done.store(true, std::memory_order_release);
     cv_.notify_all();
@@ -446,26 +455,88 @@ http::ServerResponse Coordinator::Report(uint32_t index, const http::ServerReque
   const char* command = command_.load() == 2 ? "abort" : command_.load() == 1 ? "stop" : "none";
   if (a.state == State::kLost) {
     // Too late: its load is no longer awaited (the result is already partial).
-    return Reply(200, {{"ack", merger_.AppliedSeq(index)}, {"command", "stop"}});
+    return Reply(200, {{"ack", a.accepted_seq}, {"command", "stop"}});
   }
   if (a.state != State::kRunning && a.state != State::kDone) {
     return Error(409, fmt::format("agent {} is not running", index));
   }
   a.last_seen = Clock::now();
+  if (!a.refused.empty()) {
+    // The merge refused a report it had acknowledged (a batch): the agent
+    // starts a new epoch, as for an undecodable one.
+    std::string why = std::move(a.refused);
+    a.refused.clear();
+    return Reply(400, {{"error", why}, {"ack", a.accepted_seq}});
+  }
+  std::unique_ptr<DecodedDelta> delta;
+  if (spare_.empty()) {
+    delta = std::make_unique<DecodedDelta>();
+  } else {
+    delta = std::move(spare_.back());
+    spare_.pop_back();
+  }
   try {
-    DecodedDelta delta = a.decoder->Decode(std::string_view(req.body));
-    merger_.Apply(index, std::move(delta));
-    ++merged_version_;
-    ++a.reports;
-    UpdateProgress();
+    a.decoder->Decode(std::string_view(req.body), *delta);
   } catch (const std::exception& e) {
-    // Undecodable (or contradicting another agent): the agent starts a new
-    // epoch with an absolute message; its last merged values stand meanwhile.
+    // Undecodable: the agent starts a new epoch with an absolute message;
+    // its last merged values stand meanwhile.
     core::Warn("coordinator: a report of {} was refused: {}", Describe(index), e.what());
     a.decoder->Reset();
-    return Reply(400, {{"error", e.what()}, {"ack", merger_.AppliedSeq(index)}});
+    spare_.push_back(std::move(delta));
+    return Reply(400, {{"error", e.what()}, {"ack", a.accepted_seq}});
   }
-  return Reply(200, {{"ack", merger_.AppliedSeq(index)}, {"command", command}, {"steering", steering_}});
+  // The merger's own rules (SnapshotMerger::Apply), checked now so that
+  // the ack is final: a retry of an accepted report, or a delta from a base
+  // the coordinator does not hold, is ignored; the ack tells the agent where
+  // it stands.
+  const bool stale = delta->seq <= a.accepted_seq;
+  const bool other_base = !delta->absolute() &&
+                          (delta->base_seq != a.accepted_seq || delta->epoch != a.accepted_epoch);
+  if (stale || other_base) {
+    spare_.push_back(std::move(delta));
+  } else {
+    a.accepted_seq = delta->seq;
+    a.accepted_epoch = delta->epoch;
+    ++a.reports;
+    if (a.pending++ == 0) ++pending_agents_;
+    if (pending_.empty()) oldest_pending_ = Clock::now();
+    pending_.push_back({index, std::move(delta)});
+    // A batch once every running agent has reported (they report together,
+    // from one start instant), or when it is full.
+    uint32_t running = 0;
+    for (const Agent& x : agents_) running += x.state == State::kRunning;
+    if (pending_.size() >= kMaxPending || pending_agents_ >= running) FlushLocked();
+  }
+  return Reply(200, {{"ack", a.accepted_seq}, {"command", command}, {"steering", steering_}});
+}
+
+void Coordinator::FlushLocked() {
+  if (pending_.empty()) return;
+  batch_.resize(pending_.size());
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    batch_[i].agent = pending_[i].agent;
+    batch_[i].delta = pending_[i].delta.get();
+  }
+  merger_.ApplyBatch(batch_);
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    const SnapshotMerger::BatchItem& item = batch_[i];
+    Agent& a = agents_[item.agent];
+    a.pending = 0;
+    if (!item.error.empty() && a.refused.empty()) {
+      // Contradicts another agent (a metric with two types): the agent is
+      // told with its next report and starts a new epoch.
+      core::Warn("coordinator: a report of {} was refused: {}", Describe(item.agent), item.error);
+      a.decoder->Reset();
+      a.refused = item.error;
+      a.accepted_seq = merger_.AppliedSeq(item.agent);
+      a.accepted_epoch = 0;
+    }
+    spare_.push_back(std::move(pending_[i].delta));
+  }
+  pending_.clear();
+  pending_agents_ = 0;
+  ++merged_version_;
+  UpdateProgress();
 }
 
 http::ServerResponse Coordinator::Done(uint32_t index, const nlohmann::json& body) {

@@ -15,6 +15,7 @@
 // the warm-up, as they would be in a real run of that size).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -156,6 +157,54 @@ BENCHMARK(BM_CoordinatorSecond)
     ->Args({200, 30})
     ->Args({200, 5})
     ->Args({50, 300})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The coordinator's way (coordinator.cc): a second's reports decoded as they
+// arrive, then applied together with SnapshotMerger::ApplyBatch.
+void BM_CoordinatorSecondBatched(benchmark::State& state) {
+  const auto agents = static_cast<uint32_t>(state.range(0));
+  const int samples = static_cast<int>(state.range(1));
+  const std::vector<DataSet>& sets = DataSets(samples);
+  std::vector<std::string> deltas;
+  std::vector<SnapshotDecoder> decoders;
+  SnapshotMerger merger(agents);
+  for (uint32_t i = 0; i < agents; ++i) {
+    const DataSet& set = sets[i % sets.size()];
+    decoders.emplace_back(i);
+    merger.Apply(i, decoders[i].Decode(ForAgent(set.absolute, i)));
+    deltas.push_back(ForAgent(set.delta, i));
+  }
+  const auto chunk = static_cast<uint32_t>(state.range(2));
+  std::vector<DecodedDelta> decoded(chunk);  // reused, as the coordinator's
+  std::vector<SnapshotMerger::BatchItem> items(chunk);
+  for (auto _ : state) {
+    for (uint32_t first = 0; first < agents; first += chunk) {
+      const uint32_t n = std::min(chunk, agents - first);
+      for (uint32_t k = 0; k < n; ++k) {
+        const uint32_t i = first + k;
+        decoders[i].Decode(deltas[i], decoded[k]);
+        decoded[k].base_seq = merger.AppliedSeq(i);
+        decoded[k].seq = decoded[k].base_seq + 1;
+        items[k].agent = i;
+        items[k].delta = &decoded[k];
+      }
+      merger.ApplyBatch(std::span(items.data(), n));
+      for (uint32_t k = 0; k < n; ++k) {
+        if (items[k].status != ApplyStatus::kApplied) state.SkipWithError("not applied");
+      }
+    }
+  }
+  state.counters["merged_series"] = static_cast<double>(merger.Merged().series().size());
+}
+BENCHMARK(BM_CoordinatorSecondBatched)
+    ->Args({50, 30, 50})
+    ->Args({200, 30, 200})
+    ->Args({200, 30, 64})
+    ->Args({200, 30, 32})
+    ->Args({200, 30, 16})
+    ->Args({200, 5, 32})
+    ->Args({50, 300, 32})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

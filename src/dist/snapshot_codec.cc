@@ -335,8 +335,12 @@ void ReadHistogram(Reader& r, uint64_t& bucket_budget, DecodedDelta& out,
   bucket_budget -= k;
   t.first_bucket = static_cast<uint32_t>(out.buckets.size());
   t.bucket_count = static_cast<uint32_t>(k);
-  out.buckets.resize(out.buckets.size() + k);  // k <= what the message holds
-  ExpHistogram::Bucket* b = out.buckets.data() + t.first_bucket;
+  // k <= what the message holds. Appended one by one after a reserve: a
+  // resize() would zero the buckets first (a tenth of the coordinator's
+  // merge time at 200 agents, merge_bench).
+  if (out.buckets.capacity() < out.buckets.size() + k) {
+    out.buckets.reserve(std::max<size_t>(out.buckets.size() + k, 2 * out.buckets.capacity()));
+  }
   int64_t at = first - 1;
   uint64_t total = t.zero_count;
   for (uint64_t i = 0; i < k; ++i) {
@@ -351,12 +355,12 @@ void ReadHistogram(Reader& r, uint64_t& bucket_budget, DecodedDelta& out,
     total += c;
     // No overflow: at most kMaxBuckets buckets, gaps <= kMaxBuckets each.
     at += 1 + static_cast<int64_t>(gap);
-    b[i] = {static_cast<int32_t>(at), c};  // checked below, before use
+    out.buckets.push_back({static_cast<int32_t>(at), c});  // checked below, before use
   }
   // Indices increase: the last one bounds them all.
   if (k > 0) {
     if (at > kIndexLimit) r.Fail("bucket index out of range");
-    if (at - b[0].index >= ExpHistogram::kMaxBuckets) {
+    if (at - out.buckets[t.first_bucket].index >= ExpHistogram::kMaxBuckets) {
       r.Fail("histogram wider than " + std::to_string(ExpHistogram::kMaxBuckets) + " buckets");
     }
   }

@@ -212,22 +212,150 @@ void SnapshotMerger::ApplyDelta(uint32_t agent, const DecodedDelta& d) {
         AddCounts(m, s.value);
         AddCounts(mine, s.value);
         break;
+      case MetricType::kTrend:
+        m.samples += s.value.samples;
+        mine.samples += s.value.samples;
+        if (s.has_trend) AddTrendDelta(m, mine, d.TrendOf(s));
+        break;
+    }
+  }
+  if (held_ && held_bytes_ > options_.agent_histogram_budget_bytes) DropAgentHistograms();
+}
+
+void SnapshotMerger::AddTrendDelta(SeriesValue& m, SeriesValue& mine,
+                                   const ExpHistogram::SparseView& h) {
+  AddTrend(m.trend, h);
+  if (held_) {
+    const size_t before = mine.trend ? mine.trend->bucket_bytes() : 0;
+    AddTrend(mine.trend, h);
+    held_bytes_ += (mine.trend ? mine.trend->bucket_bytes() : 0) - before;
+  }
+}
+
+void SnapshotMerger::ApplyBatch(std::span<BatchItem> items) {
+  if (in_round_.size() != agents_.size()) in_round_.assign(agents_.size(), 0);
+  size_t round_begin = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    BatchItem& item = items[i];
+    item.error.clear();
+    const bool known = item.delta != nullptr && item.agent < agents_.size();
+    const bool repeat = known && in_round_[item.agent] != 0;
+    const bool cold = known && item.delta->absolute() && agents_[item.agent].applied_seq != 0;
+    if (repeat || cold) {
+      FinishBatchRound(items.subspan(round_begin, i - round_begin));
+      round_begin = i;
+    }
+    if (cold) {
+      // Rare (a new epoch after an error): the one-message path.
+      try {
+        item.status = Apply(item.agent, *item.delta);
+      } catch (const MergeError& e) {
+        item.error = e.what();
+      }
+      round_begin = i + 1;
+      continue;
+    }
+    if (StartBatchItem(item)) in_round_[item.agent] = 1;
+  }
+  FinishBatchRound(items.subspan(round_begin));
+}
+
+bool SnapshotMerger::StartBatchItem(BatchItem& item) {
+  try {
+    if (item.delta == nullptr) throw MergeError("no message");
+    const DecodedDelta& d = *item.delta;
+    if (item.agent >= agents_.size()) {
+      throw MergeError("agent index " + std::to_string(item.agent) + " out of range (" +
+                       std::to_string(agents_.size()) + " agents)");
+    }
+    if (d.agent_index != item.agent || !d.dictionary) {
+      throw MergeError("message of agent " + std::to_string(d.agent_index) +
+                       " applied as agent " + std::to_string(item.agent));
+    }
+    AgentState& a = agents_[item.agent];
+    if (d.seq <= a.applied_seq) {
+      item.status = ApplyStatus::kStale;
+      return false;
+    }
+    if (!d.absolute() && (d.base_seq != a.applied_seq || d.epoch != a.epoch)) {
+      item.status = ApplyStatus::kBaseMismatch;
+      return false;
+    }
+    ResolveMetrics(a, d, d.epoch != a.epoch || a.dictionary == nullptr);  // throws first
+    ResolveSeries(a, d);
+  } catch (const MergeError& e) {
+    item.error = e.what();
+    return false;
+  }
+  const DecodedDelta& d = *item.delta;
+  AgentState& a = agents_[item.agent];
+  if (trend_head_.size() < merged_.series().size()) {
+    trend_head_.resize(merged_.series().size(), kNone);
+    trend_tail_.resize(merged_.series().size(), kNone);
+  }
+  for (const DecodedDelta::Series& s : d.series) {
+    const uint32_t slot_index = a.slot_of_wire[s.id];
+    Slot& slot = a.slots[slot_index];
+    SeriesValue& mine = slot.value;
+    SeriesValue& m = merged_.mutable_value(slot.merged);
+    switch (m.type) {
+      case MetricType::kGauge:
+        mine.samples += s.value.samples;
+        mine.value = s.value.value;
+        mine.min = s.value.min;
+        mine.max = s.value.max;
+        m.samples += s.value.samples;
+        UpdateGauge(slot.merged, item.agent, mine);
+        break;
+      case MetricType::kCounter:
+      case MetricType::kRate:
+        AddCounts(m, s.value);
+        AddCounts(mine, s.value);
+        break;
       case MetricType::kTrend: {
         m.samples += s.value.samples;
         mine.samples += s.value.samples;
         if (!s.has_trend) break;
-        const ExpHistogram::SparseView h = d.TrendOf(s);
-        AddTrend(m.trend, h);
-        if (held_) {
-          const size_t before = mine.trend ? mine.trend->bucket_bytes() : 0;
-          AddTrend(mine.trend, h);
-          held_bytes_ += (mine.trend ? mine.trend->bucket_bytes() : 0) - before;
+        // Queued at the tail of its merged series' chain: message order.
+        const auto w = static_cast<uint32_t>(trend_work_.size());
+        trend_work_.push_back({kNone, slot_index, item.agent, d.TrendOf(s)});
+        if (trend_head_[slot.merged] == kNone) {
+          trend_head_[slot.merged] = w;
+        } else {
+          trend_work_[trend_tail_[slot.merged]].next = w;
         }
+        trend_tail_[slot.merged] = w;
         break;
       }
     }
   }
-  if (held_ && held_bytes_ > options_.agent_histogram_budget_bytes) DropAgentHistograms();
+  a.applied_seq = d.seq;
+  a.elapsed_ns = d.elapsed_ns;
+  item.status = ApplyStatus::kApplied;
+  return true;
+}
+
+void SnapshotMerger::FinishBatchRound(std::span<BatchItem> round) {
+  if (!trend_work_.empty()) {
+    for (size_t merged = 0; merged < trend_head_.size(); ++merged) {
+      uint32_t w = trend_head_[merged];
+      if (w == kNone) continue;
+      SeriesValue& m = merged_.mutable_value(merged);
+      for (; w != kNone; w = trend_work_[w].next) {
+        const TrendWork& t = trend_work_[w];
+        AddTrendDelta(m, agents_[t.agent].slots[t.slot].value, t.trend);
+        if (held_ && held_bytes_ > options_.agent_histogram_budget_bytes) DropAgentHistograms();
+      }
+      trend_head_[merged] = trend_tail_[merged] = kNone;
+    }
+    trend_work_.clear();
+  }
+  for (const BatchItem& item : round) {
+    if (item.agent < in_round_.size()) in_round_[item.agent] = 0;
+  }
+  int64_t elapsed = 0;
+  for (const AgentState& x : agents_) elapsed = std::max(elapsed, x.elapsed_ns);
+  merged_.set_elapsed_ns(elapsed);
 }
 
 void SnapshotMerger::DropAgentHistograms() {

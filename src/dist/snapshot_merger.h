@@ -53,6 +53,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -96,6 +97,27 @@ class SnapshotMerger {
   // MergeError (see above), leaving the merger unchanged. Keeps nothing
   // that refers to `delta` (the caller may reuse it for the next Decode).
   ApplyStatus Apply(uint32_t agent_index, const DecodedDelta& delta);
+
+  // One message of a batch (ApplyBatch): in, the agent and its message
+  // (which must outlive the call); out, what Apply would have returned or
+  // thrown (`error` non-empty: the MergeError's what(), the message ignored).
+  struct BatchItem {
+    uint32_t agent = 0;
+    const DecodedDelta* delta = nullptr;
+    ApplyStatus status = ApplyStatus::kStale;
+    std::string error;
+  };
+  // Applies the messages as Apply would, one after the other in their order
+  // (the same merged values, up to the rounding of sums in another order),
+  // but trend by trend across the messages: each merged histogram takes the
+  // buckets of every message while it is in cache. Apply, message after
+  // message, walks the whole merge once per message — at 200 agents and
+  // 1 200 trends it streams ~30 MB of merged histograms from L3 200 times a
+  // second (merge_bench: the coordinator's per-second batch). A message of
+  // an agent already in the batch, and an absolute message of an agent
+  // that has values (the cold path), first applies what precedes it.
+  // Allocates nothing in steady state.
+  void ApplyBatch(std::span<BatchItem> items);
 
   // The whole test's cumulative snapshot. The reference is valid until the
   // next Apply; copy it to keep it.
@@ -156,6 +178,14 @@ class SnapshotMerger {
   // Adds a delta message (or an absolute one turned into a delta) to the
   // agent's values and to the merge.
   void ApplyDelta(uint32_t agent, const DecodedDelta& d);
+  // Checks, resolves and applies the non-trend values of one batch item
+  // (trends: queued in trend_work_); false when it is not to be applied.
+  bool StartBatchItem(BatchItem& item);
+  // Merges the queued trends, merged series after merged series.
+  void FinishBatchRound(std::span<BatchItem> round);
+  // Adds a trend's delta to the merge and (while held_) to the agent's own.
+  void AddTrendDelta(metrics::SeriesValue& merged, metrics::SeriesValue& mine,
+                     const metrics::ExpHistogram::SparseView& h);
   void UpdateGauge(uint32_t merged, uint32_t agent, const metrics::SeriesValue& v);
   // An absolute message as a delta from the agent's values (rewritten in
   // place in `d`); false when it is not their successor.
@@ -170,6 +200,19 @@ class SnapshotMerger {
   metrics::Snapshot merged_;
   std::unordered_map<uint32_t, GaugeState> gauges_;  // merged series → state
   std::vector<AgentState> agents_;
+  // ApplyBatch's scratch, reused: per merged series the first queued trend
+  // of the round (kNone: none), and the queued trends chained by `next`.
+  // The view is copied while the message's series is in cache (the walk
+  // would otherwise miss on it once more).
+  struct TrendWork {
+    uint32_t next = kNone;
+    uint32_t slot = 0;
+    uint32_t agent = 0;
+    metrics::ExpHistogram::SparseView trend;
+  };
+  std::vector<uint32_t> trend_head_, trend_tail_;
+  std::vector<TrendWork> trend_work_;
+  std::vector<uint8_t> in_round_;  // per agent
   bool held_ = true;
   size_t held_bytes_ = 0;
   uint64_t unmerged_trend_samples_ = 0;

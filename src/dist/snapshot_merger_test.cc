@@ -353,5 +353,113 @@ TEST_F(MergerTest, WithoutAgentHistogramsARestartKeepsItsEarlierTrendSamples) {
   EXPECT_EQ(merger.Agent(0).Aggregate(kHttpReqs).count, 5);
 }
 
+
+// The coordinator's per-second batch gives what one message at a time gives:
+// random seconds of three agents, some reporting twice in a batch, some
+// repeating a message (stale), sending a delta from a base the merger does
+// not hold, or starting a new epoch (the cold path inside a batch).
+TEST_F(MergerTest, ABatchMergesLikeOneMessageAtATime) {
+  SnapshotMerger one_by_one(3);
+  SnapshotMerger batched(3);
+  std::vector<SnapshotDecoder> batch_decoders;
+  for (uint32_t i = 0; i < 3; ++i) batch_decoders.emplace_back(i);
+  std::mt19937_64 rng(42);
+  size_t repeats = 0, stale = 0, mismatched = 0, cold = 0;
+  for (int second = 1; second <= 40; ++second) {
+    std::vector<std::string> messages;
+    std::vector<uint32_t> senders;
+    for (uint32_t i = 0; i < 3; ++i) {
+      SimAgent& a = *agents_[i];
+      const int sends = rng() % 4 == 0 ? 2 : 1;
+      repeats += sends - 1;
+      for (int k = 0; k < sends; ++k) {
+        a.Load(static_cast<int>(20 + rng() % 200), whole_, all_);
+        a.elapsed_ns = second * kSecond + i;
+        if (rng() % 9 == 0) {
+          a.encoder.Reset();
+          ++cold;
+        }
+        messages.push_back(a.encoder.Encode(a.Cumulative()));
+        senders.push_back(i);
+        if (rng() % 8 == 0) {  // the same message again (a retry)
+          messages.push_back(messages.back());
+          senders.push_back(i);
+          ++stale;
+        }
+      }
+    }
+    // Decoded once per merger (decoders keep the dictionary).
+    std::vector<DecodedDelta> decoded(messages.size());
+    std::vector<SnapshotMerger::BatchItem> items(messages.size());
+    std::vector<ApplyStatus> want(messages.size());
+    for (size_t m = 0; m < messages.size(); ++m) {
+      want[m] = one_by_one.Apply(senders[m], decoders_[senders[m]].Decode(messages[m]));
+      batch_decoders[senders[m]].Decode(messages[m], decoded[m]);
+      items[m].agent = senders[m];
+      items[m].delta = &decoded[m];
+    }
+    batched.ApplyBatch(items);
+    for (size_t m = 0; m < messages.size(); ++m) {
+      EXPECT_EQ(items[m].status, want[m]) << "second " << second << " message " << m;
+      EXPECT_EQ(items[m].error, "");
+      mismatched += want[m] == ApplyStatus::kBaseMismatch;
+    }
+    for (uint32_t i = 0; i < 3; ++i) {
+      ASSERT_EQ(batched.AppliedSeq(i), one_by_one.AppliedSeq(i));
+      // Now and then an ack is lost: the next delta comes from an older base.
+      if (rng() % 7 != 0 && !agents_[i]->encoder.Ack(batched.AppliedSeq(i))) {
+        agents_[i]->encoder.Reset();
+      }
+    }
+    SCOPED_TRACE("second " + std::to_string(second));
+    ExpectSameSnapshot(batched.Merged(), one_by_one.Merged());
+  }
+  // A last report of everything, with its ack received.
+  for (uint32_t i = 0; i < 3; ++i) {
+    SimAgent& a = *agents_[i];
+    if (!a.encoder.Ack(batched.AppliedSeq(i))) a.encoder.Reset();
+    DecodedDelta d;
+    batch_decoders[i].Decode(a.encoder.Encode(a.Cumulative()), d);
+    SnapshotMerger::BatchItem item{.agent = i, .delta = &d, .status = {}, .error = {}};
+    batched.ApplyBatch(std::span(&item, 1));
+    EXPECT_EQ(item.status, ApplyStatus::kApplied);
+  }
+  EXPECT_GT(repeats, 0u);
+  EXPECT_GT(stale, 0u);
+  EXPECT_GT(cold, 0u);
+  // Every agent's last values are in both merges and they are the whole.
+  SCOPED_TRACE("the whole");
+  ExpectSameSnapshot(batched.Merged(), Reference());
+  ExpectSameHistogram(*batched.Merged().Aggregate(kHttpReqDuration).trend, whole_, "duration");
+  EXPECT_GT(mismatched, 0u);
+}
+
+TEST_F(MergerTest, ABatchReportsAMessageItCannotMergeAndAppliesTheRest) {
+  agents_[0]->Load(10, whole_, all_);
+  metrics::Registry other;
+  other.DefineCustom("queue_depth", metrics::MetricType::kTrend, metrics::ValueType::kTime);
+  metrics::Shard s(other);
+  s.Add(0, metrics::Shard::kNoTags, 1);
+  const metrics::Shard* shards[] = {&s};
+  SnapshotEncoder enc(1);
+  DecodedDelta d0 = decoders_[0].Decode(agents_[0]->encoder.Encode(agents_[0]->Cumulative()));
+  DecodedDelta d1 = decoders_[1].Decode(enc.Encode(metrics::Snapshot::Merge(other, shards)));
+  DecodedDelta d2;
+  std::vector<SnapshotMerger::BatchItem> items(4);
+  items[0] = {.agent = 0, .delta = &d0, .status = {}, .error = {}};
+  items[1] = {.agent = 1, .delta = &d1, .status = {}, .error = {}};
+  items[2] = {.agent = 7, .delta = &d2, .status = {}, .error = {}};
+  items[3] = {.agent = 2, .delta = nullptr, .status = {}, .error = {}};
+  merger_.ApplyBatch(items);
+  EXPECT_EQ(items[0].status, ApplyStatus::kApplied);
+  EXPECT_EQ(items[0].error, "");
+  EXPECT_NE(items[1].error.find("\"queue_depth\""), std::string::npos) << items[1].error;
+  EXPECT_NE(items[2].error.find("out of range"), std::string::npos) << items[2].error;
+  EXPECT_NE(items[3].error, "");
+  EXPECT_EQ(merger_.AppliedSeq(0), 1u);
+  EXPECT_EQ(merger_.AppliedSeq(1), 0u);
+  ExpectSameSnapshot(merger_.Merged(), agents_[0]->Cumulative());
+}
+
 }  // namespace
 }  // namespace stampede::dist
