@@ -317,6 +317,38 @@ def a_wrong_token_is_refused_and_logged(t):
 
 
 @case
+def an_agent_without_a_valid_index_gets_one_line(t):
+    ngx = t.nginx()
+    script = write(t, "dist.lua", SCRIPT.replace("THRESHOLD", '"count<100000"'))
+    c = coordinator(t, script, 2, "-e", "URL=" + ngx.url, "--start-timeout", "60s")
+    # Out of range: the coordinator refuses it (409) and lives on.
+    far = agent(t, c, 5)
+    check_eq(far.wait(30, "the out-of-range agent"), EXIT_CONFIG, "out-of-range agent exit code")
+    err = far.stderr()
+    check(err.count("\n") == 1 and "refused agent 5" in err and "out of range" in err
+          and "(0 .. 1)" in err, "one line naming the index and the range:\n" + err)
+    # No index at all, and a JOB_COMPLETION_INDEX that is not one.
+    env = {"STAMPEDE_TOKEN": TOKEN}
+    none = Proc(t, "agent-none", ["agent", "--coordinator", c.address], env=env)
+    check_eq(none.wait(30, "the agent without index"), EXIT_CONFIG, "exit code without index")
+    check(none.stderr().count("\n") == 1 and "--index" in none.stderr()
+          and "JOB_COMPLETION_INDEX" in none.stderr(), none.stderr())
+    env["JOB_COMPLETION_INDEX"] = "abc"
+    bad = Proc(t, "agent-bad", ["agent", "--coordinator", c.address], env=env)
+    check_eq(bad.wait(30, "the agent with a bad index"), EXIT_CONFIG, "exit code, bad index")
+    check('JOB_COMPLETION_INDEX "abc" is not an index' in bad.stderr(), bad.stderr())
+    # The Kubernetes way, then: the test runs with the right two.
+    env["JOB_COMPLETION_INDEX"] = "1"
+    one = Proc(t, "agent-1", ["agent", "--coordinator", c.address], env=env)
+    zero = agent(t, c, 0)
+    check_eq(zero.wait(60, "agent 0"), 0, "agent 0 exit code")
+    check_eq(one.wait(60, "agent 1"), 0, "agent 1 exit code")
+    check_eq(c.wait(60, "the coordinator"), 0, "coordinator exit code:\n" + c.stderr()[-800:])
+    with open(c.export) as f:
+        check_eq(int(json.load(f)["metrics"]["http_reqs"]["count"]), 300, "merged http_reqs")
+
+
+@case
 def agents_that_never_come_time_out_the_start(t):
     ngx = t.nginx()
     script = write(t, "dist.lua", SCRIPT.replace("THRESHOLD", '"count<100000"'))
