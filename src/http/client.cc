@@ -85,6 +85,11 @@ class Connection final : public loop::IoHandler, public net::ResolveWaiter {
 namespace {
 constexpr uint32_t kRead = loop::kReadable;
 constexpr uint32_t kWrite = loop::kWritable;
+// Full read buffers taken in a row from one readiness event before going back
+// to the loop (1 MiB with the default 64 KiB buffer): a peer that sends
+// faster than we parse (an endless body, endless 1xx responses) must not keep
+// the worker from its timers (the request timeout) and its other connections.
+constexpr int kMaxFullReadsPerEvent = 16;
 }  // namespace
 
 // ---------------------------------------------------------------- Exchange
@@ -250,6 +255,7 @@ void Connection::ContinueWrite() {
 
 void Connection::ContinueRead() {
   std::vector<char>& buf = client_.read_buffer_;
+  int full_reads = 0;
   while (true) {
     net::IoResult r = TransportRead(buf.data(), buf.size());
     if (r.bytes > 0) {
@@ -268,8 +274,11 @@ void Connection::ContinueRead() {
         return;
       }
       // Level-triggered: a short read means the socket is drained; wait for
-      // more. A full buffer, or bytes OpenSSL already decrypted, mean more now.
-      if (r.bytes == buf.size() || (uses_tls_ && tls_->HasBufferedData())) continue;
+      // more. Bytes OpenSSL already holds must be read now (epoll cannot see
+      // them). A full buffer means more in the socket: read on, up to the
+      // budget; past it, epoll reports the socket again next turn.
+      if (uses_tls_ && tls_->HasBufferedData()) continue;
+      if (r.bytes == buf.size() && ++full_reads < kMaxFullReadsPerEvent) continue;
       return;
     }
     if (r.would_block) {
@@ -562,14 +571,21 @@ void Client::OnTimeout(Exchange& ex) {
   if (!ex.in_flight_) return;
   ex.timings.end_ns = loop_.UpdateNow();
   bool connecting = false;
+  bool resolving = false;
   if (ex.conn_ != nullptr) {
     Connection::State st = ex.conn_->state();
-    connecting = st == Connection::State::kResolving || st == Connection::State::kConnecting ||
+    resolving = st == Connection::State::kResolving;
+    connecting = resolving || st == Connection::State::kConnecting ||
                  st == Connection::State::kHandshaking;
   }
   Detach(ex);
-  ex.error = net::NetError::kTimeout;
-  ex.error_detail = connecting ? "connect timeout" : "request timeout";
+  // A DNS server that never answers is a DNS failure whichever deadline comes
+  // first: the resolver's own retries (kDns) or ours (so the error type does
+  // not depend on --connect-timeout).
+  ex.error = resolving ? net::NetError::kDns : net::NetError::kTimeout;
+  ex.error_detail = resolving     ? "DNS lookup timeout"
+                    : connecting ? "connect timeout"
+                                 : "request timeout";
   Complete(ex);
 }
 

@@ -12,9 +12,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <string>
+#include <thread>
 
 #include "child_process.h"
 #include "core/clock.h"
@@ -339,6 +342,75 @@ TEST_F(ClientTest, ConnectTimeoutWhenTheListenQueueIsFull) {
   EXPECT_EQ(client_->open_connections(), 0u);
   for (int fd : fillers) close(fd);
   close(lfd);
+}
+
+TEST_F(ClientTest, ADnsServerThatNeverAnswersIsADnsErrorAtTheConnectTimeout) {
+  // A UDP socket that reads nothing and answers nothing: the resolver's own
+  // timeout (2 s, 2 tries) comes after our 200 ms connect timeout, and the
+  // error is still `dns`, not `timeout`.
+  int dns = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(dns, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(dns, reinterpret_cast<sockaddr*>(&a), &len);
+  net::Resolver::Options ro;
+  ro.servers = {"127.0.0.1:" + std::to_string(ntohs(a.sin_port))};
+  resolver_ = std::make_unique<net::Resolver>(loop_, ro);
+  tls_ = std::make_unique<net::TlsContext>(net::TlsContext::Options{});
+  ClientOptions options;
+  options.connect_timeout_ns = 200'000'000;
+  client_ = std::make_unique<Client>(loop_, *resolver_, tls_.get(), options);
+  TestExchange ex;
+  Prepare(ex, "http://never-answered.invalid:1/");
+  RunToCompletion(ex);
+  EXPECT_EQ(ex.error, net::NetError::kDns) << net::Name(ex.error) << " " << ex.error_detail;
+  EXPECT_EQ(ex.error_detail, "DNS lookup timeout");
+  EXPECT_EQ(client_->open_connections(), 0u);
+  close(dns);
+}
+
+TEST_F(ClientTest, APeerFasterThanTheParserCannotHoldOffTheRequestTimeout) {
+  // Endless interim 100 Continue responses from a thread that writes them
+  // much faster than they can be parsed: every read fills the buffer. The
+  // read loop must still return to the event loop, so that the 200 ms request
+  // timeout fires (before the fix it never returned while the peer kept up).
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(lfd, 1), 0);
+  socklen_t len = sizeof a;
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::atomic<bool> stop{false};
+  std::thread flooder([lfd, &stop] {
+    int fd = accept(lfd, nullptr, nullptr);
+    if (fd < 0) return;
+    char req[4096];
+    (void)recv(fd, req, sizeof req, 0);
+    std::string block;
+    while (block.size() < (256u << 10)) block += "HTTP/1.1 100 Continue\r\n\r\n";
+    while (!stop.load() && send(fd, block.data(), block.size(), MSG_NOSIGNAL) > 0) {
+    }
+    close(fd);
+  });
+  ClientOptions options;
+  options.request_timeout_ns = 200'000'000;
+  MakeClient(options);
+  TestExchange ex;
+  Prepare(ex, "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/");
+  const auto start = std::chrono::steady_clock::now();
+  RunToCompletion(ex);
+  const auto took = std::chrono::steady_clock::now() - start;
+  stop.store(true);
+  client_.reset();  // closes the connection: the flooder's send fails
+  flooder.join();
+  close(lfd);
+  EXPECT_EQ(ex.error, net::NetError::kTimeout) << net::Name(ex.error) << " " << ex.error_detail;
+  EXPECT_EQ(ex.error_detail, "request timeout");
+  EXPECT_LT(took, std::chrono::seconds(5));
 }
 
 TEST_F(ClientTest, HeadIgnoresContentLength) {

@@ -206,7 +206,14 @@ void MetricsPipeline::Core::FinalExport() {
     exemplars = std::move(final_exemplars);
   }
   if (snapshot == nullptr) return;
-  EncodeAndExport(*snapshot, time_unix_ns, exemplars, ShutdownDeadline(), /*periodic=*/false);
+  // The final export is an export like the others: OTEL_METRIC_EXPORT_TIMEOUT
+  // bounds it too, not only Shutdown()'s flush timeout (a down collector
+  // would otherwise hold the end of the run for the whole flush timeout).
+  const auto own_deadline =
+      SteadyClock::now() +
+      std::chrono::duration_cast<SteadyClock::duration>(options.export_timeout);
+  EncodeAndExport(*snapshot, time_unix_ns, exemplars, std::min(own_deadline, ShutdownDeadline()),
+                  /*periodic=*/false);
 }
 
 void MetricsPipeline::Core::EncodeAndExport(const metrics::Snapshot& snapshot, int64_t time_unix_ns,

@@ -22,7 +22,8 @@
 // Shutdown(final, time, flush_timeout) exports the run's final cumulative
 // snapshot (call it after the last Publish(), also on Ctrl-C; after the span
 // pipeline's shutdown, so that its last exemplars are in the reservoir)
-// within flush_timeout, then stops the thread. A periodic export still
+// within flush_timeout and within export_timeout (whichever ends first), then
+// stops the thread. A periodic export still
 // retrying when Shutdown() is called gives up at once (the final snapshot
 // supersedes it). If the exporter is stuck inside one attempt past
 // flush_timeout + 500 ms, Shutdown() returns anyway: the thread is left to

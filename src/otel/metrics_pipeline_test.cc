@@ -306,6 +306,31 @@ TEST_F(MetricsPipelineTest, ShutdownIsBoundedByItsTimeoutWhenTheCollectorStaysDo
   EXPECT_THAT(timeouts, Each(Le(300'000'000)));  // each attempt cut to the flush time left
 }
 
+TEST_F(MetricsPipelineTest, TheFinalExportIsBoundedByTheExportTimeoutToo) {
+  // A collector that stays down: the final export gives up at
+  // OTEL_METRIC_EXPORT_TIMEOUT, not at the (longer) shutdown flush timeout.
+  fake_->fallback = ExportResult::Retryable(0, "connection refused");
+  MetricsPipelineOptions o = Options();
+  o.max_attempts = 1'000'000;
+  o.export_timeout = 200ms;
+  o.attempt_timeout = 1h;
+  o.initial_backoff = 20ms;
+  o.max_backoff = 20ms;
+  auto p = Make(o);
+  const auto snap = Publish(2, kStart + 1);
+  const auto start = std::chrono::steady_clock::now();
+  p->Shutdown(snap, kStart + 1, 1h);  // returns: ctest's timeout would catch a hang
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
+  const MetricsPipelineStats s = p->stats();
+  EXPECT_EQ(s.points_exported, 0u);
+  EXPECT_EQ(s.exports_failed, 1u);
+  EXPECT_GT(s.points_failed, 0u);
+  std::lock_guard<std::mutex> lock(fake_->mu);
+  std::vector<int64_t> timeouts;
+  for (const Received& r : fake_->received) timeouts.push_back(r.timeout_ns);
+  EXPECT_THAT(timeouts, Each(Le(200'000'000)));  // each attempt cut to the export time left
+}
+
 TEST_F(MetricsPipelineTest, ShutdownWithNoTimeLeftCountsTheFinalPointsAsDropped) {
   auto p = Make(Options());
   const auto snap = Publish(1, kStart + 1);

@@ -40,6 +40,24 @@ Behaviour by request path (the query string carries parameters):
                       (keep_blank_values), multipart/form-data with email's BytesParser
                       (policy HTTP; a part with a filename is a file, its bytes hashed);
                       any other content type or a malformed body: 400 {"error": why}
+  /reset-mid-headers  status line and part of a header line, then an RST (no blank
+                      line ever arrives)
+  /stall-after-headers
+                      complete headers with Content-Length: 1000, then no body byte;
+                      the socket stays open until the client leaves or the server exits
+  /oversized-headers?bytes=N
+                      status line, then header lines (`X-Pad-i: ppp...`, 1000 bytes
+                      each) totalling about N bytes (default 1048576, max 64 MiB),
+                      then a small body; stops early when the client leaves
+  /endless-chunked?ms=N
+                      200, Transfer-Encoding: chunked, 64 KiB chunks forever (N ms
+                      between chunks, default 0) until the client leaves or the
+                      server exits; the last chunk never comes
+  /endless-1xx        interim `HTTP/1.1 100 Continue` responses forever (no final
+                      response) until the client leaves or the server exits
+  /slow-body?bps=N&bytes=M
+                      200, Content-Length: M (default 100), body sent at N bytes per
+                      second (default 1, max 1000), one write per byte
   /stats              200, JSON {"requests": {path: count}, "connections": n,
                       "max_in_flight": m} (requests to /stats itself are not counted)
   anything else       404
@@ -61,6 +79,11 @@ Options:
   --mode M          normal (default) | reset (RST every connection on accept) |
                     close (FIN every connection on accept) |
                     stall (accept, never read, never answer)
+  --close-after-each
+                    close (FIN) every connection right after its first response,
+                    without announcing it (no `Connection: close` unless the client
+                    asked): a keep-alive client must notice and reconnect; /stats
+                    requests are answered the same way
   --log FILE        append one JSON line per /echo request (same object as the
                     /echo response body), flushed at once
   --log-all         log every request (not only /echo) to --log FILE
@@ -346,6 +369,21 @@ def hold_until_client_leaves(sock, stop_event):
             return
 
 
+def lingering_drain(sock, seconds):
+    """Reads and discards until EOF/error, for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        sock.settimeout(left)
+        try:
+            if not sock.recv(65536):
+                return
+        except (socket.timeout, OSError):
+            return
+
+
 class Server:
     def __init__(self, args):
         self.args = args
@@ -425,7 +463,17 @@ class Server:
                         keep = self.respond(ReleasingSocket(sock, release), req)
                     finally:
                         release()
-                if not keep:
+                if not keep or self.args.close_after_each:
+                    if keep:
+                        # Silent close, lingering like nginx: FIN, then discard
+                        # what the client still sends (a request it wrote before
+                        # seeing the FIN gets no answer, not an RST) until it
+                        # closes too, for at most 2 s.
+                        try:
+                            sock.shutdown(socket.SHUT_WR)
+                        except OSError:
+                            pass
+                        lingering_drain(sock, 2.0)
                     return
         except (ClientGone, ConnectionError, socket.timeout, OSError):
             return
@@ -498,6 +546,52 @@ class Server:
             except OSError:
                 pass
             return False
+        elif p == "/reset-mid-headers":
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/pl")
+            wait_sent(sock)
+            reset(sock)
+            return False
+        elif p == "/stall-after-headers":
+            sock.sendall(response_head(200, [("Content-Type", "application/octet-stream"),
+                                             ("Content-Length", "1000")]))
+            hold_until_client_leaves(sock, self.stop_event)
+            return False
+        elif p == "/oversized-headers":
+            n = max(0, min(req.qint("bytes", 1 << 20), 64 * 1024 * 1024))
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
+            sent, i = 0, 0
+            while sent < n and not self.stop_event.is_set():
+                line = b"X-Pad-%d: " % i
+                line += b"p" * (998 - len(line)) + b"\r\n"
+                sock.sendall(line)
+                sent += len(line)
+                i += 1
+            sock.sendall(b"Content-Length: 2\r\n\r\nok")
+            return False
+        elif p == "/endless-chunked":
+            ms = max(0, min(req.qint("ms", 0), 60000))
+            sock.sendall(response_head(200, [("Content-Type", "application/octet-stream"),
+                                             ("Transfer-Encoding", "chunked")]))
+            chunk = b"10000\r\n" + b"e" * 0x10000 + b"\r\n"
+            while not self.stop_event.is_set():
+                sock.sendall(chunk)
+                if ms and self.stop_event.wait(ms / 1000.0):
+                    break
+            return False
+        elif p == "/endless-1xx":
+            interim = b"HTTP/1.1 100 Continue\r\n\r\n" * 256
+            while not self.stop_event.is_set():
+                sock.sendall(interim)
+            return False
+        elif p == "/slow-body":
+            bps = max(1, min(req.qint("bps", 1), 1000))
+            n = max(0, min(req.qint("bytes", 100), 1 << 20))
+            sock.sendall(response_head(200, [("Content-Type", "application/octet-stream"),
+                                             ("Content-Length", str(n))]))
+            for _ in range(n):
+                if self.stop_event.wait(1.0 / bps):
+                    return False
+                sock.sendall(b"s")
         elif p == "/head-cl":
             body = b"h" * 1234
             send_simple(sock, req, 200, body, close=close)
@@ -599,6 +693,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--mode", choices=["normal", "reset", "close", "stall"], default="normal")
+    ap.add_argument("--close-after-each", action="store_true")
     ap.add_argument("--log", default=None)
     ap.add_argument("--log-all", action="store_true")
     ap.add_argument("--max-seconds", type=float, default=300.0)
