@@ -3,6 +3,7 @@
 // core::ConfigError: a user sees one line, never a stack trace.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -37,6 +38,12 @@ std::string OneLine(std::string text) {
 
 int main(int argc, char** argv) {
   using stampede::core::ExitCode;
+  // A closed pipe never kills the run (`stampede run ... | head`, a log
+  // collector that went away): writes to it fail with EPIPE and are lost,
+  // while the summary export, the store and the telemetry are still written.
+  // Sockets already send with MSG_NOSIGNAL; this covers stdout, stderr and
+  // any library that writes without it.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"stampede: observable load testing"};
   app.set_version_flag("--version", kVersion);
   app.require_subcommand(1);

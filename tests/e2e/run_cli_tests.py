@@ -953,6 +953,28 @@ def second_sigint_stops_at_once(t):
     r.expect_rc(EXIT_SIGNAL)
 
 
+@case
+def a_closed_stdout_does_not_kill_the_run(t):
+    # `stampede run ... | head -1`: the reader is gone before the summary.
+    fs = t.fault_server()
+    export = t.path("summary.json")
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.Popen([t.stampede, "run", "--url", fs.url("/ok"), "--iterations", "30",
+                              "--no-store", "--summary-export", export],
+                             stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE,
+                             env=child_env(), preexec_fn=_pdeathsig)
+    finally:
+        os.close(w)
+    _, err = p.communicate(timeout=60)
+    check_eq(p.returncode, 0, "exit code with a closed stdout (SIGPIPE is %d): %s"
+             % (-signal.SIGPIPE, err[-300:]))
+    with open(export) as f:
+        check_eq(json.load(f)["metrics"]["http_reqs"]["count"], 30, "the summary export")
+    check_eq(fs.count("/ok"), 30, "requests the server answered")
+
+
 # --------------------------------------------------------------------------
 # Runner.
 
