@@ -36,8 +36,8 @@ echo "runtime packages: $packages"
 
 if [ ! -x "$ROOTFS/usr/bin/apt-get" ]; then
   echo "debootstrap bookworm (minbase) into $ROOTFS"
-  debootstrap --variant=minbase bookworm "$ROOTFS" "$MIRROR" >"$ROOT/build-rootfs.log" 2>&1 || {
-    tail -20 "$ROOT/build-rootfs.log" >&2
+  debootstrap --variant=minbase bookworm "$ROOTFS" "$MIRROR" >"${TMPDIR:-/tmp}/stampede-rootfs.log" 2>&1 || {
+    tail -20 "${TMPDIR:-/tmp}/stampede-rootfs.log" >&2
     exit 1
   }
 fi

@@ -80,6 +80,7 @@ Coordinator::Coordinator(const metrics::Registry& registry, CoordinatorOptions o
   so.max_connections = std::max<size_t>(64, 2 * static_cast<size_t>(options_.agents) + 16);
   so.max_body_bytes = size_t{64} << 20;  // a report of many series (DecodeLimits)
   so.thread_name = "stampede-coord";
+  so.exposure_note = "; every request needs the token";
   server_ = std::make_unique<http::Server>(
       so, [this](const http::ServerRequest& req) { return Handle(req); });
   std::fprintf(stderr, "coordinator: listening on %s for %u agents\n", server_->address().c_str(),

@@ -267,6 +267,25 @@ ListenAddress ParseListenAddress(std::string_view text, std::string_view option_
   return out;
 }
 
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost") return true;
+  const std::string h(host);
+  in_addr v4{};
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+std::string ExposureWarning(std::string_view option_name, std::string_view bound_address,
+                            std::string_view note) {
+  return fmt::format("{} {}: listening beyond loopback: other machines can reach it{}",
+                     option_name, bound_address, note);
+}
+
 namespace {
 
 std::string BindErrorHint(int err) {
@@ -324,6 +343,13 @@ int BindListener(const ServerOptions& options, std::string* bound, uint16_t* bou
   *bound = FormatSockaddr(ss);
   *bound_port = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(ss).sin6_port
                                                : reinterpret_cast<sockaddr_in&>(ss).sin_port);
+  char host[INET6_ADDRSTRLEN] = {};
+  const void* raw = ss.ss_family == AF_INET6
+                        ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6&>(ss).sin6_addr)
+                        : static_cast<const void*>(&reinterpret_cast<sockaddr_in&>(ss).sin_addr);
+  if (inet_ntop(ss.ss_family, raw, host, sizeof host) == nullptr || !IsLoopbackHost(host)) {
+    core::Warn("{}", ExposureWarning(options.option_name, *bound, options.exposure_note));
+  }
   return fd;
 }
 

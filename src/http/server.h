@@ -132,7 +132,20 @@ struct ServerOptions {
   size_t max_body_bytes = 1 << 20;
   std::chrono::milliseconds idle_timeout{30000};
   std::string thread_name = "stampede-http";  // <= 15 bytes shown
+  // Bound beyond loopback, the server says so on stderr in one line:
+  // `stampede: OPTION ADDRESS: listening beyond loopback: other machines can
+  // reach it` followed by this note (what guards it), e.g. "; control needs
+  // the token".
+  std::string exposure_note;
 };
+
+// Whether a numeric host (or "localhost") is a loopback address: 127.0.0.0/8,
+// ::1, or an IPv4-mapped 127.x. Anything else (0.0.0.0, ::, a name, an
+// interface's address) is not.
+bool IsLoopbackHost(std::string_view host);
+// The line a listener bound beyond loopback prints (without "stampede: ").
+std::string ExposureWarning(std::string_view option_name, std::string_view bound_address,
+                            std::string_view note);
 
 // Where a listener would bind: parsed ServerOptions::address.
 struct ListenAddress {

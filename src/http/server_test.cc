@@ -161,6 +161,34 @@ TEST(ServerRequestQuery, FindsAParameterUndecoded) {
   EXPECT_FALSE(ServerRequest{}.QueryParam("from").has_value());
 }
 
+TEST(ServerTest, LoopbackIsRecognisedByAddress) {
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.4.5.6"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_TRUE(IsLoopbackHost("::ffff:127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("::"));
+  EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("::ffff:10.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("128.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("loopback.example"));  // a name is not proof
+  EXPECT_EQ(ExposureWarning("--ui", "0.0.0.0:5665", "; its control needs the token"),
+            "--ui 0.0.0.0:5665: listening beyond loopback: other machines can reach it; its "
+            "control needs the token");
+}
+
+TEST(ServerTest, ALoopbackListenerSaysNothingAboutExposure) {
+  ::testing::internal::CaptureStderr();
+  {
+    ServerOptions o;
+    o.address = "127.0.0.1:0";
+    o.option_name = "--test";
+    Server server(o, [](const ServerRequest&) { return ServerResponse::Text(200, "text/plain", "ok"); });
+  }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr().find("beyond loopback"), std::string::npos);
+}
+
 TEST(ServerTest, GetAndKeepAlive) {
   Server server(Loopback(), Echo);
   ASSERT_NE(server.port(), 0);

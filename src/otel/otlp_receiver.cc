@@ -852,6 +852,10 @@ class OtlpReceiver::GrpcListener {
                               (err != 0 ? BindHint(err) : "grpc cannot listen there"));
     }
     bound_ = host + ":" + std::to_string(port);
+    if (!http::IsLoopbackHost(where.host)) {
+      core::Warn("{}", http::ExposureWarning(options.grpc_option_name, bound_,
+                                             "; it takes spans from anyone who reaches it"));
+    }
   }
 
   ~GrpcListener() { Stop(); }
@@ -905,6 +909,7 @@ OtlpReceiver::OtlpReceiver(ReceiverOptions options) : options_(std::move(options
     server_options.option_name = options_.http_option_name;
     server_options.max_body_bytes = options_.max_body_bytes;
     server_options.thread_name = "stampede-otlp";
+    server_options.exposure_note = "; it takes spans from anyone who reaches it";
     http_ = std::make_unique<http::Server>(
         std::move(server_options),
         [h = handler_.get()](const http::ServerRequest& r) { return h->HandleHttp(r); });

@@ -623,6 +623,7 @@ PrometheusEndpoint::PrometheusEndpoint(std::string_view address,
   so.address = std::string(address);
   so.option_name = "--prometheus";
   so.thread_name = "stampede-prom";
+  so.exposure_note = "; /metrics is read-only and needs no token";
   // Scrapers are few; a small bound keeps a misbehaving client from hogging us.
   so.max_connections = 32;
   so.max_body_bytes = 4096;  // scrapes carry no body

@@ -87,10 +87,6 @@ ControlResult DashboardControl::Trace(std::string_view, std::string_view, nlohma
   return {404, "this run keeps no traces (the run store is off)"};
 }
 
-bool IsLoopbackHost(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 std::string RandomToken() {
   unsigned char bytes[16];
   size_t got = 0;
@@ -111,7 +107,7 @@ std::string RandomToken() {
 Dashboard::Dashboard(DashboardOptions options, DashboardControl* control)
     : options_(std::move(options)), control_(control) {
   const http::ListenAddress where = http::ParseListenAddress(options_.address, options_.option_name);
-  loopback_ = IsLoopbackHost(where.host);
+  loopback_ = http::IsLoopbackHost(where.host);
   token_ = options_.token.empty() ? RandomToken() : options_.token;
   token_required_ = options_.token_required.value_or(!loopback_);
   nlohmann::json info = options_.run_info.is_object() ? options_.run_info : nlohmann::json::object();
@@ -124,6 +120,7 @@ Dashboard::Dashboard(DashboardOptions options, DashboardControl* control)
   so.max_connections = options_.max_connections;
   so.max_body_bytes = 64 * 1024;
   so.thread_name = "stampede-ui";
+  so.exposure_note = token_required_ ? "; its control needs the token" : "";
   server_ = std::make_unique<http::Server>(
       so, [this](const http::ServerRequest& req) { return Handle(req); });
 }

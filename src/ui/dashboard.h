@@ -180,9 +180,7 @@ class Dashboard {
   std::unique_ptr<http::Server> server_;  // last: its thread uses the members above
 };
 
-// Whether HOST (as ParseListenAddress gives it) is a loopback address.
-bool IsLoopbackHost(std::string_view host);
-
+// Whether a host is loopback: http::IsLoopbackHost (http/server.h).
 // 32 lowercase hex digits from the system's random source.
 std::string RandomToken();
 

@@ -172,11 +172,11 @@ TEST(DashboardTest, RunDescriptionHasNoSecret) {
 }
 
 TEST(DashboardTest, TokenIsRequiredOffLoopbackOnly) {
-  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
-  EXPECT_TRUE(IsLoopbackHost("::1"));
-  EXPECT_TRUE(IsLoopbackHost("localhost"));
-  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
-  EXPECT_FALSE(IsLoopbackHost("10.1.2.3"));
+  EXPECT_TRUE(http::IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(http::IsLoopbackHost("::1"));
+  EXPECT_TRUE(http::IsLoopbackHost("localhost"));
+  EXPECT_FALSE(http::IsLoopbackHost("0.0.0.0"));
+  EXPECT_FALSE(http::IsLoopbackHost("10.1.2.3"));
   EXPECT_EQ(RandomToken().size(), 32u);
   EXPECT_NE(RandomToken(), RandomToken());
 }

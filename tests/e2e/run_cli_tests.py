@@ -975,6 +975,35 @@ def a_closed_stdout_does_not_kill_the_run(t):
     check_eq(fs.count("/ok"), 30, "requests the server answered")
 
 
+@case
+def a_listener_beyond_loopback_says_so(t):
+    # Bound to every address inside a network namespace of the test's own
+    # (only its loopback exists there), so nothing is reachable from outside.
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "-n", "true"], stderr=subprocess.DEVNULL).returncode != 0:
+        print("  (skipped: cannot create a network namespace here)")
+        return
+    cmd = ["unshare", "-n", t.stampede, "run", "--url", "http://127.0.0.1:1/", "--iterations",
+           "3", "--no-store", "-q", "--prometheus", "0.0.0.0:0", "--ui=0.0.0.0:0",
+           "--collect=0.0.0.0:0", "--collect-linger", "0s", "--collect-grpc=[::]:0"]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                       env=child_env(), preexec_fn=_pdeathsig)
+    err = p.stderr.decode(errors="replace")
+    for option, note in (("--prometheus", "/metrics is read-only and needs no token"),
+                         ("--ui", "its control needs the token"),
+                         ("--collect", "it takes spans from anyone who reaches it"),
+                         ("--collect-grpc", "it takes spans from anyone who reaches it")):
+        check(re.search(r"^stampede: WARN %s \S+: listening beyond loopback: other machines can "
+                        r"reach it; %s$" % (re.escape(option), re.escape(note)), err, re.M),
+              "%s says it is exposed:\n%s" % (option, err))
+    # On loopback (the defaults) nothing is said.
+    p = subprocess.run([t.stampede, "run", "--url", "http://127.0.0.1:1/", "--iterations", "3",
+                        "--no-store", "-q", "--prometheus", "127.0.0.1:0", "--ui=127.0.0.1:0"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                       env=child_env(), preexec_fn=_pdeathsig)
+    check("beyond loopback" not in p.stderr.decode(errors="replace"), p.stderr.decode())
+
+
 # --------------------------------------------------------------------------
 # Runner.
 
