@@ -91,7 +91,10 @@ std::string ShellQuote(std::string_view arg) {
 bool NamesSecret(std::string_view name) {
   std::string upper;
   for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  for (std::string_view word : {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "AUTH", "COOKIE"}) {
+  // Substrings of the names secrets go by (PASS: PASSWORD, PASSWD,
+  // PASSPHRASE; KEY: API_KEY, PRIVATE_KEY...). SECURITY.md says what is kept.
+  for (std::string_view word : {"TOKEN", "SECRET", "PASS", "PWD", "KEY", "AUTH", "COOKIE",
+                                "SESSION", "CRED", "PRIVATE", "SIGNATURE", "BEARER", "JWT"}) {
     if (upper.find(word) != std::string::npos) return true;
   }
   return false;

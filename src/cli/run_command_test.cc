@@ -263,6 +263,20 @@ TEST(RunCommandTest, CommandLineIsQuotedAndRedacted) {
   EXPECT_NE(line.find("'it'\\''s.lua'"), std::string::npos) << line;
 }
 
+TEST(RunCommandTest, SecretLookingEnvNamesAreRedacted) {
+  for (const char* name : {"PASS", "DB_PASSWORD", "PASSPHRASE", "PWD", "SESSION_ID", "AWS_CREDS",
+                           "PRIVATE_KEY", "SIGNATURE", "BEARER", "JWT", "api_key", "x-auth"}) {
+    const std::string arg = std::string(name) + "=hunter2";
+    const char* argv[] = {"stampede", "run", "-e", arg.c_str(), "t.lua"};
+    const std::string line = RedactedCommandLine(5, argv);
+    EXPECT_EQ(line.find("hunter2"), std::string::npos) << line;
+  }
+  const char* argv[] = {"stampede", "run", "-e", "VUS=50", "-e", "BASE_URL=http://x", "t.lua"};
+  const std::string line = RedactedCommandLine(7, argv);
+  EXPECT_NE(line.find("VUS=50"), std::string::npos) << line;
+  EXPECT_NE(line.find("BASE_URL=http://x"), std::string::npos) << line;
+}
+
 }  // namespace
 }  // namespace stampede::cli
 

@@ -1004,6 +1004,56 @@ def a_listener_beyond_loopback_says_so(t):
     check("beyond loopback" not in p.stderr.decode(errors="replace"), p.stderr.decode())
 
 
+@case
+def secrets_are_never_printed_logged_stored_or_shown(t):
+    # Tokens reach stampede as OTLP headers, as -e values a script puts in
+    # Authorization and Cookie headers, and as a URL's user info; the
+    # collector refuses every export (401), so the error paths run too.
+    fs = t.fault_server()
+    secrets = ["OTLP-SECRET-1f9a", "OTLP-KEY-77c2", "AUTH-SECRET-5b1e", "COOKIE-SECRET-03d4",
+               "USERINFO-SECRET-e8a0"]
+    script = t.path("secrets.lua")
+    with open(script, "w") as f:
+        f.write("""local http = require("stampede.http")
+options = { iterations = 12, vus = 2 }
+function default()
+  http.get(ENV.BASE .. "/ok", { headers = { Authorization = "Bearer " .. ENV.TOKEN,
+                                            Cookie = "session=" .. ENV.COOKIE } })
+  http.get("http://user:" .. ENV.PASS .. "@" .. ENV.HOSTPORT .. "/ok")
+end
+""")
+    store = t.path("run.db")
+    export = t.path("summary.json")
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": fs.url("/status?code=401").split("/status")[0],
+           "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": fs.url("/status?code=401"),
+           "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": fs.url("/status?code=401"),
+           "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer %s,x-api-key=%s" % tuple(secrets[:2]),
+           "OTEL_EXPORTER_OTLP_TIMEOUT": "500"}
+    base = fs.url("/ok").rsplit("/ok", 1)[0]
+    p = subprocess.run([t.stampede, "run", script, "--otel", "--out", "sqlite=" + store,
+                        "--summary-export", export, "-e", "BASE=" + base,
+                        "-e", "TOKEN=" + secrets[2], "-e", "COOKIE=" + secrets[3],
+                        "-e", "PASS=" + secrets[4], "-e", "HOSTPORT=" + base.split("//")[1]],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                       env=child_env(env), preexec_fn=_pdeathsig, cwd=t.tmp)
+    check_eq(p.returncode, 0, "exit code: " + p.stderr.decode(errors="replace")[-500:])
+    check("export" in p.stderr.decode(errors="replace") and "401" in p.stderr.decode(),
+          "the refused exports were reported:\n" + p.stderr.decode(errors="replace"))
+    check_eq(fs.count("/ok"), 24, "requests the server answered")
+    report = t.path("report.html")
+    r = subprocess.run([t.stampede, "report", store, "-o", report], capture_output=True,
+                       timeout=120, env=child_env(), preexec_fn=_pdeathsig)
+    check_eq(r.returncode, 0, "report exit code: " + r.stderr.decode(errors="replace"))
+    places = {"stdout": p.stdout, "stderr": p.stderr + r.stderr + r.stdout}
+    for path in (export, report) + tuple(
+            x for x in (store, store + "-wal", store + "-journal") if os.path.exists(x)):
+        with open(path, "rb") as f:
+            places[os.path.basename(path)] = f.read()
+    for where, data in places.items():
+        for secret in secrets:
+            check(secret.encode() not in data, "%s holds the secret %s" % (where, secret))
+
+
 # --------------------------------------------------------------------------
 # Runner.
 
