@@ -935,6 +935,9 @@ int Runner::Run() {
     }
     j["errors"] = errs;
     j["script_errors"] = out.script_errors;
+    // Cut by the stop (graceful stop over, or a second Ctrl-C): their
+    // requests in flight are in no metric, as in k6.
+    j["interrupted_iterations"] = out.interrupted_iterations;
     if (out.aborted_by_script) j["aborted"] = {{"by", "script"}, {"reason", out.abort_reason}};
     if (config_.fleet) {
       j["agents"] = config_.fleet->AgentLines();

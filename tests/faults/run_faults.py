@@ -747,6 +747,7 @@ def target_stall_interrupted_by_graceful_stop(ctx):
     check_eq(seen, 2, "requests the server saw (one per VU, never answered)")
     check(re.search(r"^\s*%d in-flight iterations interrupted by the stop" % seen, r.stdout, re.M),
           "the summary does not report the %d interrupted iterations" % seen)
+    check_eq(r.json.get("interrupted_iterations"), seen, "interrupted_iterations in the JSON")
     check_eq(r.errors(), {}, "errors by type (interrupted requests are not errors)")
     ctx.note = "%d in-flight iterations interrupted at duration + 1 s, reported" % seen
 
