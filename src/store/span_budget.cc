@@ -151,11 +151,18 @@ void SpanBudget::AddOther(SpanRecord span, std::vector<SpanRecord>& ready) {
   ++held_spans_;
 }
 
-void SpanBudget::MarkKept(const std::string& trace_id) {
+void SpanBudget::MarkKept(const std::string& trace_id, int64_t second) {
   if (!kept_traces_.insert(trace_id).second) return;
-  kept_order_.push_back(trace_id);
+  kept_order_.emplace_back(second, trace_id);
   while (kept_order_.size() > options_.max_kept_traces) {
-    kept_traces_.erase(kept_order_.front());
+    kept_traces_.erase(kept_order_.front().second);
+    kept_order_.pop_front();
+  }
+}
+
+void SpanBudget::ForgetKeptBefore(int64_t second) {
+  while (!kept_order_.empty() && kept_order_.front().first < second) {
+    kept_traces_.erase(kept_order_.front().second);
     kept_order_.pop_front();
   }
 }
@@ -183,7 +190,7 @@ void SpanBudget::CloseWindow(std::map<int64_t, Window>::iterator it, std::vector
   }
   for (auto& c : heap) {
     Unindex(*c);
-    MarkKept(c->request.trace_id);
+    MarkKept(c->request.trace_id, it->first);
     kept_ += 1 + c->spans.size();
     held_spans_ -= 1 + c->spans.size();
     --candidate_count_;
@@ -225,6 +232,7 @@ void SpanBudget::CloseBefore(int64_t before_second, std::vector<SpanRecord>& rea
   }
   closed_before_ = std::max(closed_before_, before_second);
   ReleasePending(before_second, false, ready);
+  ForgetKeptBefore(before_second - options_.kept_trace_seconds);
 }
 
 void SpanBudget::CloseAll(std::vector<SpanRecord>& ready, std::vector<ExemplarRecord>& exemplars) {

@@ -119,6 +119,35 @@ TEST(SpanBudgetTest, ChildrenBeforeTheirRequestAndLateSpansOfKeptTraces) {
   EXPECT_EQ(b.not_kept(), 2u);
 }
 
+// A kept trace is remembered for kept_trace_seconds after its window
+// closed (the service's late spans join it), then forgotten: in a long run
+// the memory of kept traces stays a window of time, not a growing set.
+TEST(SpanBudgetTest, KeptTracesAreRememberedForAWhileOnly) {
+  SpanBudget b({.run_start_unix_ns = kStart, .max_per_second = 10, .grace_seconds = 0,
+                .kept_trace_seconds = 5});
+  std::vector<SpanRecord> ready;
+  std::vector<ExemplarRecord> ex;
+  std::vector<SpanRecord> in;
+  in.push_back(Request("t1", "req1", 0, 5));
+  b.Add(std::move(in), ready, ex);
+  b.Advance(1, ready, ex);  // second 0 closes: t1 kept
+  ASSERT_EQ(Ids(ready), (std::vector<std::string>{"req1"}));
+  ready.clear();
+  b.Advance(5, ready, ex);  // 4 s after: still remembered
+  in.clear();
+  in.push_back(Child("t1", "late1", "", 4));
+  b.Add(std::move(in), ready, ex);
+  EXPECT_EQ(Ids(ready), (std::vector<std::string>{"late1"}));
+  ready.clear();
+  b.Advance(7, ready, ex);  // 6 s after: forgotten
+  in.clear();
+  in.push_back(Child("t1", "late2", "", 6));
+  b.Add(std::move(in), ready, ex);
+  b.Advance(8, ready, ex);
+  EXPECT_TRUE(ready.empty());  // held as an orphan, then not kept
+  EXPECT_EQ(b.not_kept(), 1u);
+}
+
 TEST(SpanBudgetTest, ZeroBudgetKeepsNothing) {
   SpanBudget b({.run_start_unix_ns = kStart, .max_per_second = 0});
   std::vector<SpanRecord> ready;
