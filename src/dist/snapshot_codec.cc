@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <string>
+#include <unordered_set>
 #include <utility>
 
 
@@ -580,6 +582,8 @@ void SnapshotDecoder::Decode(std::span<const uint8_t> message, DecodedDelta& d) 
   const uint32_t max_entries = limits_.max_dictionary_entries;
 
   // Metric definitions.
+  std::unordered_set<std::string> names;  // every metric name, once a new one arrives
+  bool names_built = false;
   for (uint64_t n = r.Count(max_entries, 5, "metric definitions"), i = 0; i < n; ++i) {
     const uint64_t id = r.VarintMax(max_entries - 1, "metric id");
     MetricDef def;
@@ -594,6 +598,16 @@ void SnapshotDecoder::Decode(std::span<const uint8_t> message, DecodedDelta& d) 
     def.custom = (flags & 1) != 0;
     def.internal = (flags & 2) != 0;
     if (IsNewId(r, id, dict.metric_count(), "metric")) {
+      // One name, one metric: the encoder assigns ids by name, and a name
+      // under two ids (say a counter and a trend) would make merging and
+      // ToSnapshot fail (found by tests/fuzz/dist_wire_fuzz).
+      if (!names_built) {
+        for (size_t m = 0; m < dict.metric_count(); ++m) names.insert(dict.metric(m).name);
+        names_built = true;
+      }
+      if (!names.insert(def.name).second) {
+        r.Fail("metric name \"" + def.name + "\" defined under two ids");
+      }
       dict.added.metrics.push_back(std::move(def));
     } else if (!SameDef(dict.metric(id), def)) {
       r.Fail("metric id " + std::to_string(id) + " redefined differently");

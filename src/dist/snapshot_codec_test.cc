@@ -395,6 +395,34 @@ TEST(SnapshotCodec, RejectsMalformedMessages) {
   expect_error(huge, "metric definitions", fresh);
 }
 
+// Found by tests/fuzz/dist_wire_fuzz: one metric name under two ids (a
+// counter and a trend) was accepted, and DecodedDelta::ToSnapshot (like any
+// merge by name) then threw ConfigError: a hostile or broken agent could
+// take the coordinator down. The encoder never writes it; the decoder
+// refuses it.
+TEST(SnapshotCodec, RejectsOneMetricNameUnderTwoIds) {
+  // magic, version, agent 0, epoch 1, seq 1, base 0, elapsed 0; 2 metric
+  // definitions: id 0 "x" counter, id 1 "x" trend; no tag sets, series or
+  // values.
+  const char kTwice[] = "SD\x01\x00\x01\x01\x00\x00\x02"
+                        "\x00\x01x\x00\x00\x00"
+                        "\x01\x01x\x03\x01\x00"
+                        "\x00\x00\x00";
+  SnapshotDecoder dec(0);
+  try {
+    dec.Decode(std::string(kTwice, sizeof kTwice - 1));
+    ADD_FAILURE() << "decoded a metric name defined twice";
+  } catch (const DecodeError& e) {
+    EXPECT_NE(std::string(e.what()).find("defined under two ids"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(dec.epoch(), 0u);  // state unchanged
+  // Defined once in one message and again under a new id in the next.
+  const char kOnce[] = "SD\x01\x00\x01\x01\x00\x00\x01\x00\x01x\x00\x00\x00\x00\x00\x00";
+  dec.Decode(std::string(kOnce, sizeof kOnce - 1));
+  const char kAgain[] = "SD\x01\x00\x01\x02\x01\x00\x01\x01\x01x\x03\x01\x00\x00\x00\x00";
+  EXPECT_THROW(dec.Decode(std::string(kAgain, sizeof kAgain - 1)), DecodeError);
+}
+
 TEST(SnapshotCodec, RejectsAnOldEpochAndAConflictingRedefinition) {
   Agent agent(6);
   agent.Load(20);

@@ -129,7 +129,11 @@ int64_t JsonDurationNs(const json& v, const Where& where, std::string_view key) 
     Fail(where, fmt::format("invalid \"{}\" {}: expected {}", key, Shown(v), kDurationHint));
   }
   int64_t days = std::stoll(std::string(days_text));
-  int64_t ns = days * 24 * 3600 * kSecondNs;
+  constexpr int64_t kDayNs = 24 * 3600 * kSecondNs;
+  if (days > std::numeric_limits<int64_t>::max() / kDayNs) {  // > 106 751 days (fuzzing found it)
+    Fail(where, fmt::format("\"{}\" is too large: {}", key, Shown(v)));
+  }
+  int64_t ns = days * kDayNs;
   if (!rest.empty()) {
     int64_t more = parse(rest);
     if (more > std::numeric_limits<int64_t>::max() - ns) {

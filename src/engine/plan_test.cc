@@ -220,6 +220,11 @@ TEST(DurationsTest, StringsNumbersAndDays) {
               AllOf(HasSubstr("options: invalid duration \"10q\""), OneLine()));
   EXPECT_THAT(Err(R"({"duration": true})"), AllOf(HasSubstr("\"duration\""), OneLine()));
   EXPECT_THAT(Err(R"({"duration": -5})"), HasSubstr("can't be negative"));
+  // Days beyond what int64 nanoseconds hold (106 751): refused, never an
+  // overflow (found by tests/fuzz/parsers_fuzz).
+  EXPECT_EQ(dur(R"("106751d")"), int64_t{106751} * 24 * 3600 * kS);
+  EXPECT_THAT(Err(R"({"duration": "555555d"})"), AllOf(HasSubstr("too large"), OneLine()));
+  EXPECT_THAT(Err(R"({"duration": "106751d24h"})"), HasSubstr("too large"));
 }
 
 // ---------------------------------------------------------------------------

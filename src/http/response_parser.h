@@ -190,8 +190,8 @@ class ResponseParser {
   ParseError error_ = ParseError::kNone;
   bool first_byte_seen_ = false;
   bool status_line_seen_ = false;
+  bool bad_status_ = false;  // a status code below 100 (http-parser takes 1 or 2 digits)
   bool headers_complete_ = false;
-  bool paused_at_headers_ = false;
   bool keep_alive_ = false;
   bool chunked_ = false;
   bool body_truncated_ = false;

@@ -28,6 +28,9 @@ namespace stampede::loop {
 
 class EventLoop;
 
+// Owned by its user, never by the loop. A timer must not be destroyed while
+// scheduled: cancel it first, or destroy the loop before it (the loop's
+// destructor unschedules what is left).
 class Timer {
  public:
   virtual ~Timer() = default;

@@ -42,9 +42,11 @@ TEST(EventLoopTest, TimersFireInDeadlineOrderThenFifo) {
 
 TEST(EventLoopTest, CancelAndRescheduleKeepHeapConsistent) {
   core::FakeClock clock(0);
-  EventLoop loop(clock);
+  // Declared before the loop, so they outlive it: a timer must not be
+  // destroyed while scheduled (event_loop.h); one still is at the end.
   std::vector<int> fired;
   std::vector<std::unique_ptr<RecordingTimer>> timers;
+  EventLoop loop(clock);
   for (int i = 0; i < 100; ++i) {
     timers.push_back(std::make_unique<RecordingTimer>(fired, i));
     loop.Schedule(*timers.back(), (i * 37) % 100);

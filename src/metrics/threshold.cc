@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "core/duration.h"
@@ -31,17 +33,99 @@ std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
                           ": " + std::string(why));
 }
 
-// A whole-string decimal number (an optional sign, digits, fraction, exponent).
-// Like Go's strconv.ParseFloat as k6 uses it, but finite values only.
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsHexDigit(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Go's strconv underscoreOK: '_' only between digits, or between a base
+// prefix and a digit. `s` has no sign.
+bool UnderscoresOk(std::string_view s) {
+  char saw = '^';
+  size_t i = 0;
+  bool hex = false;
+  if (s.size() >= 2 && s[0] == '0' && (Lower(s[1]) == 'b' || Lower(s[1]) == 'o' || Lower(s[1]) == 'x')) {
+    i = 2;
+    saw = '0';
+    hex = Lower(s[1]) == 'x';
+  }
+  for (; i < s.size(); ++i) {
+    if (IsDigit(s[i]) || (hex && IsHexDigit(s[i]))) {
+      saw = '0';
+      continue;
+    }
+    if (s[i] == '_') {
+      if (saw != '0') return false;
+      saw = '_';
+      continue;
+    }
+    if (saw == '_') return false;
+    saw = '!';
+  }
+  return saw != '_';
+}
+
+// A whole-string number as Go's strconv.ParseFloat(s, 64) reads it (what k6
+// uses for both sides of an expression): an optional sign; decimal digits
+// with an optional fraction and exponent, or a hexadecimal mantissa with a
+// mandatory p exponent (0x1p-2); '_' between digits. Out of range is refused
+// (Go: ErrRange), underflow gives 0 or a subnormal (Go: no error).
+// stampede: finite values only — Go's Inf, Infinity and NaN are refused.
 std::optional<double> ParseNumber(std::string_view s) {
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (s.empty()) return std::nullopt;
+  bool negative = false;
+  if (!s.empty() && (s.front() == '+' || s.front() == '-')) {
+    negative = s.front() == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty() || !UnderscoresOk(s)) return std::nullopt;
+  const bool hex = s.size() >= 2 && s[0] == '0' && Lower(s[1]) == 'x';
+  if (hex) s.remove_prefix(2);
+  // Check the syntax and drop the underscores.
+  std::string clean;
+  size_t i = 0;
+  bool digits = false, dot = false;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '_') continue;
+    if (hex ? IsHexDigit(c) : IsDigit(c)) {
+      digits = true;
+    } else if (c == '.' && !dot) {
+      dot = true;
+    } else {
+      break;
+    }
+    clean += c;
+  }
+  if (!digits) return std::nullopt;
+  if (i < s.size() && Lower(s[i]) == (hex ? 'p' : 'e')) {
+    clean += s[i++];
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) clean += s[i++];
+    bool exp_digits = false;
+    for (; i < s.size() && (IsDigit(s[i]) || s[i] == '_'); ++i) {
+      if (s[i] == '_') continue;
+      exp_digits = true;
+      clean += s[i];
+    }
+    if (!exp_digits) return std::nullopt;
+  } else if (hex) {
+    return std::nullopt;  // Go: a hexadecimal mantissa requires a 'p' exponent
+  }
+  if (i != s.size()) return std::nullopt;
+
   double value = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(value)) {
+  const auto format = hex ? std::chars_format::hex : std::chars_format::general;
+  auto [ptr, ec] = std::from_chars(clean.data(), clean.data() + clean.size(), value, format);
+  if (ptr != clean.data() + clean.size()) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) {
+    // Overflow or underflow; strtod tells them apart (HUGE_VAL vs ~0).
+    const std::string c = (hex ? "0x" : "") + clean;
+    value = std::strtod(c.c_str(), nullptr);
+  } else if (ec != std::errc()) {
     return std::nullopt;
   }
-  return value;
+  if (!std::isfinite(value)) return std::nullopt;
+  return negative ? -value : value;
 }
 
 std::string_view AggregationName(Aggregation a) {
@@ -81,6 +165,38 @@ std::string_view SupportedAggregations(MetricType type) {
   return "";
 }
 
+// k6's ParseMetricName (metrics/metric.go), which k6 applies to every
+// threshold key before ParseMetricSelector-like parsing: braces balanced, the
+// '}' last, and every comma-separated tag with a non-empty text after its
+// first ':'. It refuses what ParseMetricSelector alone would take, such as a
+// trailing comma (`http_req_duration{status:200,}`). Throws ConfigError.
+void CheckK6MetricName(std::string_view key) {
+  auto fail = [&](std::string_view why) {
+    throw core::ConfigError("invalid metric \"" + std::string(key) + "\": " + std::string(why) +
+                            "; expected a name such as http_req_duration or "
+                            "http_req_duration{name:/api,status:200}");
+  };
+  const size_t open = key.find('{');
+  const size_t close = key.rfind('}');
+  if (open == std::string_view::npos && close == std::string_view::npos) return;
+  if (open == std::string_view::npos || close == std::string_view::npos) {
+    fail("unmatched '{' or '}'");
+  }
+  if (close < open) fail("'}' before '{'");
+  if (close != key.size() - 1) fail("the tags must end with the last '}'");
+  std::string_view inner = key.substr(open + 1, close - open - 1);
+  while (true) {
+    const size_t comma = inner.find(',');
+    const std::string_view part = inner.substr(0, comma);
+    const size_t colon = part.find(':');
+    if (colon == std::string_view::npos || colon + 1 == part.size()) {
+      fail("a tag must be <key>:<value>, with a value");
+    }
+    if (comma == std::string_view::npos) break;
+    inner.remove_prefix(comma + 1);
+  }
+}
+
 // Splits "metric:expression" at the first ':' outside braces.
 std::optional<size_t> FlagColon(std::string_view flag) {
   int depth = 0;
@@ -106,6 +222,10 @@ std::optional<std::chrono::nanoseconds> ParseDelay(const nlohmann::json& j, std:
   auto from_ms = [&](double ms) -> std::chrono::nanoseconds {
     if (!(ms >= 0) || !std::isfinite(ms)) {
       throw core::ConfigError("invalid " + what + ": expected a duration such as 10s or 1m30s");
+    }
+    // Beyond int64 nanoseconds (about 292 years) llround's result is unspecified.
+    if (ms * 1e6 >= 9.2e18) {
+      throw core::ConfigError("invalid " + what + ": the duration is too large");
     }
     return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(ms * 1e6)));
   };
@@ -253,6 +373,7 @@ ThresholdExpression ParseThresholdExpression(std::string_view text, std::string_
   } else if (lhs == "value") {
     e.aggregation = Aggregation::kValue;
   } else if (lhs.size() >= 3 && lhs.substr(0, 2) == "p(" && lhs.back() == ')') {
+    // stampede: blanks inside p( ) are allowed (k6 refuses `p( 95 )`).
     const std::optional<double> pct = ParseNumber(Trim(lhs.substr(2, lhs.size() - 3)));
     if (!pct || *pct < 0 || *pct > 100) {
       Fail(text, metric_key, "the percentile of p(N) must be a number from 0 to 100, e.g. p(99.9)");
@@ -297,7 +418,8 @@ ThresholdConfig ParseThresholdFlag(std::string_view flag) {
   ThresholdConfig config;
   config.metric = std::string(metric);
   config.source = std::string(expression);
-  ParseMetricSelector(config.metric);                      // throws on a bad selector
+  CheckK6MetricName(config.metric);                        // throws on a bad selector
+  ParseMetricSelector(config.metric);
   ParseThresholdExpression(config.source, config.metric);  // throws on a bad expression
   return config;
 }
@@ -346,7 +468,8 @@ size_t ThresholdSet::GroupIndex(const std::string& metric_key) {
       [](const MetricThresholdResults& r, const std::string& k) { return r.metric < k; });
   const size_t index = static_cast<size_t>(it - results_.begin());
   if (it == results_.end() || it->metric != metric_key) {
-    MetricSelector selector = ParseMetricSelector(metric_key);  // throws on a bad key
+    CheckK6MetricName(metric_key);                              // throws on a bad key
+    MetricSelector selector = ParseMetricSelector(metric_key);
     results_.insert(it, MetricThresholdResults{metric_key, {}});
     groups_.insert(groups_.begin() + static_cast<std::ptrdiff_t>(index),
                    Group{std::move(selector), std::nullopt, {}});

@@ -16,6 +16,19 @@
 //   rate:    rate (fraction of non-zero samples, 0..1)
 //   gauge:   value
 // Operators: <  <=  >  >=  ==  ===  !=  ("===" is the same as "==").
+// Numbers (the right-hand side and N of p(N)) are read as k6 reads them, with
+// Go's strconv.ParseFloat: an optional sign, decimal (`1e3`, `.5`, `5.`) or
+// hexadecimal with a p exponent (`0x1p-2`), `_` between digits (`1_000`);
+// a value that underflows is 0, one that overflows is refused.
+// Deliberate differences from k6 (stampede is stricter or more lenient on
+// purpose): Inf, Infinity and NaN are refused (k6 takes them, and then
+// `avg<NaN` can never pass); blanks inside p( ) are allowed (`p( 95 )`, which
+// k6 refuses); a metric key is trimmed (k6 keeps blanks before '{' in the
+// name and then finds no such metric).
+// Metric keys follow k6's ParseMetricName: `name` or `name{k:v,...}` with
+// the last '}' at the end and a non-empty value after each tag's first ':'
+// (`http_req_duration{env:}` and a trailing comma are refused); the tags
+// themselves are read by ParseMetricSelector (metrics/registry.h).
 // Units as k6 compares them: time values in milliseconds (p(95)<500 means
 // 500 ms; stampede records ns), data values in bytes, rates as fractions.
 //

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string>
+#include <string_view>
 
 #include "core/duration.h"
 #include "core/error.h"
@@ -67,6 +69,23 @@ int64_t Millis(const Env& env, const std::string& name, int64_t fallback) {
   return out;
 }
 
+// Percent-encodes what OTEL_RESOURCE_ATTRIBUTES' decoding would read as
+// syntax: '%', ',', '=' and control characters.
+std::string EncodeAttributeValue(std::string_view v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : v) {
+    if (c == '%' || c == ',' || c == '=' || c < 0x20 || c == 0x7f) {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Env TranslateK6OtelEnv(Env env, bool k6_output, std::vector<std::string>& notes) {
@@ -97,7 +116,11 @@ Env TranslateK6OtelEnv(Env env, bool k6_output, std::vector<std::string>& notes)
           "K6_OTEL_SERVICE_VERSION is ignored: OTEL_RESOURCE_ATTRIBUTES sets service.version, and "
           "the standard OpenTelemetry variable wins");
     } else {
-      env["OTEL_RESOURCE_ATTRIBUTES"] = (attrs.empty() ? "" : attrs + ",") + "service.version=" + v;
+      // Percent-encoded: OTEL_RESOURCE_ATTRIBUTES values are percent-decoded,
+      // so a raw ',' would add an attribute and a raw '%' would make the
+      // whole variable (the user's attributes too) be discarded.
+      env["OTEL_RESOURCE_ATTRIBUTES"] =
+          (attrs.empty() ? "" : attrs + ",") + "service.version=" + EncodeAttributeValue(v);
     }
   }
   if (std::string v = k6("K6_OTEL_EXPORT_INTERVAL"); !v.empty()) {

@@ -143,5 +143,28 @@ TEST(MetricsConfigTest, K6VariablesWithoutAnOutputSayHowToTurnItOn) {
   EXPECT_TRUE(HasNote(c, "--out opentelemetry"));
 }
 
+// Found by tests/fuzz/otel_env_fuzz: K6_OTEL_SERVICE_VERSION was appended
+// raw to OTEL_RESOURCE_ATTRIBUTES, whose values are percent-decoded: a ','
+// in the version added attributes, and a '%' made the whole variable (the
+// user's own attributes too) be discarded.
+TEST(MetricsConfigTest, K6ServiceVersionIsEncodedIntoResourceAttributes) {
+  std::vector<std::string> notes;
+  Env env = TranslateK6OtelEnv({{"K6_OTEL_SERVICE_VERSION", "1.0,evil=x 50%"},
+                                {"OTEL_RESOURCE_ATTRIBUTES", "team=core"}},
+                               true, notes);
+  EXPECT_EQ(env["OTEL_RESOURCE_ATTRIBUTES"], "team=core,service.version=1.0%2Cevil%3Dx 50%25");
+  MetricsConfig c = ParseMetricsConfig({{"K6_OTEL_SERVICE_VERSION", "1.0,evil=x 50%"},
+                                        {"OTEL_RESOURCE_ATTRIBUTES", "team=core"}},
+                                       /*otel_flag=*/true, /*k6_output=*/true);
+  ASSERT_TRUE(c.otlp);
+  using Attrs = std::vector<std::pair<std::string, std::string>>;
+  Attrs attrs;
+  for (const auto& kv : c.otlp->resource_attributes) {
+    if (kv.first != "service.name") attrs.push_back(kv);
+  }
+  EXPECT_EQ(attrs, (Attrs{{"team", "core"}, {"service.version", "1.0,evil=x 50%"}}));
+  EXPECT_TRUE(c.otlp->warnings.empty());
+}
+
 }  // namespace
 }  // namespace stampede::otel

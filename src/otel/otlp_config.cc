@@ -334,7 +334,9 @@ OtlpConfig ParseOtlpConfig(const std::map<std::string, std::string>& env, Signal
   std::vector<std::pair<std::string, std::string>> deduped;
   for (auto& [k, v] : attrs) SetAttribute(deduped, k, v);
   for (const auto& [k, v] : deduped) {
-    if (k == "service.name") c.service_name = v;
+    // An empty service.name is no name: keep the default (found by
+    // tests/fuzz/otel_env_fuzz; the resource would carry service.name "").
+    if (k == "service.name" && !v.empty()) c.service_name = v;
   }
   if (Setting s = Get(env, "OTEL_SERVICE_NAME"); s.set()) c.service_name = s.value;
   c.resource_attributes.emplace_back("service.name", c.service_name);

@@ -292,5 +292,16 @@ TEST(OtlpConfigTest, PercentDecode) {
   EXPECT_EQ(out, "a+b");
 }
 
+// Found by tests/fuzz/otel_env_fuzz: `service.name=` (empty) in
+// OTEL_RESOURCE_ATTRIBUTES gave the resource an empty service.name.
+TEST(OtlpConfigTest, EmptyServiceNameAttributeKeepsTheDefault) {
+  OtlpConfig c = Traces({{"OTEL_RESOURCE_ATTRIBUTES", "service.name=,k=v"}});
+  EXPECT_EQ(c.service_name, "stampede");
+  EXPECT_THAT(c.resource_attributes,
+              ElementsAre(Pair("service.name", "stampede"), Pair("k", "v")));
+  c = Traces({{"OTEL_RESOURCE_ATTRIBUTES", "service.name=%20"}});
+  EXPECT_EQ(c.service_name, " ");  // not empty: kept as given
+}
+
 }  // namespace
 }  // namespace stampede::otel

@@ -191,7 +191,9 @@ Sampler Sampler::FromEnv(std::string_view sampler, std::string_view arg) {
   if (ratio_sampler && !a.empty()) {
     char* end = nullptr;
     ratio = std::strtod(a.c_str(), &end);
-    if (end == a.c_str() || *end != '\0' || ratio < 0 || ratio > 1) {
+    // Written so that NaN ("nan", which strtod takes) is refused too: a NaN
+    // ratio would reach Sampler::Threshold's float-to-integer conversion.
+    if (end == a.c_str() || *end != '\0' || !(ratio >= 0 && ratio <= 1)) {
       throw core::ConfigError("invalid OTEL_TRACES_SAMPLER_ARG=\"" + a +
                               "\": give a probability from 0 to 1, e.g. 0.1");
     }

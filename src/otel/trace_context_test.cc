@@ -93,6 +93,16 @@ TEST(TraceContextTest, BadSamplerSettingsAreOneLineErrors) {
   EXPECT_THROW(Sampler::FromEnv("traceidratio", "abc"), core::ConfigError);
 }
 
+// Found by tests/fuzz/trace_context_fuzz: strtod reads "nan", which passed
+// the range check and reached an undefined NaN-to-integer conversion.
+TEST(TraceContextTest, NanSamplerRatioIsRefused) {
+  EXPECT_THROW(Sampler::FromEnv("traceidratio", "nan"), core::ConfigError);
+  EXPECT_THROW(Sampler::FromEnv("parentbased_traceidratio", "NaN"), core::ConfigError);
+  EXPECT_THROW(Sampler::FromEnv("traceidratio", "-nan"), core::ConfigError);
+  EXPECT_THROW(Sampler::FromEnv("traceidratio", "inf"), core::ConfigError);
+  EXPECT_DOUBLE_EQ(Sampler::FromEnv("traceidratio", "0x0.8").ratio(), 0.5);
+}
+
 TEST(TraceContextTest, Propagators) {
   std::string warning;
   Propagators p = ParsePropagators("", &warning);

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Builds stampede's libFuzzer targets (tests/fuzz/*_fuzz.cc) with clang,
-# AddressSanitizer and UndefinedBehaviorSanitizer into their own build
-# directory, then runs each for a bounded time. Exits non-zero on any finding
+# AddressSanitizer and UndefinedBehaviorSanitizer (the asan preset's tree,
+# build-asan/), then runs each for a bounded time. Exits non-zero on any finding
 # (crash, sanitizer report, broken invariant, leak, timeout, out-of-memory);
 # the input that caused it is left in $BUILD/artifacts/<target>/.
 #
 #   tests/fuzz/run.sh                  # build, then run every target FUZZ_SECONDS
 #   tests/fuzz/run.sh otlp_receiver_fuzz
-#   tests/fuzz/run.sh --build-only     # (ctest: fuzz_build)
-#   tests/fuzz/run.sh --no-build       # (ctest: fuzz)
+#   tests/fuzz/run.sh --build-only     # (ctest: asan_build builds them with the ASan tests)
+#   tests/fuzz/run.sh --no-build       # (ctest: fuzz, FUZZ_SECONDS=10 each)
 #
 # Environment:
 #   FUZZ_SECONDS     seconds per target (default 60)
-#   FUZZ_BUILD_DIR   build directory (default <repo>/build-fuzz)
+#   FUZZ_BUILD_DIR   build directory (default <repo>/build-asan)
 #   FUZZ_JOBS        parallel compile jobs (default 2)
 #   FUZZ_RUNS        if set, also stop each target after this many inputs
 #   FUZZ_ARGS        extra libFuzzer flags
@@ -23,7 +23,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
+BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-asan}
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 JOBS=${FUZZ_JOBS:-2}
 
@@ -59,21 +59,20 @@ if ! command -v "$CXX" >/dev/null 2>&1; then
 fi
 
 if [ "$build" = 1 ]; then
-  # Every library of the tree gets coverage instrumentation and the
-  # sanitizers; only the fuzz targets link libFuzzer's main().
-  flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
-  flags="$flags -fno-omit-frame-pointer -gline-tables-only"
+  # The asan preset (CMakePresets.json): every library compiled with
+  # -fsanitize=address,undefined,fuzzer-no-link (coverage and sanitizers in
+  # the code under test), STAMPEDE_FUZZ=ON; only the fuzz targets link
+  # libFuzzer's main(). The same tree runs the unit tests under ASan
+  # (scripts/sanitize.sh), so CI builds the libraries once for both.
   mkdir -p "$BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja \
-    -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" \
-    -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
-    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
-    -DSTAMPEDE_FUZZ=ON -DSTAMPEDE_SKIP_MISSING_TESTS=ON >"$BUILD/configure.log" 2>&1 || {
-    cat "$BUILD/configure.log" >&2
-    echo "run.sh: configuring $BUILD failed" >&2
-    exit 2
-  }
+  if [ ! -f "$BUILD/build.ninja" ]; then
+    (cd "$ROOT" && CC="$CC" CXX="$CXX" cmake --preset asan -B "$BUILD" \
+       -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX") >"$BUILD/configure.log" 2>&1 || {
+      cat "$BUILD/configure.log" >&2
+      echo "run.sh: configuring $BUILD failed" >&2
+      exit 2
+    }
+  fi
   cmake --build "$BUILD" --parallel "$JOBS" --target "${targets[@]}"
 fi
 [ "$run" = 1 ] || exit 0
