@@ -1,4 +1,5 @@
 #include "http/response_parser.h"
+#include "core/sanitizers.h"
 
 #include <optional>
 
@@ -18,6 +19,7 @@ std::atomic<size_t> g_allocations{0};
 }  // namespace
 
 // noinline: GCC would otherwise pair an inlined free() with `new` and warn.
+#if STAMPEDE_CAN_REPLACE_NEW  // core/sanitizers.h
 __attribute__((noinline)) void* operator new(size_t size) {
   if (g_count_allocations.load(std::memory_order_relaxed)) {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
@@ -27,6 +29,7 @@ __attribute__((noinline)) void* operator new(size_t size) {
 }
 __attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
 __attribute__((noinline)) void operator delete(void* p, size_t) noexcept { std::free(p); }
+#endif
 
 namespace stampede::http {
 namespace {
@@ -481,6 +484,7 @@ std::string NginxResponse() {
 }
 
 TEST(ResponseParserAllocationTest, SteadyStateDiscardModeAllocatesNothing) {
+  if (!STAMPEDE_CAN_REPLACE_NEW) GTEST_SKIP() << "ThreadSanitizer owns operator new";
   const std::string one = NginxResponse();
   const std::string chunked(kChunked);
   ResponseParser parser;
@@ -503,6 +507,7 @@ TEST(ResponseParserAllocationTest, SteadyStateDiscardModeAllocatesNothing) {
 }
 
 TEST(ResponseParserAllocationTest, KeptBodyAndHeadersStopAllocatingAfterWarmUp) {
+  if (!STAMPEDE_CAN_REPLACE_NEW) GTEST_SKIP() << "ThreadSanitizer owns operator new";
   const std::string one = NginxResponse();
   ResponseParser parser;
   ByteBuffer body;
@@ -539,6 +544,7 @@ TEST(ResponseParserAllocationTest, KeptBodyAndHeadersStopAllocatingAfterWarmUp) 
 }
 
 TEST(ResponseParserAllocationTest, CounterSeesAllocations) {
+  if (!STAMPEDE_CAN_REPLACE_NEW) GTEST_SKIP() << "ThreadSanitizer owns operator new";
   size_t allocations;
   {
     AllocationCounter counter;
