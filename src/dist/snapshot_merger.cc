@@ -192,31 +192,37 @@ void SnapshotMerger::ResolveSeries(AgentState& a, const DecodedDelta& d) {
   }
 }
 
+bool SnapshotMerger::AddValue(uint32_t agent, Slot& slot, const DecodedDelta::Series& s) {
+  SeriesValue& mine = slot.value;
+  SeriesValue& m = merged_.mutable_value(slot.merged);
+  switch (m.type) {
+    case MetricType::kGauge:
+      mine.samples += s.value.samples;
+      mine.value = s.value.value;
+      mine.min = s.value.min;
+      mine.max = s.value.max;
+      m.samples += s.value.samples;
+      UpdateGauge(slot.merged, agent, mine);
+      return false;
+    case MetricType::kCounter:
+    case MetricType::kRate:
+      AddCounts(m, s.value);
+      AddCounts(mine, s.value);
+      return false;
+    case MetricType::kTrend:
+      m.samples += s.value.samples;
+      mine.samples += s.value.samples;
+      return s.has_trend;
+  }
+  return false;
+}
+
 void SnapshotMerger::ApplyDelta(uint32_t agent, const DecodedDelta& d) {
   AgentState& a = agents_[agent];
   for (const DecodedDelta::Series& s : d.series) {
     Slot& slot = a.slots[a.slot_of_wire[s.id]];
-    SeriesValue& mine = slot.value;
-    SeriesValue& m = merged_.mutable_value(slot.merged);
-    switch (m.type) {
-      case MetricType::kGauge:
-        mine.samples += s.value.samples;
-        mine.value = s.value.value;
-        mine.min = s.value.min;
-        mine.max = s.value.max;
-        m.samples += s.value.samples;
-        UpdateGauge(slot.merged, agent, mine);
-        break;
-      case MetricType::kCounter:
-      case MetricType::kRate:
-        AddCounts(m, s.value);
-        AddCounts(mine, s.value);
-        break;
-      case MetricType::kTrend:
-        m.samples += s.value.samples;
-        mine.samples += s.value.samples;
-        if (s.has_trend) AddTrendDelta(m, mine, d.TrendOf(s));
-        break;
+    if (AddValue(agent, slot, s)) {
+      AddTrendDelta(merged_.mutable_value(slot.merged), slot.value, d.TrendOf(s));
     }
   }
   if (held_ && held_bytes_ > options_.agent_histogram_budget_bytes) DropAgentHistograms();
@@ -296,38 +302,17 @@ bool SnapshotMerger::StartBatchItem(BatchItem& item) {
   for (const DecodedDelta::Series& s : d.series) {
     const uint32_t slot_index = a.slot_of_wire[s.id];
     Slot& slot = a.slots[slot_index];
-    SeriesValue& mine = slot.value;
-    SeriesValue& m = merged_.mutable_value(slot.merged);
-    switch (m.type) {
-      case MetricType::kGauge:
-        mine.samples += s.value.samples;
-        mine.value = s.value.value;
-        mine.min = s.value.min;
-        mine.max = s.value.max;
-        m.samples += s.value.samples;
-        UpdateGauge(slot.merged, item.agent, mine);
-        break;
-      case MetricType::kCounter:
-      case MetricType::kRate:
-        AddCounts(m, s.value);
-        AddCounts(mine, s.value);
-        break;
-      case MetricType::kTrend: {
-        m.samples += s.value.samples;
-        mine.samples += s.value.samples;
-        if (!s.has_trend) break;
-        // Queued at the tail of its merged series' chain: message order.
-        const auto w = static_cast<uint32_t>(trend_work_.size());
-        trend_work_.push_back({kNone, slot_index, item.agent, d.TrendOf(s)});
-        if (trend_head_[slot.merged] == kNone) {
-          trend_head_[slot.merged] = w;
-        } else {
-          trend_work_[trend_tail_[slot.merged]].next = w;
-        }
-        trend_tail_[slot.merged] = w;
-        break;
-      }
+    if (!AddValue(item.agent, slot, s)) continue;
+    // A trend's buckets: queued at the tail of its merged series' chain
+    // (message order), merged in FinishBatchRound.
+    const auto w = static_cast<uint32_t>(trend_work_.size());
+    trend_work_.push_back({kNone, slot_index, item.agent, d.TrendOf(s)});
+    if (trend_head_[slot.merged] == kNone) {
+      trend_head_[slot.merged] = w;
+    } else {
+      trend_work_[trend_tail_[slot.merged]].next = w;
     }
+    trend_tail_[slot.merged] = w;
   }
   a.applied_seq = d.seq;
   a.elapsed_ns = d.elapsed_ns;

@@ -178,6 +178,9 @@ class SnapshotMerger {
   // Adds a delta message (or an absolute one turned into a delta) to the
   // agent's values and to the merge.
   void ApplyDelta(uint32_t agent, const DecodedDelta& d);
+  // Adds a series' counts, gauge value or trend samples to the agent's slot
+  // and the merge; true when a trend's buckets remain to be added.
+  bool AddValue(uint32_t agent, Slot& slot, const DecodedDelta::Series& s);
   // Checks, resolves and applies the non-trend values of one batch item
   // (trends: queued in trend_work_); false when it is not to be applied.
   bool StartBatchItem(BatchItem& item);

@@ -26,18 +26,14 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_support.h"
 #include "dist/snapshot_codec.h"
 #include "metrics/snapshot.h"
 
 namespace stampede::dist {
 namespace {
 
-void Require(bool condition, const char* what, std::string_view detail = {}) {
-  if (condition) return;
-  std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
-  std::abort();
-}
+using ::stampede::fuzz::Require;
 
 DecodeLimits SmallLimits() {
   DecodeLimits l;

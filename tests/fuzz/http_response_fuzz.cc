@@ -36,17 +36,14 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_support.h"
 #include "http/byte_buffer.h"
 #include "http/response_parser.h"
 
 namespace stampede::http {
 namespace {
 
-void Require(bool condition, const char* what) {
-  if (condition) return;
-  std::fprintf(stderr, "invariant broken: %s\n", what);
-  std::abort();
-}
+using ::stampede::fuzz::Require;
 
 struct Options {
   bool head = false;

@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_support.h"
 #include "core/error.h"
 #include "otel/metrics_config.h"
 #include "otel/otlp_config.h"
@@ -35,12 +36,7 @@
 namespace stampede::otel {
 namespace {
 
-void Require(bool condition, const char* what, std::string_view detail = {}) {
-  if (condition) return;
-  std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
-  std::abort();
-}
+using ::stampede::fuzz::Require;
 
 constexpr const char* kNames[] = {
     "OTEL_SDK_DISABLED",
@@ -131,16 +127,7 @@ void CheckOtlp(const OtlpConfig& c) {
   for (const auto& [k, v] : c.resource_attributes) Require(!k.empty(), "an empty resource key");
 }
 
-template <typename F>
-bool Refused(F&& f) {
-  try {
-    f();
-    return false;
-  } catch (const core::ConfigError& e) {
-    Require(std::string_view(e.what()).size() > 0, "an empty error message");
-    return true;
-  }
-}
+using ::stampede::fuzz::Refused;
 
 }  // namespace
 }  // namespace stampede::otel

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_support.h"
 #include "http/server.h"
 #include "otel/otlp_json.h"
 #include "otel/otlp_json_decode.h"
@@ -32,12 +33,7 @@
 namespace stampede::otel {
 namespace {
 
-void Require(bool condition, const char* what, std::string_view detail = {}) {
-  if (condition) return;
-  std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
-  std::abort();
-}
+using ::stampede::fuzz::Require;
 
 // Keeps the traces whose first id byte is even: both sides of the filter.
 bool AcceptEven(const TraceId& id) { return (id.bytes[0] & 1) == 0; }

@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_support.h"
 #include "core/duration.h"
 #include "core/error.h"
 #include "engine/plan.h"
@@ -40,23 +41,9 @@
 namespace stampede {
 namespace {
 
-void Require(bool condition, const char* what, std::string_view detail = {}) {
-  if (condition) return;
-  std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
-  std::abort();
-}
+using ::stampede::fuzz::Require;
 
-template <typename F>
-bool Refused(F&& f) {
-  try {
-    f();
-    return false;
-  } catch (const core::ConfigError& e) {
-    Require(std::string_view(e.what()).size() > 0, "an empty error message");
-    return true;
-  }
-}
+using ::stampede::fuzz::Refused;
 
 void FuzzDuration(std::string_view text) {
   std::chrono::nanoseconds d{};

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_support.h"
 #include "core/error.h"
 #include "engine/plan.h"
 #include "engine/script_options.h"
@@ -33,23 +34,9 @@
 namespace stampede::engine {
 namespace {
 
-void Require(bool condition, const char* what, std::string_view detail = {}) {
-  if (condition) return;
-  std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
-  std::abort();
-}
+using ::stampede::fuzz::Require;
 
-template <typename F>
-bool Refused(F&& f) {
-  try {
-    f();
-    return false;
-  } catch (const core::ConfigError& e) {
-    Require(std::string_view(e.what()).size() > 0, "an empty error message");
-    return true;
-  }
-}
+using ::stampede::fuzz::Refused;
 
 bool SameOptions(const ScriptOptions& a, const ScriptOptions& b) {
   return a.discard_response_bodies == b.discard_response_bodies &&

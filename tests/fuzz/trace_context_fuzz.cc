@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_support.h"
 #include "core/error.h"
 #include "otel/otlp_config.h"
 #include "otel/trace_context.h"
@@ -30,12 +31,7 @@
 namespace stampede::otel {
 namespace {
 
-void Require(bool condition, const char* what, std::string_view detail = {}) {
-  if (condition) return;
-  std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
-  std::abort();
-}
+using ::stampede::fuzz::Require;
 
 std::string_view Trim(std::string_view s) {
   auto blank = [](char c) { return c == ' ' || c == '\t'; };

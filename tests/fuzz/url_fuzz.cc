@@ -18,18 +18,14 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_support.h"
 #include "core/error.h"
 #include "http/url.h"
 
 namespace stampede::http {
 namespace {
 
-void Require(bool condition, const char* what, std::string_view detail = {}) {
-  if (condition) return;
-  std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
-  std::abort();
-}
+using ::stampede::fuzz::Require;
 
 std::string Serialize(const Url& u) {
   std::string out = u.scheme + "://";
