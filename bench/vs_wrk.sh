@@ -17,7 +17,10 @@
 # instead of --url, e.g. bench/get_check.lua), SCRIPT_B (a second script run in
 # each round after SCRIPT, as tool "stampede-b", with the ratio stampede-b /
 # stampede: the cost of what it adds; EXTRA_B: more of its arguments, e.g.
-# "-e DATA=/tmp/users.csv"), NGINX_CPU (0), GEN_CPU (1), KEEP=1 keeps the
+# "-e DATA=/tmp/users.csv"), IO (stampede's --io, default epoll), IO_B (when
+# set and SCRIPT_B is not: a second stampede run in each round with the same
+# target and --io IO_B, as tool "stampede-b", e.g. IO_B=io_uring: the two
+# backends and wrk side by side), NGINX_CPU (0), GEN_CPU (1), KEEP=1 keeps the
 # raw outputs. Bounded: every run is killed after DURATION + 60 s.
 set -euo pipefail
 
@@ -106,8 +109,8 @@ for ((run = 1; run <= RUNS; run++)); do
     target=(--url "$URL")
   fi
   read -r u s w rc < <(measure "$WORK/stampede-$run.out" "$WORK/stampede-$run.err" \
-    taskset -c "$GEN_CPU" "$STAMPEDE" run "${target[@]}" --vus "$CONNS" --threads 1 \
-    --duration "$DURATION" --quiet --summary-export "$json")
+    taskset -c "$GEN_CPU" "$STAMPEDE" run "${target[@]}" --io "${IO:-epoll}" --vus "$CONNS" \
+    --threads 1 --duration "$DURATION" --quiet --summary-export "$json")
   printf 'stampede\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$u" "$s" "$w" "$rc" \
     "$WORK/stampede-$run.out" "$json" >>"$TSV"
   if [[ -n "${SCRIPT_B:-}" ]]; then
@@ -116,6 +119,14 @@ for ((run = 1; run <= RUNS; run++)); do
     # shellcheck disable=SC2086  # EXTRA_B is a list of arguments
     read -r u s w rc < <(measure "$WORK/stampede-b-$run.out" "$WORK/stampede-b-$run.err" \
       taskset -c "$GEN_CPU" "$STAMPEDE" run "$SCRIPT_B" -e URL="$URL" ${EXTRA_B:-} --vus "$CONNS" \
+      --threads 1 --duration "$DURATION" --quiet --summary-export "$json")
+    printf 'stampede-b\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$u" "$s" "$w" "$rc" \
+      "$WORK/stampede-b-$run.out" "$json" >>"$TSV"
+  elif [[ -n "${IO_B:-}" ]]; then
+    echo "run $run/$RUNS: stampede-b (--io $IO_B) ..." >&2
+    json="$WORK/stampede-b-$run.json"
+    read -r u s w rc < <(measure "$WORK/stampede-b-$run.out" "$WORK/stampede-b-$run.err" \
+      taskset -c "$GEN_CPU" "$STAMPEDE" run "${target[@]}" --io "$IO_B" --vus "$CONNS" \
       --threads 1 --duration "$DURATION" --quiet --summary-export "$json")
     printf 'stampede-b\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$u" "$s" "$w" "$rc" \
       "$WORK/stampede-b-$run.out" "$json" >>"$TSV"
@@ -133,7 +144,7 @@ git_rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 python3 - "$TSV" "$DURATION" "$CONNS" "$RUNS" "$nginx_version" "$wrk_version" \
   "${cpu_model:-unknown}" "$ncpu" "$git_rev" "$(uname -r)" "$load1" "${SCRIPT:-}" \
-  "${SCRIPT_B:-} ${EXTRA_B:-}" <<'PY'
+  "${SCRIPT_B:-${IO_B:+--io $IO_B}} ${EXTRA_B:-}" <<'PY'
 import json, re, statistics, sys
 tsv, duration, conns, runs, nginx_v, wrk_v, cpu, ncpu, rev, kernel, load1, script, script_b = sys.argv[1:]
 
@@ -243,18 +254,28 @@ if "stampede-b" in tools:
                   else "%.3f" % ratio(k, "stampede-b", "stampede"))
           for k in ("rps", "per_cpu", "cpu", "p50", "p99")]
     print("| **stampede-b / stampede** | **%s** | **%s** | %s | %s | %s |" % tuple(rr))
-    # Each round's own ratio (the runs alternate, so drift cancels within a round).
-    per_round = []
+    rr = ["%s" % ("n/a" if ratio(k, "stampede-b") is None else "%.2f" % ratio(k, "stampede-b"))
+          for k in ("rps", "per_cpu", "cpu", "p50", "p99")]
+    print("| **stampede-b / wrk** | **%s** | **%s** | %s | %s | %s |" % tuple(rr))
+
+# Each round's own ratio per CPU-second (the runs alternate, so drift cancels
+# within a round).
+def by_round(x, y):
+    out = []
     for run in sorted({r["run"] for r in rows}):
-        a = [r for r in rows if r["run"] == run and r["tool"] == "stampede" and r["rc"] == 0]
-        b = [r for r in rows if r["run"] == run and r["tool"] == "stampede-b" and r["rc"] == 0]
+        a = [r for r in rows if r["run"] == run and r["tool"] == x and r["rc"] == 0]
+        b = [r for r in rows if r["run"] == run and r["tool"] == y and r["rc"] == 0]
         if a and b and a[0]["per_cpu"] and b[0]["per_cpu"]:
-            per_round.append(b[0]["per_cpu"] / a[0]["per_cpu"])
-    if per_round:
+            out.append(a[0]["per_cpu"] / b[0]["per_cpu"])
+    if out:
         print()
-        print("stampede-b / stampede per CPU-s, by round: %s (median %.3f, range %.3f-%.3f)"
-              % (", ".join("%.3f" % x for x in per_round), statistics.median(per_round),
-                 min(per_round), max(per_round)))
+        print("%s / %s per CPU-s, by round: %s (median %.3f, range %.3f-%.3f)"
+              % (x, y, ", ".join("%.3f" % v for v in out), statistics.median(out), min(out), max(out)))
+
+by_round("stampede", "wrk")
+if "stampede-b" in tools:
+    by_round("stampede-b", "wrk")
+    by_round("stampede-b", "stampede")
 print()
 bad = [r for r in rows if r["rc"] != 0]
 if bad:

@@ -13,7 +13,7 @@ PACKAGES=(
   # toolchain
   g++ cmake ninja-build pkg-config git ca-certificates
   # libraries (DESIGN.md: Dependencies)
-  libhttp-parser-dev libssl-dev libc-ares-dev zlib1g-dev libnghttp2-dev
+  libhttp-parser-dev libssl-dev libc-ares-dev zlib1g-dev libnghttp2-dev liburing-dev
   # (libluajit2 is OpenResty's maintained LuaJIT; Debian's `luajit` package
   # conflicts with it, so never install that one alongside)
   libluajit2-5.1-dev lua-cjson libsqlite3-dev sqlite3 libcurl4-openssl-dev

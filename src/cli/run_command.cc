@@ -16,6 +16,7 @@ extern char** environ;
 #include "otel/metrics_config.h"
 #include "otel/otlp_config.h"
 #include "otel/trace_context.h"
+#include "loop/backend.h"
 #include "engine/runner.h"
 #include "http/server.h"
 #include "http/url.h"
@@ -197,6 +198,9 @@ void AddRunFlags(CLI::App* run, RunFlags& f) {
   run->add_option("-d,--duration", f.duration, "How long to run, e.g. 30s, 1m30s");
   run->add_option("-i,--iterations", f.iterations, "Total requests, shared by all VUs");
   run->add_option("--threads", f.threads, "Worker threads (default: one per core)");
+  run->add_option("--io", f.io,
+                  "I/O backend: epoll, io_uring or auto (io_uring where the kernel allows it); "
+                  "default STAMPEDE_IO, else epoll");
   run->add_option("--summary-export", f.summary_export, "Write the k6-style JSON summary here");
   run->add_flag("-q,--quiet", f.quiet, "No progress line");
   run->add_option("--graceful-stop", f.graceful_stop,
@@ -513,6 +517,26 @@ engine::RunConfig BuildRunConfig(const RunFlags& given) {
   if (f.threads < 0 || f.threads > 1024) {
     throw ConfigError("invalid --threads " + std::to_string(f.threads) +
                       ": give a count from 1 to 1024 (0 or none: one per core)");
+  }
+  {
+    // The loops' backend is process-wide and decided here, before any loop
+    // exists. io_uring refused by the kernel falls back to epoll with one
+    // line (never a failure); auto falls back silently (the summary says).
+    std::string io = f.io;
+    if (io.empty()) {
+      const char* e = getenv("STAMPEDE_IO");
+      io = e != nullptr && *e != '\0' ? e : "epoll";
+    }
+    loop::Backend requested;
+    if (!loop::ParseBackend(io, &requested)) {
+      throw ConfigError("invalid --io " + Quote(io) +
+                        (f.io.empty() ? " (from STAMPEDE_IO)" : "") +
+                        ": give epoll, io_uring or auto");
+    }
+    loop::ResolvedBackend resolved = loop::Resolve(requested);
+    if (!resolved.fallback_note.empty()) core::Warn("{}", resolved.fallback_note);
+    loop::SetProcessBackend(resolved.backend);
+    c.io_backend = loop::BackendName(resolved.backend);
   }
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   c.threads = f.threads > 0 ? static_cast<uint32_t>(f.threads) : cores;

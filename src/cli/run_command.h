@@ -26,6 +26,7 @@ struct RunFlags {
   std::string duration;
   int64_t iterations = -2;  // -2: not given
   int64_t threads = 0;
+  std::string io;  // --io epoll|io_uring|auto (empty: STAMPEDE_IO, else epoll)
   std::string summary_export;
   bool quiet = false;
   std::string graceful_stop = "30s";

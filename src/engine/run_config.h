@@ -68,6 +68,9 @@ struct RunConfig {
   int64_t duration_ns = 0;   // 0: not time-bounded (then iterations > 0)
   uint64_t iterations = 0;   // 0: not count-bounded (then duration > 0)
   uint32_t threads = 0;      // 0: one worker per core
+  // The event loops' I/O backend in effect ("epoll" or "io_uring", after
+  // any fallback; loop/backend.h), named in the summary.
+  std::string io_backend = "epoll";
   int64_t graceful_stop_ns = 30'000'000'000;
 
   // Client.

@@ -833,7 +833,9 @@ int Runner::Run() {
   const char* execution = config_.fleet  ? "distributed (this coordinator's agents)"
                           : config_.link ? "agent of a distributed test"
                                          : "local";
-  std::fputs(fmt::format("\n  execution: {}\n{}\n", execution, Describe()).c_str(), stdout);
+  std::fputs(fmt::format("\n  execution: {}\n         io: {}\n{}\n", execution, config_.io_backend,
+                         Describe()).c_str(),
+             stdout);
   std::fputs(summary.c_str(), stdout);
   if (!errors.empty()) {
     std::fputs("\n   errors by type:\n", stdout);

@@ -28,7 +28,14 @@ struct Origin {
 // Lifecycle: kResolving → kConnecting → [kHandshaking] → kWriting → kReading →
 // kIdle ↺ kWriting … → kClosed. Owned by the Client (recycled through its free
 // list); never freed while the client lives, so stale pointers are harmless.
-class Connection final : public loop::IoHandler, public net::ResolveWaiter {
+//
+// I/O: readiness (OnIo: read/write system calls) by default. When the loop's
+// backend has completion I/O (io_uring) a plain-TCP connection switches to it
+// once connected: the backend receives for it (OnReceived/OnReceiveEnd) and
+// sends its request bytes (OnSent); connect and TLS stay on readiness.
+class Connection final : public loop::IoHandler,
+                         public loop::StreamHandler,
+                         public net::ResolveWaiter {
  public:
   enum class State { kClosed, kResolving, kConnecting, kHandshaking, kWriting, kReading, kIdle };
 
@@ -49,6 +56,9 @@ class Connection final : public loop::IoHandler, public net::ResolveWaiter {
 
   void OnIo(uint32_t events) override;
   void OnResolved(const net::ResolveResult& result) override;
+  void OnReceived(const char* data, size_t len) override;
+  void OnReceiveEnd(int error) override;
+  void OnSent(int result, int64_t submitted_ns) override;
 
  private:
   void Connect(const net::Address& addr);
@@ -57,6 +67,8 @@ class Connection final : public loop::IoHandler, public net::ResolveWaiter {
   void StartWrite();
   void ContinueWrite();
   void ContinueRead();
+  bool Consume(const char* data, size_t len);
+  void ReadEof();
   void Finish();
   void Fail(net::NetError error, std::string_view detail);
   void SetInterest(uint32_t interest);
@@ -74,6 +86,8 @@ class Connection final : public loop::IoHandler, public net::ResolveWaiter {
   int64_t established_ns_ = 0;  // connected (and TLS done); 0 while setting up
   uint64_t pool_key_ = 0;  // the key of the exchange that opened it
   bool saw_response_byte_ = false;
+  uint32_t stream_ = 0;        // StreamIo token while on completion I/O
+  bool send_pending_ = false;  // a StreamIo send not completed yet
   net::Address peer_;
   std::unique_ptr<net::TlsSession> tls_;  // made once, reused across reconnects
   bool uses_tls_ = false;                 // tls_ is started on the current fd
@@ -183,6 +197,15 @@ void Connection::AfterConnect() {
     StepHandshake();
     return;
   }
+  if (client_.stream_io_ != nullptr) {
+    client_.loop_.poller().Remove(fd_);
+    interest_ = 0;
+    stream_ = client_.stream_io_->Attach(fd_, this);
+    if (stream_ == 0) {
+      Fail(net::NetError::kOther, "io_uring refused the socket");
+      return;
+    }
+  }
   StartWrite();
 }
 
@@ -229,7 +252,59 @@ void Connection::StartWrite() {
                                 .max_body_bytes = ex_->keep_body_bytes,
                                 .headers = ex_->response_headers});
   ex_->timings.send_start_ns = client_.loop_.UpdateNow();
+  if (stream_ != 0) {
+    // Sent from the exchange's own bytes with the loop turn's submission.
+    send_pending_ = true;
+    client_.stream_io_->Send(stream_, ex_->request_bytes.data(), ex_->request_bytes.size());
+    return;
+  }
   ContinueWrite();
+}
+
+void Connection::OnSent(int result, int64_t submitted_ns) {
+  send_pending_ = false;
+  if (ex_ == nullptr) return;
+  if (result < 0) {
+    net::NetError err = net::FromErrno(-result);
+    Fail(err == net::NetError::kNone ? net::NetError::kOther : err, "write failed");
+    return;
+  }
+  ex_->bytes_sent += static_cast<uint64_t>(result);
+  if (state_ == State::kWriting) {
+    ex_->timings.send_end_ns = submitted_ns != 0 ? submitted_ns : client_.loop_.Now();
+    state_ = State::kReading;
+  }
+}
+
+void Connection::OnReceived(const char* data, size_t len) {
+  switch (state_) {
+    case State::kWriting:  // a response may start before the send's completion is seen
+    case State::kReading:
+      Consume(data, len);
+      return;
+    case State::kIdle:
+      // Unsolicited bytes on an idle keep-alive connection: unusable.
+      Close();
+      client_.ConnectionClosed(*this);
+      return;
+    default:
+      return;
+  }
+}
+
+void Connection::OnReceiveEnd(int error) {
+  if (state_ == State::kIdle) {
+    Close();
+    client_.ConnectionClosed(*this);
+    return;
+  }
+  if (state_ != State::kWriting && state_ != State::kReading) return;
+  if (error == 0) {
+    ReadEof();
+    return;
+  }
+  net::NetError err = net::FromErrno(-error);
+  Fail(err == net::NetError::kNone ? net::NetError::kOther : err, "read failed");
 }
 
 void Connection::ContinueWrite() {
@@ -259,20 +334,7 @@ void Connection::ContinueRead() {
   while (true) {
     net::IoResult r = TransportRead(buf.data(), buf.size());
     if (r.bytes > 0) {
-      if (!saw_response_byte_) {
-        saw_response_byte_ = true;
-        ex_->timings.first_byte_ns = client_.loop_.Now();  // when the poll returned
-      }
-      ex_->bytes_received += r.bytes;
-      ParseResult p = parser_.Feed(buf.data(), r.bytes);
-      if (p.state == ParseState::kError) {
-        Fail(net::NetError::kProtocol, p.error);
-        return;
-      }
-      if (p.state == ParseState::kComplete) {
-        Finish();
-        return;
-      }
+      if (Consume(buf.data(), r.bytes)) return;
       // Level-triggered: a short read means the socket is drained; wait for
       // more. Bytes OpenSSL already holds must be read now (epoll cannot see
       // them). A full buffer means more in the socket: read on, up to the
@@ -286,13 +348,7 @@ void Connection::ContinueRead() {
       return;
     }
     if (r.eof) {
-      ParseResult p = parser_.FeedEof();
-      if (p.state == ParseState::kComplete) {
-        Finish();
-        return;
-      }
-      Fail(saw_response_byte_ ? net::NetError::kProtocol : net::NetError::kClosed,
-           saw_response_byte_ ? "connection closed mid-response" : "connection closed");
+      ReadEof();
       return;
     }
     Fail(r.error, "read failed");
@@ -300,13 +356,46 @@ void Connection::ContinueRead() {
   }
 }
 
+// Feeds response bytes; true when the exchange ended (finished or failed).
+bool Connection::Consume(const char* data, size_t len) {
+  if (!saw_response_byte_) {
+    saw_response_byte_ = true;
+    ex_->timings.first_byte_ns = client_.loop_.Now();  // when the poll returned
+  }
+  ex_->bytes_received += len;
+  ParseResult p = parser_.Feed(data, len);
+  if (p.state == ParseState::kError) {
+    Fail(net::NetError::kProtocol, p.error);
+    return true;
+  }
+  if (p.state == ParseState::kComplete) {
+    Finish();
+    return true;
+  }
+  return false;
+}
+
+void Connection::ReadEof() {
+  ParseResult p = parser_.FeedEof();
+  if (p.state == ParseState::kComplete) {
+    Finish();
+    return;
+  }
+  Fail(saw_response_byte_ ? net::NetError::kProtocol : net::NetError::kClosed,
+       saw_response_byte_ ? "connection closed mid-response" : "connection closed");
+}
+
 void Connection::Finish() {
   Exchange& ex = *ex_;
   ex.timings.end_ns = client_.loop_.UpdateNow();
   ex.status = parser_.status();
   ex.body_truncated = parser_.body_truncated();
-  bool keep =
-      parser_.keep_alive() && !parser_.has_leftover() && client_.options_.reuse_connections;
+  // The whole response came before the send's completion was seen (a server
+  // answering early): sending ended by the first response byte at the latest,
+  // and the connection cannot take another send while that one is in flight.
+  if (send_pending_ && ex.timings.send_end_ns == 0) ex.timings.send_end_ns = ex.timings.first_byte_ns;
+  bool keep = parser_.keep_alive() && !parser_.has_leftover() &&
+              client_.options_.reuse_connections && !send_pending_;
   ++served_;
   ex_ = nullptr;
   ex.conn_ = nullptr;
@@ -353,7 +442,13 @@ void Connection::Fail(net::NetError error, std::string_view detail) {
 void Connection::Close() {
   if (state_ == State::kResolving) client_.resolver_.Cancel(this);
   if (fd_ >= 0) {
-    client_.loop_.poller().Remove(fd_);
+    if (stream_ != 0) {
+      client_.stream_io_->Detach(stream_);
+      stream_ = 0;
+      send_pending_ = false;
+    } else {
+      client_.loop_.poller().Remove(fd_);
+    }
     if (uses_tls_) tls_->Shutdown();
     ::close(fd_);
     fd_ = -1;
@@ -366,7 +461,7 @@ void Connection::Close() {
 }
 
 void Connection::SetInterest(uint32_t interest) {
-  if (interest == interest_ || fd_ < 0) return;
+  if (interest == interest_ || fd_ < 0 || stream_ != 0) return;
   interest_ = interest;
   client_.loop_.poller().Modify(fd_, interest, this);
 }
@@ -411,6 +506,7 @@ void Connection::OnIo(uint32_t events) {
 Client::Client(loop::EventLoop& loop, net::Resolver& resolver, net::TlsContext* tls,
                const ClientOptions& options)
     : loop_(loop), resolver_(resolver), tls_(tls), options_(options),
+      stream_io_(loop.poller().stream_io()),
       read_buffer_(options.read_buffer_bytes) {}
 
 Client::~Client() {

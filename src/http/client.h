@@ -4,7 +4,9 @@
 //
 // Hot path contract: sending a request on a pooled connection and reading its
 // response allocates nothing and takes no lock; the only system calls are
-// the socket write and read (plus the loop's shared epoll_wait). Reads go into
+// the socket write and read (plus the loop's shared epoll_wait) on epoll, and
+// none of its own on io_uring (the loop turn's one io_uring_enter carries
+// the send and the receive; loop/io_uring_poller.h). Reads go into
 // one worker-owned buffer, so an idle connection holds no buffer of its own.
 //
 // Thread: a Client and everything it hands out belong to one worker thread.
@@ -184,6 +186,7 @@ class Client {
   net::Resolver& resolver_;
   net::TlsContext* tls_;
   ClientOptions options_;
+  loop::StreamIo* stream_io_;  // the loop backend's completion I/O, or null (epoll)
   std::vector<char> read_buffer_;
   std::vector<std::unique_ptr<Origin>> origins_;
   std::vector<std::unique_ptr<Connection>> connections_;  // every connection object made

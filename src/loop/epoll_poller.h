@@ -24,6 +24,7 @@ class EpollPoller final : public Poller {
   bool Modify(int fd, uint32_t interest, IoHandler* handler) override;
   void Remove(int fd) override;
   int Poll(int64_t timeout_ns) override;
+  const char* name() const override { return "epoll"; }
 
  private:
   static constexpr int kMaxEvents = 256;

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <system_error>
 
-#include "loop/epoll_poller.h"
+#include "loop/backend.h"
 
 namespace stampede::loop {
 
@@ -26,7 +26,7 @@ class EventLoop::WakeHandler final : public IoHandler {
 };
 
 EventLoop::EventLoop(const core::Clock& clock, std::unique_ptr<Poller> poller)
-    : clock_(clock), poller_(poller ? std::move(poller) : std::make_unique<EpollPoller>()) {
+    : clock_(clock), poller_(poller ? std::move(poller) : MakePoller()) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   wake_handler_ = std::make_unique<WakeHandler>(wake_fd_);
