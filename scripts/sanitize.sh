@@ -34,16 +34,21 @@ ASAN_TESTS=(core_test loop_test metrics_test threshold_test otel_context_test ot
   http_server_test http_client_test net_test net_integration_test store_test store_crash_test
   dist_codec_test engine_publisher_test engine_plan_test script_response_callback_test
   script_form_body_test script_execution_test script_codec_bindings_test
-  script_shared_data_test script_test)
+  script_shared_data_test script_test io_uring_poller_test)
 TSAN_TESTS=(loop_test http_server_test http_client_test otel_export_test otel_metrics_test
   otel_receiver_test engine_publisher_test script_shared_data_test store_test
-  net_integration_test)
+  net_integration_test io_uring_poller_test)
+# Runs of the binaries above on the io_uring backend (tests/CMakeLists.txt,
+# label io_uring): tests only, no targets of their own.
+ASAN_RERUNS=(loop_test_io_uring http_client_test_io_uring net_integration_test_io_uring
+  http_server_test_io_uring otel_receiver_test_io_uring)
+TSAN_RERUNS=(loop_test_io_uring http_client_test_io_uring net_integration_test_io_uring)
 
 preset=${1:-}
 step=${2:-}
 case "$preset" in
-  asan) tests=("${ASAN_TESTS[@]}") ;;
-  tsan) tests=("${TSAN_TESTS[@]}") ;;
+  asan) tests=("${ASAN_TESTS[@]}"); reruns=("${ASAN_RERUNS[@]}") ;;
+  tsan) tests=("${TSAN_TESTS[@]}"); reruns=("${TSAN_RERUNS[@]}") ;;
   *) echo "usage: scripts/sanitize.sh asan|tsan build|test|full" >&2; exit 2 ;;
 esac
 dir=build-$preset
@@ -74,7 +79,7 @@ case "$step" in
     ;;
   test)
     [ -f "$dir/build.ninja" ] || { echo "sanitize.sh: $dir is not built (run: $0 $preset build)" >&2; exit 2; }
-    run_tests "${tests[@]}"
+    run_tests "${tests[@]}" "${reruns[@]}"
     ;;
   full)
     configure

@@ -55,12 +55,22 @@ class SignalBlock {
     }
     pthread_sigmask(SIG_SETMASK, &old_, nullptr);
   }
-  // Waits up to `timeout_ns` for a signal; returns it, or 0.
+  // Waits up to `timeout_ns` for a signal; returns it, or 0. An EINTR is
+  // not the end of the wait: io_uring's task work, for one, interrupts
+  // sleeps of the thread that made a ring (its notification is a pseudo-
+  // signal), and a linger cut short loses the spans or scrapes it was for.
   int Wait(int64_t timeout_ns) {
-    timespec ts{static_cast<time_t>(timeout_ns / core::kNsPerSec),
-                static_cast<long>(timeout_ns % core::kNsPerSec)};
-    int sig = sigtimedwait(&set_, nullptr, &ts);
-    return sig > 0 ? sig : 0;
+    const core::MonotonicClock clock;
+    const int64_t deadline = clock.NowNs() + timeout_ns;
+    while (true) {
+      int64_t left = deadline - clock.NowNs();
+      if (left < 0) left = 0;
+      timespec ts{static_cast<time_t>(left / core::kNsPerSec),
+                  static_cast<long>(left % core::kNsPerSec)};
+      int sig = sigtimedwait(&set_, nullptr, &ts);
+      if (sig > 0) return sig;
+      if (errno != EINTR || left == 0) return 0;
+    }
   }
 
  private:
