@@ -20,7 +20,8 @@
 # "-e DATA=/tmp/users.csv"), IO (stampede's --io, default epoll), IO_B (when
 # set and SCRIPT_B is not: a second stampede run in each round with the same
 # target and --io IO_B, as tool "stampede-b", e.g. IO_B=io_uring: the two
-# backends and wrk side by side), NGINX_CPU (0), GEN_CPU (1), KEEP=1 keeps the
+# backends and wrk side by side), EXTRA (more arguments for every stampede
+# run, e.g. "--no-store": wrk keeps nothing), NGINX_CPU (0), GEN_CPU (1), KEEP=1 keeps the
 # raw outputs. Bounded: every run is killed after DURATION + 60 s.
 set -euo pipefail
 
@@ -108,9 +109,10 @@ for ((run = 1; run <= RUNS; run++)); do
   else
     target=(--url "$URL")
   fi
+  # shellcheck disable=SC2086  # EXTRA is a list of arguments
   read -r u s w rc < <(measure "$WORK/stampede-$run.out" "$WORK/stampede-$run.err" \
-    taskset -c "$GEN_CPU" "$STAMPEDE" run "${target[@]}" --io "${IO:-epoll}" --vus "$CONNS" \
-    --threads 1 --duration "$DURATION" --quiet --summary-export "$json")
+    taskset -c "$GEN_CPU" "$STAMPEDE" run "${target[@]}" --io "${IO:-epoll}" ${EXTRA:-} \
+    --vus "$CONNS" --threads 1 --duration "$DURATION" --quiet --summary-export "$json")
   printf 'stampede\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$u" "$s" "$w" "$rc" \
     "$WORK/stampede-$run.out" "$json" >>"$TSV"
   if [[ -n "${SCRIPT_B:-}" ]]; then
@@ -125,8 +127,9 @@ for ((run = 1; run <= RUNS; run++)); do
   elif [[ -n "${IO_B:-}" ]]; then
     echo "run $run/$RUNS: stampede-b (--io $IO_B) ..." >&2
     json="$WORK/stampede-b-$run.json"
+    # shellcheck disable=SC2086  # EXTRA is a list of arguments
     read -r u s w rc < <(measure "$WORK/stampede-b-$run.out" "$WORK/stampede-b-$run.err" \
-      taskset -c "$GEN_CPU" "$STAMPEDE" run "${target[@]}" --io "$IO_B" --vus "$CONNS" \
+      taskset -c "$GEN_CPU" "$STAMPEDE" run "${target[@]}" --io "$IO_B" ${EXTRA:-} --vus "$CONNS" \
       --threads 1 --duration "$DURATION" --quiet --summary-export "$json")
     printf 'stampede-b\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$u" "$s" "$w" "$rc" \
       "$WORK/stampede-b-$run.out" "$json" >>"$TSV"

@@ -171,6 +171,18 @@ class ResponseParser {
   // The body was longer than max_body_bytes and was cut.
   bool body_truncated() const { return body_truncated_; }
 
+  // The fast path (on by default, kept across Reset()): a response whose
+  // status line and headers arrive whole in the first Feed() and that is
+  // plainly well-formed (HTTP/1.0 or 1.1, CRLF line ends, a final status of
+  // 200-999, token header names, no Transfer-Encoding/Upgrade, at most one
+  // plain Content-Length) is read by a direct scan instead of http-parser's
+  // byte-at-a-time state machine; its Content-Length body is then counted
+  // off without it. Anything else (split heads, chunked, close-delimited
+  // bodies, interim 1xx, anything odd) goes to http-parser from its first
+  // byte, so every result is the one http-parser gives. Off: http-parser
+  // only (tests compare both).
+  void set_fast_path(bool on) { fast_path_ = on; }
+
  private:
   static int OnMessageBegin(http_parser* p);
   static int OnStatus(http_parser* p, const char* at, size_t len);
@@ -181,6 +193,12 @@ class ResponseParser {
   static int OnMessageComplete(http_parser* p);
   ParseResult Fail(ParseError error, size_t consumed);
   ParseError Classify() const;
+  // The fast path: true when it took the response (then `*result` is set);
+  // false leaves everything for http-parser (nothing consumed or kept).
+  bool FastHead(const char* data, size_t len, ParseResult* result);
+  ParseResult FeedFastBody(const char* data, size_t len);
+  // Counts (and keeps, within max_body_bytes) `len` decoded body bytes.
+  void TakeBody(const char* at, size_t len);
 
   http_parser parser_;
   const http_parser_settings* settings_;
@@ -196,6 +214,10 @@ class ResponseParser {
   bool chunked_ = false;
   bool body_truncated_ = false;
   bool has_leftover_ = false;
+  bool fast_path_ = true;
+  bool fast_body_ = false;    // the fast path is counting off a body
+  bool fast_keep_alive_ = false;
+  uint64_t fast_remaining_ = 0;
   int status_ = 0;
   std::optional<uint64_t> content_length_;
   uint64_t header_bytes_ = 0;

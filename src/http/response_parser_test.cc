@@ -2,6 +2,10 @@
 #include "core/sanitizers.h"
 
 #include <optional>
+#include <ostream>
+#include <random>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -541,6 +545,184 @@ TEST(ResponseParserAllocationTest, KeptBodyAndHeadersStopAllocatingAfterWarmUp) 
   }
   EXPECT_EQ(text.size(), 612u);
   EXPECT_EQ(allocations, 0u);
+}
+
+// ---- the fast path gives http-parser's results ----
+
+struct Observed {
+  ParseState state = ParseState::kNeedMore;
+  ParseError error = ParseError::kNone;
+  size_t consumed = 0;
+  int status = 0, major = 0, minor = 0;
+  bool keep_alive = false, chunked = false, headers_complete = false, truncated = false,
+       leftover = false;
+  std::optional<uint64_t> content_length;
+  uint64_t header_bytes = 0, body_bytes = 0, wire_bytes = 0;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool operator==(const Observed&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Observed& o) {
+  os << "state " << static_cast<int>(o.state) << " error " << static_cast<int>(o.error)
+     << " consumed " << o.consumed << " status " << o.status << " " << o.major << "." << o.minor
+     << " keep " << o.keep_alive << " chunked " << o.chunked << " hc " << o.headers_complete
+     << " cl " << (o.content_length ? std::to_string(*o.content_length) : "-") << " hb "
+     << o.header_bytes << " bb " << o.body_bytes << " wb " << o.wire_bytes << " leftover "
+     << o.leftover << " body [" << o.body << "] headers";
+  for (const auto& [n, v] : o.headers) os << " [" << n << "|" << v << "]";
+  return os;
+}
+
+// Parses `wire` fed in pieces of `step` (0: whole), then EOF if unfinished.
+Observed Parse(std::string_view wire, bool fast, size_t step, bool head, size_t max_body) {
+  ResponseParser parser;
+  parser.set_fast_path(fast);
+  std::string body;
+  HeaderList headers;
+  parser.Reset(ResponseOptions{.head_request = head,
+                               .body_string = &body,
+                               .max_body_bytes = max_body,
+                               .headers = &headers});
+  Observed o;
+  size_t off = 0;
+  ParseResult r;
+  while (off < wire.size()) {
+    const size_t n = step == 0 ? wire.size() - off : std::min(step, wire.size() - off);
+    r = parser.Feed(wire.data() + off, n);
+    off += r.consumed;
+    if (r.state != ParseState::kNeedMore) break;
+  }
+  if (r.state == ParseState::kNeedMore) r = parser.FeedEof();
+  o.state = r.state;
+  o.error = parser.error();
+  o.consumed = off;
+  o.status = parser.status();
+  o.headers_complete = parser.headers_complete();
+  if (o.state == ParseState::kError) return o;  // the rest is unspecified after an error
+  o.major = parser.http_major();
+  o.minor = parser.http_minor();
+  o.keep_alive = parser.keep_alive();
+  o.chunked = parser.chunked();
+  o.truncated = parser.body_truncated();
+  o.content_length = parser.content_length();
+  o.header_bytes = parser.header_bytes();
+  o.body_bytes = parser.body_bytes();
+  o.wire_bytes = parser.wire_bytes();
+  o.leftover = step == 0 && parser.has_leftover();
+  o.body = body;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    o.headers.emplace_back(headers.name(i), headers.value(i));
+  }
+  return o;
+}
+
+void ExpectSameAsHttpParser(std::string_view wire, const std::string& what) {
+  for (bool head : {false, true}) {
+    for (size_t max_body : {size_t{SIZE_MAX}, size_t{3}}) {
+      const Observed slow = Parse(wire, false, 0, head, max_body);
+      const Observed fast = Parse(wire, true, 0, head, max_body);
+      ASSERT_EQ(fast, slow) << what << " head " << head << " max_body " << max_body;
+      // Cut anywhere after the head: the fast path counts the body off.
+      for (size_t step : {size_t{1}, size_t{7}}) {
+        ASSERT_EQ(Parse(wire, true, step, head, max_body), Parse(wire, false, step, head, max_body))
+            << what << " step " << step;
+      }
+    }
+  }
+}
+
+const char* const kSeeds[] = {
+    "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 05:00:00 GMT\r\n"
+    "Content-Type: text/html\r\nContent-Length: 12\r\nLast-Modified: Sun, 06 Dec 2026\r\n"
+    "Connection: keep-alive\r\nETag: \"6-2\"\r\nAccept-Ranges: bytes\r\n\r\nhello world!",
+    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\n",
+    "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+    "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nhi",
+    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
+    "HTTP/1.1 200 OK\r\nConnection: close, keep-alive\r\nContent-Length: 2\r\n\r\nhi",
+    "HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\nabcd",
+    "HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\n\r\nclose-delimited",
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+    "HTTP/1.1 200 OK\r\nContent-Length: 3 \r\n\r\nabc",
+    "HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc",
+    "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\nabc",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nX-Empty:\r\nX-Tab:\tv\tw\r\nX-Sp:   v  w\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\nX-Trail: v \r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\nX-Fold: a\r\n b\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\nBad Name: a\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\nX: a\x01b\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\nX: caf\xc3\xa9\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\nContent-Length: 1\n\nx",
+    "HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 \r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 099 Low\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 999 High\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/2.0 200 OK\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 2x0 OK\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 404 Not Found\r\nUpgrade: h2c\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 500 Oops\r\nProxy-Connection: close\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\nConnection: Upgrade\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\ncontent-LENGTH: 4\r\nCONNECTION: CLOSE\r\n\r\nabcdEXTRA",
+    "HTTP/1.1 200 OK\r\n:empty\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+    "HTTP/1.1 200 OK\r\nX: a\r\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\r\nx",
+};
+
+TEST(ResponseParserFastPathTest, SameResultsAsHttpParser) {
+  for (const char* seed : kSeeds) ExpectSameAsHttpParser(seed, seed);
+}
+
+TEST(ResponseParserFastPathTest, TakesTheCommonResponse) {
+  ResponseParser parser;
+  HeaderList headers;
+  std::string body;
+  parser.Reset(ResponseOptions{.body_string = &body, .headers = &headers});
+  ParseResult r = parser.Feed(kSeeds[0]);
+  ASSERT_EQ(r.state, ParseState::kComplete);
+  EXPECT_EQ(parser.status(), 200);
+  EXPECT_TRUE(parser.keep_alive());
+  EXPECT_EQ(body, "hello world!");
+  EXPECT_EQ(headers.size(), 8u);
+  EXPECT_EQ(headers.Find("etag").value_or(""), "\"6-2\"");
+  EXPECT_EQ(parser.header_bytes() + 12, parser.wire_bytes());
+}
+
+// Random mutations of the seeds (bytes replaced, inserted, removed), each
+// parsed by both paths: a deterministic stand-in for the fuzz target.
+TEST(ResponseParserFastPathTest, MutationsGiveTheSameResults) {
+  std::mt19937 rng(std::getenv("FP_SEED") ? std::atoi(std::getenv("FP_SEED")) : 13);
+  const char kAlphabet[] = "\r\n :\t,0123456789aAcClLkK-HTTP/1.\x01\x7f\xff";
+  for (const char* seed : kSeeds) {
+    for (int round = 0; round < (std::getenv("FP_ROUNDS") ? std::atoi(std::getenv("FP_ROUNDS")) : 300); ++round) {
+      std::string wire(seed);
+      const int edits = 1 + static_cast<int>(rng() % 3);
+      for (int e = 0; e < edits && !wire.empty(); ++e) {
+        const size_t at = rng() % wire.size();
+        const char c = kAlphabet[rng() % (sizeof kAlphabet - 1)];
+        switch (rng() % 3) {
+          case 0:
+            wire[at] = c;
+            break;
+          case 1:
+            wire.insert(wire.begin() + static_cast<long>(at), c);
+            break;
+          default:
+            wire.erase(at, 1);
+            break;
+        }
+      }
+      ExpectSameAsHttpParser(wire, wire);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
 }
 
 TEST(ResponseParserAllocationTest, CounterSeesAllocations) {

@@ -316,6 +316,8 @@ void OpenBindings(lua_State* L, Runtime& rt) {
   SetFunction(L, rt, "span_begin", SpanBegin);
   SetFunction(L, rt, "span_end", SpanEnd);
   SetFunction(L, rt, "span_current", SpanCurrent);
+  luaL_getmetatable(L, kResponseMeta);
+  lua_setfield(L, -2, "response_meta");
   lua_setglobal(L, "__stampede");
 
   // ENV: an empty proxy whose __index reads the running VU's scenario `env`
@@ -356,6 +358,10 @@ void OpenBindings(lua_State* L, Runtime& rt) {
       lua_pcall(L, 0, 0, 0) != 0) {
     throw ScriptError(std::string("internal error in the Lua prelude: ") + lua_tostring(L, -1));
   }
+  lua_getglobal(L, "__stampede");
+  lua_getfield(L, -1, "make_response");
+  rt.set_response_ctor_ref(luaL_ref(L, LUA_REGISTRYINDEX));
+  lua_pop(L, 1);
 }
 
 // ---- completion: metrics, cookies, redirects, response objects ----

@@ -464,6 +464,7 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
       ++nheaders;
     }
   }
+  r.user_headers = nheaders;
   r.header_views.clear();
   for (size_t i = 0; i < nheaders; ++i) r.header_views.push_back({r.headers[i].first, r.headers[i].second});
   // Trace context: this request's CLIENT span is a child of the iteration
@@ -488,11 +489,34 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
 
 // Serialises `r` for its current target and method.
 std::string WriteRequest(Runtime& rt, Vu::Request& r) {
-  r.bytes.Clear();
-  std::string message;
-  http::RequestHead head{r.method, r.target->host_header, r.target->url.target, r.header_views};
-  if (rt.writer().Write(head, r.body_view, r.bytes, &message) != http::RequestError::kNone) {
-    return message;
+  const bool plain = r.user_headers == 0 && r.body_view.empty();
+  if (plain && r.written_target == r.target && r.written_views == r.header_views.size() &&
+      r.written_method == r.method && r.written_generation == rt.options_generation()) {
+    // The same request as the slot's last one: only the traceparent differs.
+    if (r.traceparent_at != std::string_view::npos) {
+      std::memcpy(r.bytes.data() + r.traceparent_at, r.traceparent, otel::kTraceparentSize);
+    }
+  } else {
+    r.written_target.reset();
+    r.bytes.Clear();
+    std::string message;
+    http::RequestHead head{r.method, r.target->host_header, r.target->url.target, r.header_views};
+    if (rt.writer().Write(head, r.body_view, r.bytes, &message) != http::RequestError::kNone) {
+      return message;
+    }
+    if (plain) {
+      r.written_target = r.target;
+      r.written_method = r.method;
+      r.written_generation = rt.options_generation();
+      r.written_views = r.header_views.size();
+      r.traceparent_at = std::string_view::npos;
+      for (const http::Header& h : r.header_views) {
+        if (h.value.data() == r.traceparent) {
+          r.traceparent_at =
+              r.bytes.view().find(std::string_view(r.traceparent, otel::kTraceparentSize));
+        }
+      }
+    }
   }
   r.origin = r.target->origin;
   r.request_bytes = r.bytes.view();
@@ -784,27 +808,25 @@ bool FollowRedirect(Vu& vu, Vu::Request& r) {
 }
 
 void PushResponse(lua_State* co, Vu::Request& r) {
-  lua_createtable(co, 0, 10);
-  lua_pushnumber(co, r.status);
-  lua_setfield(co, -2, "status");
-  lua_pushlstring(co, r.target->redacted.data(), r.target->redacted.size());
-  lua_setfield(co, -2, "url");
-  lua_pushliteral(co, "HTTP/1.1");
-  lua_setfield(co, -2, "proto");
-  if (r.error != net::NetError::kNone) {
-    std::string_view code = net::Name(r.error);
-    lua_pushlstring(co, code.data(), code.size());
-    lua_setfield(co, -2, "error_code");
-    lua_pushlstring(co, r.error_detail.data(), r.error_detail.size());
-    lua_setfield(co, -2, "error");
-  } else if (r.keep_body_bytes > 0) {
-    lua_pushlstring(co, r.body.data(), r.body.size());
-    lua_setfield(co, -2, "body");
+  // Built by the prelude's constructor (make_response), called on the main
+  // state: the coroutine is suspended in its yield, and a call must not run
+  // on it. Nothing else runs on the main state while the loop completes
+  // requests. The result moves to the coroutine's stack.
+  Runtime& rt = r.vu.runtime();
+  lua_State* L = rt.state();
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt.response_ctor_ref());
+  lua_pushnumber(L, r.status);
+  lua_pushlstring(L, r.target->redacted.data(), r.target->redacted.size());
+  const bool failed = r.error != net::NetError::kNone;
+  if (!failed && r.keep_body_bytes > 0) {
+    lua_pushlstring(L, r.body.data(), r.body.size());
+  } else {
+    lua_pushnil(L);
   }
   // `headers` and `timings` are built on first access (most scripts never
   // read them): the raw values are kept in two compact strings, decoded by
   // the metatable's __index.
-  if (r.error == net::NetError::kNone && !r.headers_in.empty()) {
+  if (!failed && !r.headers_in.empty()) {
     thread_local std::string packed;
     packed.clear();
     for (size_t i = 0; i < r.headers_in.size(); ++i) {
@@ -814,17 +836,24 @@ void PushResponse(lua_State* co, Vu::Request& r) {
       packed.append(n);
       packed.append(v);
     }
-    lua_pushlstring(co, packed.data(), packed.size());
-    lua_setfield(co, -2, "__headers");
+    lua_pushlstring(L, packed.data(), packed.size());
+  } else {
+    lua_pushnil(L);
   }
   const http::Timings& t = r.timings;
   double ms[8] = {t.BlockedNs() / 1e6,  t.DnsNs() / 1e6,     t.ConnectingNs() / 1e6,
                   t.TlsNs() / 1e6,      t.SendingNs() / 1e6, t.WaitingNs() / 1e6,
                   t.ReceivingNs() / 1e6, t.DurationNs() / 1e6};
-  lua_pushlstring(co, reinterpret_cast<const char*>(ms), sizeof ms);
-  lua_setfield(co, -2, "__timings");
-  luaL_getmetatable(co, kResponseMeta);
-  lua_setmetatable(co, -2);
+  lua_pushlstring(L, reinterpret_cast<const char*>(ms), sizeof ms);
+  lua_call(L, 5, 1);
+  if (failed) {
+    std::string_view code = net::Name(r.error);
+    lua_pushlstring(L, code.data(), code.size());
+    lua_setfield(L, -2, "error_code");
+    lua_pushlstring(L, r.error_detail.data(), r.error_detail.size());
+    lua_setfield(L, -2, "error");
+  }
+  lua_xmove(L, co, 1);
 }
 
 }  // namespace stampede::script

@@ -55,6 +55,7 @@ Runtime::Runtime(const RuntimeOptions& options, loop::EventLoop& loop, http::Cli
 }
 
 void Runtime::ApplyScriptOptions(const RuntimeOptions& o) {
+  ++options_generation_;
   options_.discard_response_bodies = o.discard_response_bodies;
   options_.no_connection_reuse = o.no_connection_reuse;
   options_.no_vu_connection_reuse = o.no_vu_connection_reuse;

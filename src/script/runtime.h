@@ -229,6 +229,12 @@ class Runtime {
   const http::RequestWriter& writer() const { return writer_; }
   otel::IdGenerator& ids() { return ids_; }
   int setup_data_ref() const { return setup_data_ref_; }
+  // Internal (bindings): registry ref of the prelude's response constructor.
+  int response_ctor_ref() const { return response_ctor_ref_; }
+  void set_response_ctor_ref(int ref) { response_ctor_ref_ = ref; }
+  // Changes whenever ApplyScriptOptions may change how requests are written
+  // (user agent, Connection: close): requests serialised before are stale.
+  uint64_t options_generation() const { return options_generation_; }
   bool in_init() const { return in_init_; }
   // http.setResponseCallback() at init: the callback every VU starts with
   // (a VU copies it when created, after init).
@@ -272,6 +278,8 @@ class Runtime {
   std::unordered_map<std::string, std::string> open_cache_;
   std::vector<CustomMetric> custom_metrics_;
   int setup_data_ref_ = -2;  // LUA_NOREF
+  int response_ctor_ref_ = -2;
+  uint64_t options_generation_ = 0;
   uint64_t pool_keys_ = 0;
   bool in_init_ = true;
   ResponseCallback init_response_callback_ = ResponseCallback::Default();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 extern "C" {
 #include <lua.h>
@@ -83,6 +84,18 @@ class RuntimeTest : public ::testing::Test {
     o.source = source;
     o.env = {{"BASE", fault_.Url("")}};
     o.define_metric = std::move(define_metric);
+    auto rt = std::make_unique<Runtime>(o, loop_, *client_);
+    rt->set_host(&host_);
+    return rt;
+  }
+
+  std::unique_ptr<Runtime> LoadWithEnv(const std::string& source,
+                                       std::vector<std::pair<std::string, std::string>> env) {
+    RuntimeOptions o;
+    o.script_path = "test.lua";
+    o.source = source;
+    o.env = {{"BASE", fault_.Url("")}};
+    for (auto& kv : env) o.env.push_back(std::move(kv));
     auto rt = std::make_unique<Runtime>(o, loop_, *client_);
     rt->set_host(&host_);
     return rt;
@@ -188,6 +201,139 @@ TEST_F(RuntimeTest, EveryRequestCarriesTraceparentChildOfTheIteration) {
   EXPECT_EQ(parsed0->flags & otel::kFlagRandom, otel::kFlagRandom);
   EXPECT_EQ(parsed0->flags & otel::kFlagSampled, otel::kFlagSampled);  // default sampler
   EXPECT_EQ(tps[2], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");  // the script's wins
+}
+
+// Responses are built by the prelude's constructor with headers and timings
+// decoded lazily: every field reads the same whenever it is read, also after
+// later requests have reused the VU's request slot.
+TEST_F(RuntimeTest, ResponseFieldsReadTheSameWhenReadLate) {
+  auto rt = LoadWithEnv(R"(
+    local http = require("stampede.http")
+    out = {}
+    function default()
+      local first = http.get(ENV.BASE .. "/ok")
+      check(first, { ["ok"] = function(r) return r.status == 200 end })
+      local second = http.get(ENV.BASE .. "/status?code=404")
+      local third = http.get(ENV.BASE .. "/chunked")
+      -- read only now, after the slot served two more requests
+      out.status, out.url, out.proto = first.status, first.url, first.proto
+      out.body = first.body
+      out.cl = first.headers["content-length"]
+      out.timing_names = 0
+      for _, k in ipairs({"blocked", "looking_up", "connecting", "tls_handshaking",
+                          "sending", "waiting", "receiving", "duration"}) do
+        if type(first.timings[k]) == "number" and first.timings[k] >= 0 then
+          out.timing_names = out.timing_names + 1
+        end
+      end
+      out.duration_cached = first.timings == first.timings
+      out.second_status, out.second_cl = second.status, second.headers["content-length"]
+      out.third_te = third.headers["transfer-encoding"]
+      local keys = {}
+      for k in pairs(first) do keys[#keys + 1] = k end
+      table.sort(keys)
+      out.keys = table.concat(keys, ",")
+      local failed = http.get(ENV.REFUSED)
+      out.err_code, out.err_status = failed.error_code, failed.status
+      out.err_has_error = type(failed.error) == "string" and failed.error ~= ""
+      out.err_body = failed.body
+      out.err_timings = type(failed.timings.duration)
+    end
+  )", {{"REFUSED", "http://127.0.0.1:" + std::to_string(testing::UnusedPort()) + "/"}});
+  Vu& vu = rt->NewVu(1, "default", "default");
+  RunIteration(vu);
+  ASSERT_EQ(host_.errors[0], "");
+  EXPECT_EQ(host_.checks["ok"], 1);
+  lua_State* L = rt->state();
+  lua_getglobal(L, "out");
+  auto field = [&](const char* name) {
+    lua_getfield(L, -1, name);
+    std::string v = lua_isnil(L, -1)       ? "nil"
+                    : lua_isboolean(L, -1) ? (lua_toboolean(L, -1) ? "true" : "false")
+                                           : lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return v;
+  };
+  EXPECT_EQ(field("status"), "200");
+  EXPECT_EQ(field("url"), fault_.Url("/ok"));
+  EXPECT_EQ(field("proto"), "HTTP/1.1");
+  EXPECT_EQ(field("cl"), std::to_string(field("body").size()));
+  EXPECT_NE(field("body"), "nil");
+  EXPECT_EQ(field("timing_names"), "8");
+  EXPECT_EQ(field("duration_cached"), "true");
+  EXPECT_EQ(field("second_status"), "404");
+  EXPECT_NE(field("second_cl"), "nil");
+  EXPECT_EQ(field("third_te"), "chunked");
+  // pairs(res): the fields set at construction, the internals, and the lazy
+  // ones read above (cached in the table).
+  EXPECT_EQ(field("keys"), "__headers,__timings,body,headers,proto,status,timings,url");
+  EXPECT_EQ(field("err_code"), "refused");
+  EXPECT_EQ(field("err_status"), "0");
+  EXPECT_EQ(field("err_has_error"), "true");
+  EXPECT_EQ(field("err_body"), "nil");
+  EXPECT_EQ(field("err_timings"), "number");
+}
+
+// A request with no header of the user's and no body reuses the slot's last
+// bytes with only the traceparent rewritten: whatever came before, each
+// request is the one the script asked for.
+TEST_F(RuntimeTest, RepeatedRequestsAreWrittenAsAsked) {
+  auto rt = Load(R"(
+    local http = require("stampede.http")
+    seen = {}
+    local function describe(r)
+      local j = r:json()
+      local tp, xa = "", ""
+      for _, h in ipairs(j.headers) do
+        if h[1]:lower() == "traceparent" then tp = h[2] end
+        if h[1]:lower() == "x-a" then xa = h[2] end
+      end
+      return j.method .. " " .. j.target .. " x-a=" .. xa .. " body=" .. j.body, tp
+    end
+    function default()
+      local calls = {
+        function() return http.get(ENV.BASE .. "/echo") end,
+        function() return http.get(ENV.BASE .. "/echo") end,
+        function() return http.get(ENV.BASE .. "/echo", { headers = { ["X-A"] = "1" } }) end,
+        function() return http.get(ENV.BASE .. "/echo") end,
+        function() return http.post(ENV.BASE .. "/echo", "payload") end,
+        function() return http.get(ENV.BASE .. "/echo?q=2") end,
+        function() return http.request("DELETE", ENV.BASE .. "/echo?q=2") end,
+        function() return http.get(ENV.BASE .. "/echo?q=2") end,
+      }
+      for i, call in ipairs(calls) do
+        local d, tp = describe(call())
+        seen[#seen + 1] = d
+        seen[#seen + 1] = tp
+      end
+    end
+  )");
+  Vu& vu = rt->NewVu(1, "default", "default");
+  RunIteration(vu);
+  RunIteration(vu);
+  ASSERT_EQ(host_.errors[0], "");
+  ASSERT_EQ(host_.errors[1], "");
+  lua_State* L = rt->state();
+  lua_getglobal(L, "seen");
+  std::vector<std::string> got;
+  for (int i = 1; i <= 32; ++i) {
+    lua_rawgeti(L, -1, i);
+    got.push_back(lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+    lua_pop(L, 1);
+  }
+  const std::vector<std::string> want = {
+      "GET /echo x-a= body=",        "GET /echo x-a= body=",
+      "GET /echo x-a=1 body=",       "GET /echo x-a= body=",
+      "POST /echo x-a= body=payload", "GET /echo?q=2 x-a= body=",
+      "DELETE /echo?q=2 x-a= body=", "GET /echo?q=2 x-a= body="};
+  std::set<std::string> traceparents;
+  for (size_t i = 0; i < 16; ++i) {
+    EXPECT_EQ(got[2 * i], want[i % 8]) << "request " << i;
+    auto tp = otel::ParseTraceparent(got[2 * i + 1]);
+    ASSERT_TRUE(tp) << got[2 * i + 1];
+    traceparents.insert(got[2 * i + 1]);
+  }
+  EXPECT_EQ(traceparents.size(), 16u);  // each request its own CLIENT span
 }
 
 TEST_F(RuntimeTest, JsonDecodesWithCjson) {

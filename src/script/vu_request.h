@@ -46,6 +46,16 @@ struct Vu::Request final : public http::Exchange {
   http::ByteBuffer bytes;
   http::HeaderList headers_in;
   std::string status_text;                  // the status tag's storage
+  // WriteRequest's reuse of `bytes`: a request with none of the user's
+  // headers and no body is the same bytes as the last one of this slot when
+  // the target and method are, but for the traceparent value (at
+  // traceparent_at; npos: none), which is rewritten in place.
+  size_t user_headers = 0;  // headers FillRequest took from params or cookies
+  Runtime::TargetRef written_target;  // held: its address cannot be reused; null: none
+  std::string written_method;
+  uint64_t written_generation = 0;  // Runtime::options_generation() then
+  size_t written_views = 0;
+  size_t traceparent_at = std::string_view::npos;
   // Trace context of this request: its CLIENT span id and the header value.
   otel::TraceId trace_id;
   otel::SpanId span_id;
