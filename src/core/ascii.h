@@ -4,6 +4,7 @@
 // enough for the response parser's hot path.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <string_view>
 
@@ -21,6 +22,16 @@ constexpr bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   }
   return true;
 }
+
+// RFC 9110 tchar: the bytes of methods and header names.
+inline constexpr std::array<bool, 256> kTokenChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
 
 // `s` without leading and trailing spaces and tabs (HTTP's OWS).
 constexpr std::string_view TrimSpaces(std::string_view s) {

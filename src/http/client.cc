@@ -265,8 +265,7 @@ void Connection::OnSent(int result, int64_t submitted_ns) {
   send_pending_ = false;
   if (ex_ == nullptr) return;
   if (result < 0) {
-    net::NetError err = net::FromErrno(-result);
-    Fail(err == net::NetError::kNone ? net::NetError::kOther : err, "write failed");
+    Fail(net::FailureFromErrno(-result), "write failed");
     return;
   }
   ex_->bytes_sent += static_cast<uint64_t>(result);
@@ -303,8 +302,7 @@ void Connection::OnReceiveEnd(int error) {
     ReadEof();
     return;
   }
-  net::NetError err = net::FromErrno(-error);
-  Fail(err == net::NetError::kNone ? net::NetError::kOther : err, "read failed");
+  Fail(net::FailureFromErrno(-error), "read failed");
 }
 
 void Connection::ContinueWrite() {

@@ -8,26 +8,16 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/ascii.h"
 #include "core/error.h"
 
 namespace stampede::http {
 namespace {
 
-// RFC 9110 tchar: the bytes allowed in methods and header names.
-constexpr std::array<bool, 256> MakeTokenTable() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kTokenChar = MakeTokenTable();
-
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
-    if (!kTokenChar[c]) return false;
+    if (!core::kTokenChar[c]) return false;
   }
   return true;
 }

@@ -221,18 +221,6 @@ ParseError ResponseParser::Classify() const {
 
 namespace {
 
-// RFC 9110 tchar.
-struct TokenTable {
-  bool t[256] = {};
-  constexpr TokenTable() {
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  }
-};
-constexpr TokenTable kToken;
-
 // Bytes the fast path takes inside a header value or reason phrase: visible
 // ASCII, space and tab (no obs-text, no controls: http-parser decides those).
 constexpr bool IsPlainText(unsigned char c) { return (c >= 0x20 && c < 0x7f) || c == '\t'; }
@@ -329,7 +317,7 @@ bool ResponseParser::FastHead(const char* data, size_t len, ParseResult* result)
     if (p >= end) return false;
     if (*p == '\r') break;  // the blank line, or junk
     const char* name = p;
-    while (p < end && kToken.t[static_cast<unsigned char>(*p)]) ++p;
+    while (p < end && core::kTokenChar[static_cast<unsigned char>(*p)]) ++p;
     if (p == name || p >= end || *p != ':') return false;
     const size_t name_len = static_cast<size_t>(p - name);
     ++p;

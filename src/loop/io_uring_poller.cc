@@ -86,9 +86,7 @@ io_uring_sqe* IoUringPoller::Sqe() {
   if (sqe != nullptr) return sqe;
   // The submission queue is full within one turn: hand it over now.
   EnableOnThisThread();
-  last_submit_ns_ = hook_ != nullptr ? hook_->BeforeSubmit() : 0;
-  ++submit_epoch_;
-  ++enters_;
+  NoteSubmission();
   io_uring_submit(&ring_);
   sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) {
@@ -299,9 +297,7 @@ void IoUringPoller::FlushCancels() {
   // Before the ring's first enter nothing is in the kernel to hold a socket;
   // the queued cancels follow their requests in the first submission.
   if (!enabled_ || io_uring_sq_ready(&ring_) == 0) return;
-  last_submit_ns_ = hook_ != nullptr ? hook_->BeforeSubmit() : 0;
-  ++submit_epoch_;
-  ++enters_;
+  NoteSubmission();
   io_uring_submit_and_get_events(&ring_);
 }
 
@@ -368,6 +364,13 @@ void IoUringPoller::DispatchSend(uint32_t slot, uint32_t gen, int32_t res) {
 
 // ---------------------------------------------------------------- the turn
 
+// Queued work is about to reach the kernel: sends in it are stamped with
+// this time (DispatchSend).
+void IoUringPoller::NoteSubmission() {
+  last_submit_ns_ = hook_ != nullptr ? hook_->BeforeSubmit() : 0;
+  ++submit_epoch_;
+}
+
 void IoUringPoller::EnableOnThisThread() {
   if (enabled_) return;
   enabled_ = true;
@@ -378,23 +381,14 @@ void IoUringPoller::EnableOnThisThread() {
 int IoUringPoller::Submit(int64_t timeout_ns) {
   EnableOnThisThread();
   const bool pending = io_uring_sq_ready(&ring_) > 0;
-  if (pending) {
-    last_submit_ns_ = hook_ != nullptr ? hook_->BeforeSubmit() : 0;
-    ++submit_epoch_;
-  }
+  if (pending) NoteSubmission();
   const bool have_completions = io_uring_cq_ready(&ring_) > 0;
   if (timeout_ns == 0 || have_completions) {
-    if (pending) {
-      ++enters_;
-      return io_uring_submit_and_get_events(&ring_);
-    }
+    if (pending) return io_uring_submit_and_get_events(&ring_);
     // Completions the kernel has not posted yet (deferred task work, an
     // overflow backlog) need an enter; the ring flags say when.
     unsigned sq_flags = IO_URING_READ_ONCE(*ring_.sq.kflags);
-    if (sq_flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) {
-      ++enters_;
-      return io_uring_get_events(&ring_);
-    }
+    if (sq_flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) return io_uring_get_events(&ring_);
     return 0;
   }
   __kernel_timespec ts{};
@@ -405,7 +399,6 @@ int IoUringPoller::Submit(int64_t timeout_ns) {
     tsp = &ts;
   }
   io_uring_cqe* cqe = nullptr;
-  ++enters_;
   return io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, tsp, nullptr);
 }
 

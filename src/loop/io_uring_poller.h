@@ -63,8 +63,7 @@ class IoUringPoller final : public Poller, public StreamIo {
   void Send(uint32_t token, const char* data, size_t len) override;
   void Detach(uint32_t token) override;
 
-  // Counters for tests and benchmarks.
-  uint64_t enters() const { return enters_; }  // io_uring_enter calls made
+  // Times every receive buffer was in flight (tests).
   uint64_t buffer_shortages() const { return buffer_shortages_; }
 
  private:
@@ -98,6 +97,7 @@ class IoUringPoller final : public Poller, public StreamIo {
   void Cancel(uint64_t user_data);
   void FlushCancels();
   void EnableOnThisThread();
+  void NoteSubmission();
   void SetupBuffers();
   void RecycleBuffer(uint16_t bid);
   int Submit(int64_t timeout_ns);
@@ -119,7 +119,6 @@ class IoUringPoller final : public Poller, public StreamIo {
   char* buffers_ = nullptr;
   uint64_t submit_epoch_ = 0;       // submissions so far
   int64_t last_submit_ns_ = 0;      // loop time of the latest one
-  uint64_t enters_ = 0;
   uint64_t buffer_shortages_ = 0;
 };
 

@@ -32,6 +32,11 @@ std::string_view Name(NetError error) {
   return "other";
 }
 
+NetError FailureFromErrno(int err) {
+  NetError e = FromErrno(err);
+  return e == NetError::kNone ? NetError::kOther : e;
+}
+
 NetError FromErrno(int err) {
   switch (err) {
     case 0:

@@ -33,4 +33,8 @@ std::string_view Name(NetError error);
 // EHOSTUNREACH, ENETDOWN, EHOSTDOWN → kUnreachable; anything else → kOther.
 NetError FromErrno(int err);
 
+// The class of a call that failed with `err`: FromErrno, but never kNone (a
+// failure with an errno that names no class, or none, is kOther).
+NetError FailureFromErrno(int err);
+
 }  // namespace stampede::net

@@ -23,6 +23,13 @@ TEST(NetErrorTest, MapsErrno) {
   EXPECT_EQ(FromErrno(EADDRNOTAVAIL), NetError::kOther);
 }
 
+TEST(NetErrorTest, AFailedCallIsNeverNone) {
+  EXPECT_EQ(FailureFromErrno(0), NetError::kOther);
+  EXPECT_EQ(FailureFromErrno(EPIPE), NetError::kReset);
+  EXPECT_EQ(FailureFromErrno(ECONNREFUSED), NetError::kRefused);
+  EXPECT_EQ(FailureFromErrno(EINVAL), NetError::kOther);
+}
+
 TEST(NetErrorTest, NamesAreStableAndDistinct) {
   EXPECT_EQ(Name(NetError::kNone), "none");
   EXPECT_EQ(Name(NetError::kDns), "dns");

@@ -108,8 +108,7 @@ bool operator==(const Address& a, const Address& b) {
 
 int StartConnect(const Address& addr, NetError* err, int* sys_errno) {
   auto fail = [&](int e) {
-    *err = FromErrno(e);
-    if (*err == NetError::kNone) *err = NetError::kOther;
+    *err = FailureFromErrno(e);
     if (sys_errno != nullptr) *sys_errno = e;
     return -1;
   };
@@ -150,9 +149,7 @@ namespace {
 
 IoResult FromFailedCall(int e, bool write) {
   if (e == EAGAIN || e == EWOULDBLOCK) return IoResult::WouldBlock(write);
-  NetError err = FromErrno(e);
-  if (err == NetError::kNone) err = NetError::kOther;
-  return IoResult::Error(err, e);
+  return IoResult::Error(FailureFromErrno(e), e);
 }
 
 }  // namespace
