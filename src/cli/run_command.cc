@@ -220,6 +220,13 @@ void AddRunFlags(CLI::App* run, RunFlags& f) {
                 "Open a new connection for every request (k6 noConnectionReuse)");
   run->add_flag("--no-vu-connection-reuse", f.no_vu_connection_reuse,
                 "Close a VU's connections at the end of each iteration (k6 noVUConnectionReuse)");
+  run->add_flag("--http2-prior-knowledge", f.http2_prior_knowledge,
+                "Speak HTTP/2 to http:// URLs without negotiation (h2c, like curl's flag)");
+  run->add_flag("--no-http2", f.no_http2,
+                "Do not offer HTTP/2 by ALPN on https:// (HTTP/1.1 only)");
+  run->add_option("--streams-per-connection", f.streams_per_connection,
+                  "--url over HTTP/2: VUs share connections, at most N concurrent streams each "
+                  "(h2load's -m; total concurrency stays --vus)");
   run->add_option("--batch", f.batch,
                   "Most requests of one http.batch() in flight at once (default 20; 0: no limit)");
   run->add_option("--batch-per-host", f.batch_per_host,
@@ -556,6 +563,23 @@ engine::RunConfig BuildRunConfig(const RunFlags& given) {
   c.dns_servers = f.dns_servers;
   c.no_connection_reuse = f.no_connection_reuse;
   c.no_vu_connection_reuse = f.no_vu_connection_reuse;
+  c.http2 = !f.no_http2;
+  c.http2_prior_knowledge = f.http2_prior_knowledge;
+  if (f.streams_per_connection < 0 || f.streams_per_connection > 1'000'000) {
+    throw ConfigError("invalid --streams-per-connection " +
+                      std::to_string(f.streams_per_connection) +
+                      ": give a count from 1 to 1000000 (0: a connection per VU)");
+  }
+  c.streams_per_connection = static_cast<uint32_t>(f.streams_per_connection);
+  if (c.streams_per_connection > 0 && c.script_path.empty() && !c.url.is_https() &&
+      !c.http2_prior_knowledge) {
+    throw ConfigError("--streams-per-connection needs HTTP/2: add --http2-prior-knowledge for "
+                      "an http:// URL (https:// negotiates it)");
+  }
+  if (c.streams_per_connection > 0 && !c.script_path.empty()) {
+    throw ConfigError("--streams-per-connection applies to --url runs; in a script, "
+                      "http.batch() multiplexes its requests on one HTTP/2 connection");
+  }
   auto batch_limit = [](int64_t v, const char* flag) {
     if (v < 0 || v > 1'000'000) {
       throw ConfigError("invalid " + std::string(flag) + " " + std::to_string(v) +

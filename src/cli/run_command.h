@@ -37,6 +37,9 @@ struct RunFlags {
   std::vector<std::string> dns_servers;
   bool no_connection_reuse = false;     // k6 --no-connection-reuse
   bool no_vu_connection_reuse = false;  // k6 --no-vu-connection-reuse
+  bool no_http2 = false;                // --no-http2
+  bool http2_prior_knowledge = false;   // --http2-prior-knowledge
+  int64_t streams_per_connection = 0;   // --streams-per-connection
   static constexpr int64_t kNotGiven = INT64_MIN;
   int64_t batch = kNotGiven;            // k6 --batch
   int64_t batch_per_host = kNotGiven;   // k6 --batch-per-host

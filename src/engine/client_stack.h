@@ -25,6 +25,7 @@ class ClientStack {
         client_(loop, resolver_, tls_.get(), ClientOptions(c)) {}
 
   http::Client& client() { return client_; }
+  net::Resolver& resolver() { return resolver_; }
   // Null when built without TLS.
   net::TlsContext* tls() { return tls_.get(); }
 
@@ -48,6 +49,8 @@ class ClientStack {
     // is no reuse at all.
     o.reuse_connections =
         !c.no_connection_reuse && !(c.no_vu_connection_reuse && c.script_path.empty());
+    o.http2 = c.http2;
+    o.max_streams_per_connection = c.streams_per_connection;
     return o;
   }
 

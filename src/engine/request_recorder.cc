@@ -93,12 +93,14 @@ void RequestRecorder::SampleConnections(const http::Client& client) {
 
 metrics::TagSetId RequestRecorder::TagsFor(const http::Exchange& ex) {
   if (ex.error == net::NetError::kNone && ex.status >= 0 && ex.status < 600) {
-    metrics::TagSetId& slot = by_status_[static_cast<size_t>(ex.status)];
+    const bool h2 = ex.http_version == 20;
+    metrics::TagSetId& slot = by_status_[static_cast<size_t>(ex.status) + (h2 ? 600 : 0)];
     if (slot == kUnset) {
       std::string status = std::to_string(ex.status);
       slot = shard_.Intern({{"name", name_},
                             {"method", method_},
                             {"status", status},
+                            {"proto", h2 ? "HTTP/2.0" : "HTTP/1.1"},
                             {"expected_response", Failed(ex) ? "false" : "true"}});
     }
     return slot;

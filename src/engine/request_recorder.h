@@ -84,7 +84,8 @@ class RequestRecorder final : public http::ConnectionObserver {
   std::string scratch_;
   std::string name_;
   std::string method_;
-  std::array<metrics::TagSetId, 600> by_status_;  // error-free responses
+  // Error-free responses by status, HTTP/1.1 then HTTP/2 (the proto tag).
+  std::array<metrics::TagSetId, 1200> by_status_;
   std::array<metrics::TagSetId, 16> by_error_;    // transport errors (status 0)
 };
 

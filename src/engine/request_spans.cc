@@ -109,7 +109,8 @@ void RequestSpans::RecordKept(const RequestOutcome& ex, const RequestSpanInfo& i
   attrs[n++] = {"server.port", AnyValue::Int(info.server_port)};
   if (ex.status > 0) attrs[n++] = {"http.response.status_code", AnyValue::Int(ex.status)};
   if (!error_type.empty()) attrs[n++] = {"error.type", AnyValue::String(error_type)};
-  attrs[n++] = {"network.protocol.version", AnyValue::String("1.1")};
+  attrs[n++] = {"network.protocol.version",
+                AnyValue::String(ex.http_version == 20 ? "2" : "1.1")};
   if (peer_len > 0) {
     attrs[n++] = {"network.peer.address", AnyValue::String(std::string_view(peer_ip, peer_len))};
     attrs[n++] = {"network.peer.port", AnyValue::Int(ex.peer.port())};

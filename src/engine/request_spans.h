@@ -59,9 +59,11 @@ struct RequestOutcome {
   net::NetError error = net::NetError::kNone;
   std::string_view error_detail;
   net::Address peer;
+  uint8_t http_version = 11;  // 11 or 20 (http::Exchange::http_version)
 
   static RequestOutcome Of(const http::Exchange& ex) {
-    return RequestOutcome{ex.timings, ex.status, ex.error, ex.error_detail, ex.peer};
+    return RequestOutcome{ex.timings, ex.status,   ex.error, ex.error_detail,
+                          ex.peer,    ex.http_version};
   }
 };
 

@@ -86,6 +86,14 @@ struct RunConfig {
   // of each of its iterations, and never used by another VU. In --url mode an
   // iteration is one request, so this is noConnectionReuse.
   bool no_vu_connection_reuse = false;
+  // HTTP/2: offered by ALPN on https (false: --no-http2, http/1.1 only);
+  // spoken without negotiation on http:// (--http2-prior-knowledge, the
+  // script's http2PriorKnowledge); in --url mode at most this many streams
+  // per connection, the VUs sharing ceil(VUs / N) connections per worker
+  // (--streams-per-connection, h2load's -m; 0: a connection per VU).
+  bool http2 = true;
+  bool http2_prior_knowledge = false;
+  uint32_t streams_per_connection = 0;
   // k6's batch / batchPerHost: the most requests of one http.batch() call in
   // flight at once, in total and per host; 0: no limit.
   uint32_t batch = 20;
@@ -161,6 +169,7 @@ inline script::RuntimeOptions RuntimeOptionsFor(const RunConfig& c) {
   o.run_tag = otel::RunTraceTag(c.run_id);
   o.no_connection_reuse = c.no_connection_reuse;
   o.no_vu_connection_reuse = c.no_vu_connection_reuse;
+  o.http2_prior_knowledge = c.http2_prior_knowledge;
   o.batch = c.batch;
   o.batch_per_host = c.batch_per_host;
   o.execution = c.execution;

@@ -120,6 +120,7 @@ class Runner::ScriptProbe {
 metrics::Registry RunRegistry(bool metric_outputs, bool span_counters) {
   metrics::Registry registry = metrics::Registry::WithBuiltins();
   registry.Define("http_req_looking_up", metrics::MetricType::kTrend, metrics::ValueType::kTime);
+  metrics::DefineWsMetrics(registry);  // stampede.ws
   // The span pipeline's counters, for the metric outputs and the store (the
   // summary prints them on a line of their own). Never on the request path.
   if (span_counters) {
@@ -230,6 +231,9 @@ void Runner::PrepareScript() {
   if (so.teardown_timeout_ns) config_.teardown_timeout_ns = *so.teardown_timeout_ns;
   if (so.no_connection_reuse && !config_.no_connection_reuse) {
     config_.no_connection_reuse = *so.no_connection_reuse;
+  }
+  if (so.http2_prior_knowledge && !config_.http2_prior_knowledge) {
+    config_.http2_prior_knowledge = *so.http2_prior_knowledge;
   }
   if (so.no_vu_connection_reuse && !config_.no_vu_connection_reuse) {
     config_.no_vu_connection_reuse = *so.no_vu_connection_reuse;
@@ -683,6 +687,7 @@ RunOutcome Runner::Execute() {
     for (size_t i = 0; i < r.errors_by_type.size(); ++i) out.errors_by_type[i] += r.errors_by_type[i];
     out.interrupted_iterations += r.interrupted_iterations;
     out.connections_opened += r.connections_opened;
+    out.requests_retried += r.requests_retried;
     out.script_errors += r.script_errors;
     out.dropped_iterations += r.dropped_iterations;
     if (out.first_script_error.empty()) out.first_script_error = r.first_script_error;
@@ -705,6 +710,7 @@ RunOutcome Runner::Execute() {
   if (config_.link && !out.cancelled) {
     nlohmann::json totals = {{"interrupted_iterations", out.interrupted_iterations},
                              {"connections_opened", out.connections_opened},
+                             {"requests_retried", out.requests_retried},
                              {"script_errors", out.script_errors},
                              {"dropped_iterations", out.dropped_iterations},
                              {"first_script_error", out.first_script_error},
@@ -847,6 +853,9 @@ int Runner::Run() {
                          Describe()).c_str(),
              stdout);
   std::fputs(summary.c_str(), stdout);
+  if (out.requests_retried > 0) {
+    errors += fmt::format("     {:<31} {}\n", "retried (HTTP/2 refused) ", out.requests_retried);
+  }
   if (!errors.empty()) {
     std::fputs("\n   errors by type:\n", stdout);
     std::fputs(errors.c_str(), stdout);

@@ -37,6 +37,9 @@ struct RunOutcome {
   std::array<uint64_t, 16> errors_by_type{};  // indexed by net::NetError
   uint64_t interrupted_iterations = 0;
   uint64_t connections_opened = 0;
+  // Requests an HTTP/2 server refused unprocessed (GOAWAY, REFUSED_STREAM),
+  // sent again on a new connection; each counted once as a request.
+  uint64_t requests_retried = 0;
   uint64_t script_errors = 0;
   uint64_t dropped_iterations = 0;
   std::string first_script_error;

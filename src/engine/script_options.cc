@@ -244,6 +244,9 @@ ScriptOptions ParseScriptOptions(const nlohmann::json& options) {
   if (const json* v = get("noConnectionReuse")) {
     out.no_connection_reuse = Bool(*v, "noConnectionReuse");
   }
+  if (const json* v = get("http2PriorKnowledge")) {
+    out.http2_prior_knowledge = Bool(*v, "http2PriorKnowledge");
+  }
   if (const json* v = get("noVUConnectionReuse")) {
     out.no_vu_connection_reuse = Bool(*v, "noVUConnectionReuse");
   }

@@ -31,6 +31,8 @@ struct ScriptOptions {
   // `noVUConnectionReuse`: a VU's connections are closed at the end of each
   // iteration (never reused by its next iteration, nor by another VU).
   std::optional<bool> no_vu_connection_reuse;
+  // `http2PriorKnowledge` (stampede's): http:// requests speak h2c.
+  std::optional<bool> http2_prior_knowledge;
   // `batch` / `batchPerHost`: the most requests of one http.batch() call in
   // flight at once, in total and per host (0: no limit). k6's defaults are
   // kDefaultBatch and kDefaultBatchPerHost.

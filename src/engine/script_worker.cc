@@ -56,6 +56,12 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     execution_ = w.config_.execution.get();
     runtime_ = std::make_unique<script::Runtime>(ro, loop_, client_);
     runtime_->set_host(this);
+    // stampede.ws: the worker's resolver and TLS context, k6's ws_* metrics.
+    runtime_->set_network({&stack_.resolver(), stack_.tls(), w.config_.connect_timeout_ns,
+                           w.config_.request_timeout_ns});
+    for (size_t i = 0; i < kWsMetricNames.size(); ++i) {
+      ws_metrics_[i] = w.registry_.Find(kWsMetricNames[i]).value_or(kNoMetric);
+    }
     runtime_->SetSetupData(w.setup_data_);
     for (const auto& [k, v] : w.segment_.tags) global_tags_.emplace_back(k, v);
     for (const Scenario& sc : w.segment_.scenarios) {
@@ -118,6 +124,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
     client_.set_observer(nullptr);  // the recorder dies before the client
     if (spans_.enabled()) w_.span_sink_->Flush();
     w_.result_.connections_opened = client_.connections_opened();
+    w_.result_.requests_retried = client_.requests_retried();
   }
 
   void Wake() { loop_.Wake(); }
@@ -182,6 +189,72 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
 
   void OnMetric(script::Vu&, uint32_t metric, double value, const std::vector<Tag>& tags) override {
     w_.shard_->Add(metric, Intern(tags), value);
+  }
+
+  // ---- stampede.ws ----
+  void OnWsMetric(script::Vu&, WsMetric metric, double value,
+                  const std::vector<Tag>& tags) override {
+    const metrics::MetricId id = ws_metrics_[static_cast<size_t>(metric)];
+    if (id != kNoMetric) w_.shard_->Add(id, Intern(tags), value);
+  }
+
+  // The session's CLIENT span ("WS /path"): the handshake's traceparent
+  // named it; messages are its events. Kept like a request's: sampled
+  // (and past the store gate), or failed — then its iteration is kept too.
+  void OnWsSessionEnd(script::Vu& vu, const WsSessionEnd& ws) override {
+    if (!spans_.enabled()) return;
+    const bool failed = !ws.error.empty();
+    if (!failed && (!vu.trace_sampled() || spans_.gated()) && !vu.trace_kept()) return;
+    if (failed) vu.set_trace_kept();
+    const core::WallAnchor& anchor = *w_.anchor_or_default();
+    std::string name = "WS " + std::string(ws.path.empty() ? std::string_view("/") : ws.path);
+    std::vector<otel::KeyValue> attrs = {
+        {"url.full", otel::AnyValue::String(ws.url_full)},
+        {"server.address", otel::AnyValue::String(ws.server_address)},
+        {"server.port", otel::AnyValue::Int(ws.server_port)},
+        {"network.protocol.name", otel::AnyValue::String("websocket")},
+        {"stampede.ws.messages_sent", otel::AnyValue::Int(static_cast<int64_t>(ws.msgs_sent))},
+        {"stampede.ws.messages_received",
+         otel::AnyValue::Int(static_cast<int64_t>(ws.msgs_received))},
+        {"stampede.scenario", otel::AnyValue::String(vu.scenario())},
+        {"stampede.vu", otel::AnyValue::Int(static_cast<int64_t>(vu.id()))},
+    };
+    if (ws.status > 0) attrs.push_back({"http.response.status_code", otel::AnyValue::Int(ws.status)});
+    if (ws.close_code != 0) {
+      attrs.push_back({"stampede.ws.close_code", otel::AnyValue::Int(ws.close_code)});
+    }
+    // The span model has no dropped_events_count: the count is an attribute.
+    if (ws.dropped_events > 0) {
+      attrs.push_back({"stampede.ws.events_dropped", otel::AnyValue::Int(ws.dropped_events)});
+    }
+    if (failed) attrs.push_back({"error.type", otel::AnyValue::String("websocket")});
+    std::vector<std::array<otel::KeyValue, 2>> event_attrs(ws.events.size());
+    std::vector<otel::SpanEvent> events(ws.events.size());
+    for (size_t i = 0; i < ws.events.size(); ++i) {
+      const WsMessageEvent& e = ws.events[i];
+      event_attrs[i] = {
+          otel::KeyValue{"ws.message.size", otel::AnyValue::Int(static_cast<int64_t>(e.size))},
+          otel::KeyValue{"ws.message.type", otel::AnyValue::String(e.binary ? "binary" : "text")}};
+      events[i].time_unix_ns = anchor.ToUnixNs(e.time_ns);
+      events[i].name = e.sent ? "ws.message.sent" : "ws.message.received";
+      events[i].attributes = event_attrs[i];
+    }
+    otel::SpanData s;
+    s.trace_id = ws.trace_id;
+    s.span_id = ws.span_id;
+    s.parent_span_id = ws.parent_span_id;
+    s.flags = ws.flags;
+    s.name = name;
+    s.kind = otel::SpanKind::kClient;
+    s.start_unix_ns = anchor.ToUnixNs(ws.start_ns);
+    s.end_unix_ns = anchor.ToUnixNs(ws.end_ns);
+    s.attributes = attrs;
+    s.events = events;
+    if (failed) {
+      s.status = otel::StatusCode::kError;
+      s.status_message = ws.error;
+    }
+    w_.span_sink_->Record(s);
   }
 
   // Records the VU's deferred request span, if any (views re-pointed at the
@@ -415,6 +488,12 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
   RequestRecorder recorder_;
   otel::IdGenerator ids_;
   RequestSpans spans_;
+  static constexpr metrics::MetricId kNoMetric = UINT32_MAX;
+  // By ScriptHost::WsMetric, in its order.
+  static constexpr std::array<const char*, 8> kWsMetricNames = {
+      "ws_connecting",    "ws_session_duration", "ws_sessions", "ws_msgs_sent",
+      "ws_msgs_received", "ws_ping",             "data_sent",   "data_received"};
+  std::array<metrics::MetricId, 8> ws_metrics_{};
   std::unique_ptr<script::Runtime> runtime_;
   std::vector<std::unique_ptr<ScenarioRun>> runs_;
   std::vector<std::pair<std::string, std::string>> global_tags_;

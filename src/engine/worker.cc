@@ -95,6 +95,11 @@ class Worker::Impl {
       spans_.set_store_gate(w.config_.store_spans_per_second);
     }
     client_.set_observer(&recorder_);
+    if (w.config_.streams_per_connection > 0) {
+      // h2load's -c/-m: the VUs share connections, N streams each.
+      uint32_t m = w.config_.streams_per_connection;
+      client_.set_max_conns_per_origin(std::max<uint32_t>(1, (w.vus_ + m - 1) / m));
+    }
     vus_.reserve(w.vus_);
     for (uint32_t i = 0; i < w.vus_; ++i) {
       vus_.push_back(std::make_unique<UrlVu>(*this));
@@ -104,6 +109,7 @@ class Worker::Impl {
       vu.bytes.assign(request_.bytes());
       vu.request_bytes = vu.bytes;
       vu.head = request_.head_request();
+      vu.http2_prior_knowledge = w.config_.http2_prior_knowledge;
     }
     remaining_ = w.iterations_;
     execution_ = w.config_.execution.get();
@@ -139,6 +145,7 @@ class Worker::Impl {
     recorder_.SampleConnections(client_);
     client_.set_observer(nullptr);  // the recorder dies before the client
     w_.result_.connections_opened = client_.connections_opened();
+    w_.result_.requests_retried = client_.requests_retried();
   }
 
   void Wake() { loop_.Wake(); }

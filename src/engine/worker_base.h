@@ -32,6 +32,7 @@ struct WorkerResult {
   std::array<uint64_t, 16> errors_by_type{};  // indexed by net::NetError
   uint64_t interrupted_iterations = 0;        // cut short by a stop or ramp-down
   uint64_t connections_opened = 0;
+  uint64_t requests_retried = 0;              // HTTP/2 refused, sent again
   uint64_t script_errors = 0;                 // iterations that ended in a Lua error
   uint64_t dropped_iterations = 0;
   std::string first_script_error;             // with file:line and VU

@@ -5,96 +5,12 @@
 #include <cassert>
 #include <utility>
 
+#include "http/connection.h"
 #include "http/response_parser.h"
 #include "net/resolver.h"
 #include "net/tls.h"
 
 namespace stampede::http {
-
-// An origin's pool: idle keep-alive connections (LIFO, so the warmest is
-// reused first) and the exchanges waiting for a connection slot.
-struct Origin {
-  std::string key;  // scheme://host:port
-  std::string host;
-  uint16_t port = 0;
-  bool tls = false;
-  std::vector<Connection*> idle;  // capacity grows to the high-water mark once
-  size_t open = 0;                // connections of this origin, any state
-  Exchange* wait_head = nullptr;
-  Exchange* wait_tail = nullptr;
-};
-
-// One TCP (or TLS) connection and the exchange it currently serves.
-// Lifecycle: kResolving → kConnecting → [kHandshaking] → kWriting → kReading →
-// kIdle ↺ kWriting … → kClosed. Owned by the Client (recycled through its free
-// list); never freed while the client lives, so stale pointers are harmless.
-//
-// I/O: readiness (OnIo: read/write system calls) by default. When the loop's
-// backend has completion I/O (io_uring) a plain-TCP connection switches to it
-// once connected: the backend receives for it (OnReceived/OnReceiveEnd) and
-// sends its request bytes (OnSent); connect and TLS stay on readiness.
-class Connection final : public loop::IoHandler,
-                         public loop::StreamHandler,
-                         public net::ResolveWaiter {
- public:
-  enum class State { kClosed, kResolving, kConnecting, kHandshaking, kWriting, kReading, kIdle };
-
-  explicit Connection(Client& client) : client_(client) {}
-
-  State state() const { return state_; }
-  Origin* origin() const { return origin_; }
-  Exchange* exchange() const { return ex_; }
-  uint64_t served() const { return served_; }
-  uint64_t pool_key() const { return pool_key_; }
-
-  // Opens a connection to `origin` for `ex` (which records the phase timings).
-  void Open(Origin& origin, Exchange& ex);
-  // Sends `ex` on this idle connection.
-  void Reuse(Exchange& ex);
-  // Closes the socket; the exchange (if any) is detached, not completed.
-  void Close();
-
-  void OnIo(uint32_t events) override;
-  void OnResolved(const net::ResolveResult& result) override;
-  void OnReceived(const char* data, size_t len) override;
-  void OnReceiveEnd(int error) override;
-  void OnSent(int result, int64_t submitted_ns) override;
-
- private:
-  void Connect(const net::Address& addr);
-  void AfterConnect();
-  void StepHandshake();
-  void StartWrite();
-  void ContinueWrite();
-  void ContinueRead();
-  bool Consume(const char* data, size_t len);
-  void ReadEof();
-  void Finish();
-  void Fail(net::NetError error, std::string_view detail);
-  void SetInterest(uint32_t interest);
-  net::IoResult TransportRead(char* buf, size_t len);
-  net::IoResult TransportWrite(const char* buf, size_t len);
-
-  Client& client_;
-  Origin* origin_ = nullptr;
-  Exchange* ex_ = nullptr;
-  State state_ = State::kClosed;
-  int fd_ = -1;
-  uint32_t interest_ = 0;
-  size_t written_ = 0;
-  uint64_t served_ = 0;
-  int64_t established_ns_ = 0;  // connected (and TLS done); 0 while setting up
-  uint64_t pool_key_ = 0;  // the key of the exchange that opened it
-  bool saw_response_byte_ = false;
-  uint32_t stream_ = 0;        // StreamIo token while on completion I/O
-  bool send_pending_ = false;  // a StreamIo send not completed yet
-  net::Address peer_;
-  std::unique_ptr<net::TlsSession> tls_;  // made once, reused across reconnects
-  bool uses_tls_ = false;                 // tls_ is started on the current fd
-  ResponseParser parser_;
-
-  friend class Client;
-};
 
 namespace {
 constexpr uint32_t kRead = loop::kReadable;
@@ -118,7 +34,16 @@ void Exchange::ResetOutputs(int64_t now_ns) {
   bytes_received = 0;
   body.clear();
   body_truncated = false;
+  http_version = 11;
+  retried_unprocessed = false;
   retried_ = false;
+  h2_stream_id_ = 0;
+  h2_error_code_ = 0;
+  h2_end_stream_ = false;
+  h2_informational_ = false;
+  h2_refused_ = false;
+  h2_rst_ = false;
+  h2_done_queued_ = false;
 }
 
 void Exchange::Run() { client_->Complete(*this); }
@@ -135,6 +60,12 @@ void Connection::Open(Origin& origin, Exchange& ex) {
   written_ = 0;
   pool_key_ = ex.pool_key;
   ex.timings.new_connection = true;
+  h2_wanted_ = client_.WantsH2(origin, ex);
+  h2_goaway_ = false;
+  if (h2_wanted_ && client_.options_.reuse_connections) {
+    origin.h2.push_back(this);
+    in_h2_list_ = true;
+  }
   ++origin.open;
   ++client_.open_connections_;
   ++client_.connections_opened_;
@@ -186,7 +117,11 @@ void Connection::AfterConnect() {
   }
   if (origin_->tls) {
     if (!tls_) tls_ = std::make_unique<net::TlsSession>(*client_.tls_);
-    net::NetError tls_err = tls_->Start(fd_, origin_->host, origin_->port);
+    // Offering h2 by ALPN only when this connection may speak it; otherwise
+    // the context's offer (http/1.1).
+    static constexpr std::string_view kAlpnH2{"\x02h2\x08http/1.1"};
+    net::NetError tls_err =
+        tls_->Start(fd_, origin_->host, origin_->port, h2_wanted_ ? kAlpnH2 : std::string_view{});
     if (tls_err != net::NetError::kNone) {
       Fail(tls_err, tls_->error_reason());
       return;
@@ -195,6 +130,10 @@ void Connection::AfterConnect() {
     state_ = State::kHandshaking;
     ex_->timings.tls_start_ns = ex_->timings.connect_end_ns;
     StepHandshake();
+    return;
+  }
+  if (h2_wanted_) {  // h2c with prior knowledge: readiness I/O, like TLS
+    StartH2();
     return;
   }
   if (client_.stream_io_ != nullptr) {
@@ -215,6 +154,18 @@ void Connection::StepHandshake() {
     case net::TlsStep::kDone:
       ex_->timings.tls_end_ns = client_.loop_.UpdateNow();
       ex_->timings.tls_resumed = tls_->resumed();
+      if (h2_wanted_) {
+        if (tls_->alpn() == "h2") {
+          StartH2();
+          return;
+        }
+        // The server chose http/1.1: this exchange goes on as HTTP/1.1, and
+        // the ones that waited for the session find connections of their own.
+        origin_->h1_only = true;
+        h2_wanted_ = false;
+        LeaveH2List();
+        for (Exchange* p : TakePending()) client_.Route(*p);
+      }
       StartWrite();
       return;
     case net::TlsStep::kWantRead:
@@ -409,6 +360,17 @@ void Connection::Finish() {
 }
 
 void Connection::Fail(net::NetError error, std::string_view detail) {
+  if (state_ == State::kH2) {
+    FailAllH2(error, detail);
+    return;
+  }
+  // Exchanges waiting for this connection's HTTP/2 session share its fate.
+  for (Exchange* p : TakePending()) {
+    p->error = error;
+    p->error_detail.assign(detail.data(), detail.size());
+    p->timings.end_ns = client_.loop_.UpdateNow();
+    client_.loop_.Post(*p);
+  }
   Exchange* ex = ex_;
   // `detail` may point into the TLS session, which Close() resets.
   if (ex != nullptr) ex->error_detail.assign(detail.data(), detail.size());
@@ -439,6 +401,19 @@ void Connection::Fail(net::NetError error, std::string_view detail) {
 
 void Connection::Close() {
   if (state_ == State::kResolving) client_.resolver_.Cancel(this);
+  // HTTP/2: the exchanges still here are detached, not completed (callers
+  // that must fail them use FailAllH2 or TakePending first).
+  for (Exchange* e : h2_active_) e->conn_ = nullptr;
+  h2_active_.clear();
+  h2_done_.clear();
+  if (h2_ != nullptr) {
+    nghttp2_session_del(h2_);
+    h2_ = nullptr;
+  }
+  h2_out_ = nullptr;
+  h2_out_len_ = 0;
+  h2_wanted_ = false;
+  LeaveH2List();
   if (fd_ >= 0) {
     if (stream_ != 0) {
       client_.stream_io_->Detach(stream_);
@@ -485,6 +460,9 @@ void Connection::OnIo(uint32_t events) {
       return;
     case State::kReading:
       ContinueRead();
+      return;
+    case State::kH2:
+      OnIoH2(events);
       return;
     case State::kIdle: {
       // An idle keep-alive connection became readable: the server closed it
@@ -541,15 +519,35 @@ void Client::Send(Exchange& ex) {
     loop_.Post(ex);
     return;
   }
-  // The warmest idle connection of the exchange's pool (the last one pushed;
-  // with the shared pool, key 0, that is the back at once).
-  for (size_t i = origin.idle.size(); i-- > 0;) {
-    Connection* conn = origin.idle[i];
-    if (conn->pool_key_ != ex.pool_key) continue;
-    origin.idle.erase(origin.idle.begin() + static_cast<std::ptrdiff_t>(i));
-    ex.timings.conn_acquired_ns = ex.timings.start_ns;
-    conn->Reuse(ex);
-    return;
+  Route(ex);
+}
+
+bool Client::WantsH2(const Origin& origin, const Exchange& ex) const {
+  return origin.tls ? options_.http2 && !origin.h1_only : ex.http2_prior_knowledge;
+}
+
+void Client::Route(Exchange& ex) {
+  Origin& origin = *ex.origin;
+  if (WantsH2(origin, ex)) {
+    // The newest HTTP/2 connection with room (set up or being set up).
+    for (size_t i = origin.h2.size(); i-- > 0;) {
+      Connection* conn = origin.h2[i];
+      if (conn->pool_key_ != ex.pool_key || !conn->CanTakeStream()) continue;
+      if (ex.timings.conn_acquired_ns == 0) ex.timings.conn_acquired_ns = loop_.Now();
+      conn->AttachH2(ex);
+      return;
+    }
+  } else {
+    // The warmest idle connection of the exchange's pool (the last one pushed;
+    // with the shared pool, key 0, that is the back at once).
+    for (size_t i = origin.idle.size(); i-- > 0;) {
+      Connection* conn = origin.idle[i];
+      if (conn->pool_key_ != ex.pool_key) continue;
+      origin.idle.erase(origin.idle.begin() + static_cast<std::ptrdiff_t>(i));
+      ex.timings.conn_acquired_ns = ex.timings.start_ns;
+      conn->Reuse(ex);
+      return;
+    }
   }
   if (options_.max_conns_per_origin != 0 && origin.open >= options_.max_conns_per_origin) {
     ex.timings.waited_for_connection = true;
@@ -581,7 +579,8 @@ void Client::StartOnNewConnection(Exchange& ex) {
 
 void Client::ConnectionIdle(Connection& conn) {
   Origin& origin = *conn.origin_;
-  if (origin.wait_head != nullptr && origin.wait_head->pool_key != conn.pool_key_) {
+  if (origin.wait_head != nullptr && (origin.wait_head->pool_key != conn.pool_key_ ||
+                                      WantsH2(origin, *origin.wait_head))) {
     // Not the waiter's to reuse: closing frees the slot, and the waiter gets
     // a connection of its own (ConnectionClosed).
     conn.Close();
@@ -688,9 +687,18 @@ void Client::OnTimeout(Exchange& ex) {
 void Client::Detach(Exchange& ex) {
   if (ex.conn_ != nullptr) {
     Connection* conn = ex.conn_;
+    if (conn->state() == Connection::State::kH2 || conn->exchange() != &ex) {
+      // One stream of an HTTP/2 connection (reset), or an exchange waiting
+      // for a session being set up: the connection serves the others on.
+      conn->DetachH2(ex);
+      ex.conn_ = nullptr;
+      return;
+    }
+    std::vector<Exchange*> pending = conn->TakePending();
     conn->Close();
     ConnectionClosed(*conn);
     ex.conn_ = nullptr;
+    for (Exchange* p : pending) Route(*p);
   } else {
     RemoveWaiter(ex);
   }
@@ -721,6 +729,16 @@ void Client::Cancel(Exchange& ex) {
 
 void Client::CloseIdle(uint64_t pool_key) {
   for (auto& origin : origins_) {
+    for (size_t i = origin->h2.size(); i-- > 0;) {
+      if (i >= origin->h2.size()) continue;
+      Connection* conn = origin->h2[i];
+      if (conn->pool_key_ != pool_key || conn->state() != Connection::State::kH2 ||
+          conn->h2_exchanges() != 0) {
+        continue;
+      }
+      conn->Close();
+      ConnectionClosed(*conn);
+    }
     for (size_t i = origin->idle.size(); i-- > 0;) {
       if (i >= origin->idle.size()) continue;  // ConnectionClosed reorders the list
       Connection* conn = origin->idle[i];
@@ -734,6 +752,16 @@ void Client::CloseIdle(uint64_t pool_key) {
 void Client::CloseAll() {
   for (auto& c : connections_) {
     if (c->state() == Connection::State::kClosed) continue;
+    if (c->state() == Connection::State::kH2) {
+      c->FailAllH2(net::NetError::kClosed, "client closed");
+      continue;
+    }
+    for (Exchange* p : c->TakePending()) {
+      p->error = net::NetError::kClosed;
+      p->error_detail = "client closed";
+      p->timings.end_ns = loop_.Now();
+      loop_.Post(*p);
+    }
     Exchange* ex = c->exchange();
     c->Close();
     ConnectionClosed(*c);

@@ -1,6 +1,8 @@
-// The per-worker HTTP/1.1 client: keep-alive connection pools per origin,
+// The per-worker HTTP client: keep-alive connection pools per origin,
 // non-blocking connect, TLS, request writing, response parsing and the
-// per-phase timings of every request.
+// per-phase timings of every request. HTTP/1.1, and HTTP/2 (nghttp2) by
+// ALPN on https or by prior knowledge on http: one stream per exchange,
+// many exchanges per connection (connection.h).
 //
 // Hot path contract: sending a request on a pooled connection and reading its
 // response allocates nothing and takes no lock; the only system calls are
@@ -47,6 +49,13 @@ struct ClientOptions {
   // (k6's noConnectionReuse).
   bool reuse_connections = true;
   size_t read_buffer_bytes = 64 * 1024;          // the worker's one read buffer
+  // HTTP/2: offer h2 by ALPN on https origins (falling back to http/1.1 when
+  // the server picks it). Plain http:// speaks h2 only with prior knowledge
+  // (Exchange::http2_prior_knowledge).
+  bool http2 = true;
+  // Most concurrent streams per HTTP/2 connection (h2load's -m); 0: as many
+  // as the server's SETTINGS_MAX_CONCURRENT_STREAMS allows.
+  uint32_t max_streams_per_connection = 0;
 };
 
 // One request/response exchange. Owned by the caller (a VU), reused for its
@@ -75,6 +84,9 @@ class Exchange : private loop::Task, private loop::Timer {
   // exchange that opened it. 0 (the default) is the shared pool; a VU under
   // noVUConnectionReuse uses a key per iteration (see Client::CloseIdle).
   uint64_t pool_key = 0;
+  // in: speak HTTP/2 without negotiation (h2c prior knowledge) to an http://
+  // origin. Ignored for https (ALPN decides there).
+  bool http2_prior_knowledge = false;
 
   // out
   int status = 0;                        // 0 when no response status was read
@@ -86,6 +98,10 @@ class Exchange : private loop::Task, private loop::Timer {
   std::string body;                      // up to keep_body_bytes (capacity reused)
   bool body_truncated = false;
   net::Address peer;                     // remote address of the connection used
+  uint8_t http_version = 11;             // 11: HTTP/1.1, 20: HTTP/2 (k6's proto)
+  // The request was sent again on a new connection because the server
+  // refused its stream unprocessed (GOAWAY, REFUSED_STREAM).
+  bool retried_unprocessed = false;
   bool in_flight() const { return in_flight_; }
 
  protected:
@@ -106,6 +122,15 @@ class Exchange : private loop::Task, private loop::Timer {
   int64_t deadline_ns_ = 0;         // the request timeout's instant
   bool in_flight_ = false;
   bool retried_ = false;            // already retried once after a stale keep-alive
+  // HTTP/2 stream state (h2_connection.cc).
+  int32_t h2_stream_id_ = 0;
+  uint32_t h2_error_code_ = 0;      // RST_STREAM / close code of the stream
+  std::string_view h2_body_;        // the request body still to send
+  bool h2_end_stream_ = false;      // the response's END_STREAM arrived
+  bool h2_informational_ = false;   // reading a 1xx header block
+  bool h2_refused_ = false;         // refused unprocessed: retry elsewhere
+  bool h2_rst_ = false;             // the server sent RST_STREAM for it
+  bool h2_done_queued_ = false;     // in the connection's completion list
 };
 
 // Told about connection lifetimes (the OTel http.client.connection.duration
@@ -156,6 +181,8 @@ class Client {
   // Changes ClientOptions::reuse_connections for the exchanges sent from now
   // on (idle connections are kept until their next use or CloseAll).
   void set_reuse_connections(bool reuse) { options_.reuse_connections = reuse; }
+  // Changes ClientOptions::max_conns_per_origin (setup, before any Send).
+  void set_max_conns_per_origin(uint32_t n) { options_.max_conns_per_origin = n; }
 
   // Where connection lifetimes are reported (optional; null: nowhere). The
   // observer must outlive the client.
@@ -168,11 +195,20 @@ class Client {
 
   size_t open_connections() const { return open_connections_; }
   uint64_t connections_opened() const { return connections_opened_; }
+  // Requests sent again on a new connection because an HTTP/2 server refused
+  // them unprocessed (GOAWAY past their stream, REFUSED_STREAM).
+  uint64_t requests_retried() const { return requests_retried_; }
 
  private:
   friend class Connection;
   friend class Exchange;
   void StartOnNewConnection(Exchange& ex);
+  // Finds `ex` a connection: an HTTP/2 one with a free stream, an idle
+  // keep-alive one, a new one, or the origin's wait queue.
+  void Route(Exchange& ex);
+  bool WantsH2(const Origin& origin, const Exchange& ex) const;
+  // Gives the origin's waiters streams of `conn` while it has room.
+  void OfferStreams(Connection& conn);
   void Complete(Exchange& ex);  // deferred via the loop
   void ConnectionIdle(Connection& conn);
   void ConnectionClosed(Connection& conn);
@@ -193,6 +229,7 @@ class Client {
   std::vector<Connection*> free_;                         // closed ones, for reuse
   size_t open_connections_ = 0;
   uint64_t connections_opened_ = 0;
+  uint64_t requests_retried_ = 0;
   ConnectionObserver* observer_ = nullptr;
 };
 

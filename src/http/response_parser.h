@@ -47,6 +47,12 @@ class HeaderList {
     entries_.clear();
     arena_.Clear();
   }
+  // Appends one whole header (HTTP/2 delivers them so).
+  void Add(std::string_view name, std::string_view value) {
+    in_value_ = true;  // a new entry
+    AppendName(name.data(), name.size());
+    AppendValue(value.data(), value.size());
+  }
 
  private:
   friend class ResponseParser;

@@ -148,6 +148,15 @@ Registry Registry::WithBuiltins() {
   return registry;
 }
 
+void DefineWsMetrics(Registry& registry) {
+  registry.Define("ws_connecting", MetricType::kTrend, ValueType::kTime);
+  registry.Define("ws_session_duration", MetricType::kTrend, ValueType::kTime);
+  registry.Define("ws_sessions", MetricType::kCounter);
+  registry.Define("ws_msgs_sent", MetricType::kCounter);
+  registry.Define("ws_msgs_received", MetricType::kCounter);
+  registry.Define("ws_ping", MetricType::kTrend, ValueType::kTime);
+}
+
 MetricSelector ParseMetricSelector(std::string_view text) {
   auto fail = [&](std::string_view why) -> MetricSelector {
     throw core::ConfigError("invalid metric \"" + std::string(text) + "\": " + std::string(why) +

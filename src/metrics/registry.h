@@ -118,6 +118,12 @@ inline constexpr MetricId kGroupDuration = 18;         // trend, time
 inline constexpr MetricId kCount = 19;                 // number of built-ins
 }  // namespace builtin
 
+// Defines k6's WebSocket metrics (k6/ws: ws_connecting, ws_session_duration,
+// ws_sessions, ws_msgs_sent, ws_msgs_received, ws_ping), found by name
+// (they come after the fixed ids, so custom metrics keep theirs in tests
+// that build WithBuiltins() alone). Setup thread only.
+void DefineWsMetrics(Registry& registry);
+
 // A metric reference as thresholds name it: `http_req_duration` or a k6
 // sub-metric `http_req_duration{name:/api,status:200}`.
 struct MetricSelector {

@@ -28,6 +28,8 @@ std::string_view Name(NetError error) {
       return "closed";
     case NetError::kOther:
       return "other";
+    case NetError::kStreamReset:
+      return "stream_reset";
   }
   return "other";
 }

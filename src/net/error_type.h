@@ -21,10 +21,12 @@ enum class NetError : uint8_t {
   kProtocol,     // the peer violated the protocol (e.g. malformed HTTP)
   kClosed,       // the peer closed the connection before the exchange finished
   kOther,        // anything else (resource exhaustion, unexpected errno)
+  kStreamReset,  // an HTTP/2 server reset the request's stream (RST_STREAM)
 };
 
 // Stable lower-case names: "none", "dns", "refused", "reset", "timeout", "tls",
-// "tls_verify", "unreachable", "protocol", "closed", "other". The view points to
+// "tls_verify", "unreachable", "protocol", "closed", "other", "stream_reset".
+// The view points to
 // static storage.
 std::string_view Name(NetError error);
 

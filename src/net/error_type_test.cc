@@ -43,10 +43,10 @@ TEST(NetErrorTest, NamesAreStableAndDistinct) {
   EXPECT_EQ(Name(NetError::kClosed), "closed");
   EXPECT_EQ(Name(NetError::kOther), "other");
   std::set<std::string> names;
-  for (int i = 0; i <= static_cast<int>(NetError::kOther); ++i) {
+  for (int i = 0; i <= static_cast<int>(NetError::kStreamReset); ++i) {
     names.insert(std::string(Name(static_cast<NetError>(i))));
   }
-  EXPECT_EQ(names.size(), static_cast<size_t>(NetError::kOther) + 1);
+  EXPECT_EQ(names.size(), static_cast<size_t>(NetError::kStreamReset) + 1);
 }
 
 }  // namespace

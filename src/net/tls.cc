@@ -223,7 +223,8 @@ void TlsSession::SetReason(std::string_view reason) {
   reason_[reason_len_] = '\0';
 }
 
-NetError TlsSession::Start(int fd, std::string_view host, uint16_t port) {
+NetError TlsSession::Start(int fd, std::string_view host, uint16_t port,
+                           std::string_view alpn_wire) {
   Reset();
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
@@ -256,6 +257,11 @@ NetError TlsSession::Start(int fd, std::string_view host, uint16_t port) {
   const bool is_ip = Address::FromIp(host, 0, &literal);
   bool ok = true;
   if (!is_ip) ok = SSL_set_tlsext_host_name(ssl_, host_) == 1;
+  // Unlike most of OpenSSL, 0 means success here.
+  if (ok && !alpn_wire.empty()) {
+    ok = SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(alpn_wire.data()),
+                             static_cast<unsigned int>(alpn_wire.size())) == 0;
+  }
   if (ok && !context_.options_.insecure_skip_verify) {
     ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host_) == 1
                : SSL_set1_host(ssl_, host_) == 1;

@@ -114,9 +114,12 @@ class TlsSession {
   // `host` is both the SNI name and the name the certificate must match; for
   // an IP literal ("127.0.0.1", "::1", "[::1]") no SNI is sent and the
   // certificate must carry that IP. `port` completes the session-cache key.
-  // A stored session for host:port is offered for resumption. Returns kNone,
-  // or kTls when the name is too long or OpenSSL is out of memory.
-  NetError Start(int fd, std::string_view host, uint16_t port);
+  // A stored session for host:port is offered for resumption. `alpn_wire`,
+  // when not empty, replaces the context's ALPN offer for this handshake (in
+  // wire format: length-prefixed names, e.g. "\x08http/1.1" for a WebSocket
+  // that cannot speak h2). Returns kNone, or kTls when the name is too long
+  // or OpenSSL is out of memory.
+  NetError Start(int fd, std::string_view host, uint16_t port, std::string_view alpn_wire = {});
 
   // Advances the handshake as far as the socket allows.
   HandshakeResult HandshakeStep();

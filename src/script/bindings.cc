@@ -285,6 +285,8 @@ void OpenBindings(lua_State* L, Runtime& rt) {
   lua_setfield(L, -2, "stampede.data");
   PushClosure(L, rt, OpenExecutionModule);
   lua_setfield(L, -2, "stampede.execution");
+  PushClosure(L, rt, OpenWsModule);
+  lua_setfield(L, -2, "stampede.ws");
   lua_pushcfunction(L, OpenEncodingModule);
   lua_setfield(L, -2, "stampede.encoding");
   lua_pushcfunction(L, OpenCryptoModule);

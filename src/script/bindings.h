@@ -24,6 +24,9 @@ void InstallResponseMeta(lua_State* L, Runtime& runtime);
 int OpenMetricsModule(lua_State* L);
 void InstallMetricMeta(lua_State* L, Runtime& runtime);
 
+// ws_bindings.cc: `require("stampede.ws")` (WebSockets, k6's k6/ws shape).
+int OpenWsModule(lua_State* L);
+
 // response_callback_bindings.cc: adds http.expectedStatuses and
 // http.setResponseCallback to the module table on top of the stack, and
 // reads a callback: the ResponseCallback of the expectedStatuses object at

@@ -331,6 +331,7 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
   r.tags.clear();
   r.redirects_left = 10;
   r.timeout_ns = 0;
+  r.http2_prior_knowledge = rt.options().http2_prior_knowledge;
   r.want_body = !rt.options().discard_response_bodies;
   r.response_callback = vu.response_callback();
   int user_content_type = -1;  // index of the user's Content-Type in r.headers
@@ -420,6 +421,15 @@ std::string FillRequest(lua_State* L, Runtime& rt, Vu& vu, Vu::Request& r, std::
     } else if (!lua_isnil(L, -1)) {
       lua_pop(L, 1);
       return std::string(fn) + ": params.redirects must be a number";
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, params_idx, "http2PriorKnowledge");
+    if (lua_isboolean(L, -1)) {
+      r.http2_prior_knowledge = lua_toboolean(L, -1) != 0;
+    } else if (!lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      return std::string(fn) + ": params.http2PriorKnowledge must be true or false";
     }
     lua_pop(L, 1);
 
@@ -746,6 +756,7 @@ void ReportRequest(Vu& vu, Vu::Request& r) {
                                          : std::string_view(r.name)});
   tags.push_back({"method", r.method});
   tags.push_back({"status", r.status_text});
+  if (r.status > 0) tags.push_back({"proto", r.http_version == 20 ? "HTTP/2.0" : "HTTP/1.1"});
   if (r.error != net::NetError::kNone) tags.push_back({"error_code", net::Name(r.error)});
   const ResponseVerdict verdict =
       r.response_callback.Judge(r.status, r.error != net::NetError::kNone);
@@ -845,7 +856,15 @@ void PushResponse(lua_State* co, Vu::Request& r) {
                   t.TlsNs() / 1e6,      t.SendingNs() / 1e6, t.WaitingNs() / 1e6,
                   t.ReceivingNs() / 1e6, t.DurationNs() / 1e6};
   lua_pushlstring(L, reinterpret_cast<const char*>(ms), sizeof ms);
-  lua_call(L, 5, 1);
+  // k6's proto: the protocol the response came in; empty without one.
+  if (r.status == 0) {
+    lua_pushliteral(L, "");
+  } else if (r.http_version == 20) {
+    lua_pushliteral(L, "HTTP/2.0");
+  } else {
+    lua_pushliteral(L, "HTTP/1.1");
+  }
+  lua_call(L, 6, 1);
   if (failed) {
     std::string_view code = net::Name(r.error);
     lua_pushlstring(L, code.data(), code.size());

@@ -20,8 +20,8 @@ local span_begin, span_end, span_current = __stampede.span_begin, __stampede.spa
 -- strings that the metatable's __index decodes on first access.
 do
   local setmetatable, meta = setmetatable, __stampede.response_meta
-  __stampede.make_response = function(status, url, body, headers, timings)
-    return setmetatable({ status = status, url = url, proto = "HTTP/1.1", body = body,
+  __stampede.make_response = function(status, url, body, headers, timings, proto)
+    return setmetatable({ status = status, url = url, proto = proto, body = body,
                           __headers = headers, __timings = timings }, meta)
   end
 end

@@ -59,6 +59,7 @@ void Runtime::ApplyScriptOptions(const RuntimeOptions& o) {
   options_.discard_response_bodies = o.discard_response_bodies;
   options_.no_connection_reuse = o.no_connection_reuse;
   options_.no_vu_connection_reuse = o.no_vu_connection_reuse;
+  options_.http2_prior_knowledge = o.http2_prior_knowledge;
   options_.batch = o.batch;
   options_.batch_per_host = o.batch_per_host;
   if (o.user_agent != options_.user_agent) {

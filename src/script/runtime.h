@@ -17,6 +17,7 @@
 #include <memory>
 #include <random>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,6 +33,11 @@
 #include "script/response_callback.h"
 
 struct lua_State;
+
+namespace stampede::net {
+class Resolver;
+class TlsContext;
+}  // namespace stampede::net
 
 namespace stampede::script {
 
@@ -90,6 +96,56 @@ class ScriptHost {
   // rate. `tags`: group, scenario, the scenario's tags, then the call's tags
   // (a key given twice: the later wins). Valid during the call only.
   virtual void OnMetric(Vu& vu, uint32_t metric, double value, const std::vector<Tag>& tags) {}
+  // stampede.ws (WebSockets, k6's ws_* metrics). One sample of `metric`:
+  // kConnecting and kSessionDuration in nanoseconds (time trends), kPing in
+  // nanoseconds (ping sent → pong received), the counters 1 per session or
+  // message (kDataSent/kDataReceived: the session's bytes, into k6's
+  // data_sent/data_received). `tags`: url, status (the handshake's, "101" on success),
+  // group, scenario, the scenario's and the VU's tags, then params.tags.
+  // Valid during the call only.
+  enum class WsMetric : uint8_t {
+    kConnecting,
+    kSessionDuration,
+    kSessions,
+    kMsgsSent,
+    kMsgsReceived,
+    kPing,
+    kDataSent,      // bytes on the wire (handshake and frames), at the end
+    kDataReceived,
+  };
+  virtual void OnWsMetric(Vu& vu, WsMetric metric, double value, const std::vector<Tag>& tags) {}
+  // A WebSocket session ended (closed by either side, failed, or its VU was
+  // interrupted): the span the host may record. Its trace id and span id are
+  // the ones of the handshake's traceparent. Views valid during the call.
+  struct WsMessageEvent {
+    int64_t time_ns = 0;  // monotonic (loop clock)
+    bool sent = false;    // sent by the script, else received
+    bool binary = false;
+    uint64_t size = 0;    // payload bytes
+  };
+  struct WsSessionEnd {
+    otel::TraceId trace_id;
+    otel::SpanId span_id;
+    otel::SpanId parent_span_id;  // the iteration/group span; zero for a root
+    uint8_t flags = 0;
+    std::string_view url_full;    // redacted
+    std::string_view path;        // the URL's path, for the span name
+    std::string_view server_address;
+    uint16_t server_port = 0;
+    int status = 0;               // the handshake's HTTP status (0: none)
+    int64_t start_ns = 0;         // monotonic: connect called / session over
+    int64_t end_ns = 0;
+    uint16_t close_code = 0;      // 0: never opened
+    std::string_view error;       // empty: no error
+    uint64_t msgs_sent = 0;
+    uint64_t msgs_received = 0;
+    // The first messages as events (at most kMaxWsSpanEvents); the others
+    // are counted in dropped_events.
+    std::span<const WsMessageEvent> events;
+    uint32_t dropped_events = 0;
+  };
+  static constexpr size_t kMaxWsSpanEvents = 128;
+  virtual void OnWsSessionEnd(Vu& vu, const WsSessionEnd& session) {}
   // An iteration ended: `error` is empty on success, else the script error
   // with file:line. `interrupted` when the engine cancelled it.
   virtual void OnIterationEnd(Vu& vu, int64_t started_ns, std::string_view error) = 0;
@@ -131,6 +187,9 @@ struct RuntimeOptions {
   // k6's noVUConnectionReuse: a VU's requests use connections of their own
   // iteration only; those are closed when the iteration ends.
   bool no_vu_connection_reuse = false;
+  // Requests to http:// origins speak HTTP/2 without negotiation (h2c prior
+  // knowledge) unless their params say otherwise (params.http2PriorKnowledge).
+  bool http2_prior_knowledge = false;
   // k6's batch / batchPerHost: the most requests of one http.batch() in
   // flight at once, in total and per origin; 0: no limit.
   uint32_t batch = 20;
@@ -164,6 +223,20 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   void set_host(ScriptHost* host) { host_ = host; }
+
+  // What stampede.ws connects with: the worker's resolver and TLS context
+  // (null: ws.connect raises an error saying WebSockets are not available
+  // there; null tls: wss:// fails), and the run's timeouts (connect: DNS +
+  // TCP + TLS; request: until the handshake's response). The resolver and
+  // context must outlive the runtime. Set before any VU runs.
+  struct Network {
+    net::Resolver* resolver = nullptr;
+    net::TlsContext* tls = nullptr;
+    int64_t connect_timeout_ns = 10'000'000'000;
+    int64_t request_timeout_ns = 60'000'000'000;
+  };
+  void set_network(const Network& network) { network_ = network; }
+  const Network& network() const { return network_; }
 
   // The script's `options` global converted to JSON (null when absent).
   // Throws ScriptError when it holds something JSON cannot express.
@@ -262,6 +335,7 @@ class Runtime {
   loop::EventLoop& loop_;
   http::Client& client_;
   ScriptHost* host_ = nullptr;
+  Network network_;
   lua_State* L_ = nullptr;
   http::RequestWriter writer_;
   otel::IdGenerator ids_;

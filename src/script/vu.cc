@@ -64,6 +64,7 @@ uint64_t Vu::ScenarioIteration() {
 }
 
 Vu::~Vu() {
+  destroying_ = true;
   Interrupt();
   if (co_ref_ >= 0) luaL_unref(runtime_.state(), LUA_REGISTRYINDEX, co_ref_);
 }
@@ -159,7 +160,18 @@ void Vu::ReleasePool() {
   pool_key_ = 0;
 }
 
+void Vu::AbandonAttachments(bool report) {
+  while (!attachments_.empty()) {
+    Attachment* a = attachments_.back();
+    attachments_.pop_back();
+    a->Abandon(report);
+  }
+}
+
+int Vu::YieldForAttachment(lua_State* co) { return lua_yield(co, 0); }
+
 void Vu::Finish(std::string_view error) {
+  AbandonAttachments(true);
   ReleasePool();  // before the host may start the next iteration
   busy_ = false;
   if (const auto& ex = runtime_.options().execution) {
@@ -180,6 +192,7 @@ void Vu::Interrupt() {
   outstanding_ = pending_count_ = 0;
   batch_in_flight_ = batch_next_ = 0;
   ReleasePool();
+  AbandonAttachments(!destroying_);
   runtime_.loop().Cancel(*sleep_);
   if (co_ != nullptr) {
     runtime_.Unregister(co_);

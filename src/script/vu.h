@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include <algorithm>
 
 #include "http/byte_buffer.h"
 #include "http/client.h"
@@ -90,6 +91,25 @@ class Vu {
   Request& SlotAt(size_t i);
   int StartRequestsAndYield(lua_State* co, size_t n, bool batch);
   int SleepAndYield(lua_State* co, double seconds);
+  // An open operation of another module (a stampede.ws session) that must
+  // end with the iteration. Attached while it lives; Interrupt() (and the
+  // end of the iteration, as a safety net) calls Abandon on each: end at
+  // once, never resume the VU. `report`: the host may still be told (false
+  // while the VU is being destroyed).
+  class Attachment {
+   public:
+    virtual ~Attachment() = default;
+    virtual void Abandon(bool report) = 0;
+  };
+  void Attach(Attachment& a) { attachments_.push_back(&a); }
+  void Detach(Attachment& a) { std::erase(attachments_, &a); }
+  // Yields the coroutine `co` until ResumeWith(); the binding keeps what it
+  // waits for (an Attachment, which Interrupt() abandons).
+  int YieldForAttachment(lua_State* co);
+  // Resumes the coroutine that yielded in YieldForAttachment with the
+  // `nargs` values the caller pushed onto coroutine().
+  void ResumeWith(int nargs) { Resume(nargs); }
+  lua_State* coroutine() const { return co_; }
   // Cookie jar: cookies set by responses, sent back to the same host.
   void StoreCookies(const std::string& host, const http::HeaderList& headers);
   const std::string* CookieHeaderFor(const std::string& host) const;
@@ -129,6 +149,7 @@ class Vu {
   uint32_t& BatchHostCount(const http::Origin* origin);
   void ReleasePool();
   void OnSleepDone();
+  void AbandonAttachments(bool report);
   void Finish(std::string_view error);
 
   Runtime& runtime_;
@@ -167,6 +188,8 @@ class Vu {
   bool trace_kept_ = false;
   std::vector<SpanFrame> span_stack_;
   ResponseCallback response_callback_;
+  std::vector<Attachment*> attachments_;
+  bool destroying_ = false;
   Runtime::Pairs tags_;
   int scenario_index_ = -1;
   uint64_t scenario_iteration_ = UINT64_MAX;  // unassigned in this iteration

@@ -13,6 +13,12 @@ Site (same on the HTTP and HTTPS servers):
   /__ready.txt  a random token; readiness = a GET on it returns that token
                 (so a foreign server that grabbed the port is never mistaken
                 for ours)
+  /huge.bin     4 MiB (with http2=True: larger than HTTP/2's default windows)
+
+With http2=True the HTTPS server also speaks h2 (ALPN), and a third server
+speaks h2c with prior knowledge on ngx.h2c_port / ngx.h2c_url (nginx 1.22's
+`listen ... http2`). h2_keepalive_requests=N makes those servers send GOAWAY
+after N requests on a connection (nginx's keepalive_requests).
 
 As a module (tests):
     from nginx_conf import Nginx
@@ -110,15 +116,37 @@ def generate_cert(directory):
     return cert, key
 
 
-def render_conf(prefix, port, https_port, workers, access_log, cert, key):
+def render_conf(prefix, port, https_port, workers, access_log, cert, key,
+                h2c_port=None, h2_keepalive_requests=None):
     p = prefix
+    h2 = " http2" if h2c_port else ""
+    h2_limit = (f"keepalive_requests {h2_keepalive_requests};"
+                if h2_keepalive_requests else "")
+    # Which connection served each request, in which protocol (the h2 tests
+    # count connections from it).
+    h2_log = ""
+    if h2c_port:
+        h2_limit += f"\n        access_log {p}/logs/h2.log h2conn;"
+        h2_log = "log_format h2conn '$connection $server_protocol $status $request_uri';"
+    h2c_server = ""
+    if h2c_port:
+        h2c_server = f"""
+    server {{
+        listen 127.0.0.1:{h2c_port} http2;
+        server_name localhost;
+        root {p}/html;
+        {h2_limit}
+        location / {{ index index.html; }}
+    }}
+"""
     access = ("access_log %s/logs/access.log;" % p) if access_log else "access_log off;"
     https_server = ""
     if https_port:
         https_server = f"""
     server {{
-        listen 127.0.0.1:{https_port} ssl;
+        listen 127.0.0.1:{https_port} ssl{h2};
         server_name localhost;
+        {h2_limit}
         root {p}/html;
         ssl_certificate {cert};
         ssl_certificate_key {key};
@@ -151,6 +179,7 @@ http {{
         application/octet-stream bin;
     }}
     default_type application/octet-stream;
+    {h2_log}
     sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
@@ -162,7 +191,7 @@ http {{
         root {p}/html;
         location / {{ index index.html; }}
     }}
-{https_server}}}
+{https_server}{h2c_server}}}
 """
 
 
@@ -190,7 +219,10 @@ class Nginx:
     """One nginx instance in its own temp prefix. Use as a context manager."""
 
     def __init__(self, workers=1, https=True, access_log=False, wrapper=None,
-                 prefix=None, detach=False):
+                 prefix=None, detach=False, http2=False, h2_keepalive_requests=None):
+        self.http2 = http2
+        self.h2_keepalive_requests = h2_keepalive_requests
+        self.h2c_port = None
         self.workers = workers
         self.https = https
         self.access_log = access_log
@@ -213,6 +245,15 @@ class Nginx:
     @property
     def https_url(self):
         return "https://127.0.0.1:%d/" % self.https_port if self.https_port else None
+
+    @property
+    def h2c_url(self):
+        return "http://127.0.0.1:%d/" % self.h2c_port if self.h2c_port else None
+
+    @property
+    def h2_log_path(self):
+        """With http2=True: 'connection protocol status uri' per request."""
+        return os.path.join(self.prefix, "logs", "h2.log")
 
     @property
     def access_log_path(self):
@@ -244,6 +285,10 @@ class Nginx:
             f.write(b"B" * BIG_SIZE)
         with open(os.path.join(self.prefix, "html", "__ready.txt"), "w") as f:
             f.write(self.token)
+        if self.http2:
+            with open(os.path.join(self.prefix, "html", "huge.bin"), "wb") as f:
+                f.write(b"H" * (4 << 20))
+            os.chmod(os.path.join(self.prefix, "html", "huge.bin"), 0o644)
         for name in ("index.html", "big.bin", "__ready.txt"):
             os.chmod(os.path.join(self.prefix, "html", name), 0o644)
         if self.https:
@@ -295,9 +340,17 @@ class Nginx:
             self.https_port = free_port() if self.https else None
             while self.https_port == self.port:
                 self.https_port = free_port()
+            self.h2c_port = None
+            if self.http2:
+                self.h2c_port = free_port()
+                while self.h2c_port in (self.port, self.https_port):
+                    self.h2c_port = free_port()
+            # nginx binds every listener before serving: once the HTTP and
+            # HTTPS servers answer with our token, the h2c port is ours too.
             with open(self.conf_path, "w") as f:
                 f.write(render_conf(self.prefix, self.port, self.https_port, self.workers,
-                                    self.access_log, self.cert_path, self.key_path))
+                                    self.access_log, self.cert_path, self.key_path,
+                                    self.h2c_port, self.h2_keepalive_requests))
             out = open(os.path.join(self.prefix, "logs", "nginx.stderr"), "ab")
             cmd = self.wrapper + [NGINX_BIN, "-p", self.prefix, "-c", self.conf_path,
                                   "-e", self.error_log_path]
@@ -356,6 +409,7 @@ class Nginx:
             "NGINX_HTTPS_PORT": self.https_port or "",
             "NGINX_HTTPS_URL": self.https_url or "",
             "NGINX_CA_CERT": self.cert_path or "",
+            "NGINX_H2C_URL": self.h2c_url or "",
         }
         return "\n".join("%s=%s" % (k, shlex.quote(str(v))) for k, v in vals.items())
 
@@ -384,6 +438,7 @@ def main():
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--no-https", action="store_true")
     ap.add_argument("--access-log", action="store_true")
+    ap.add_argument("--http2", action="store_true", help="h2 on HTTPS, and an h2c server")
     ap.add_argument("--wrapper", default="", help="command prefix, e.g. 'taskset -c 0'")
     ap.add_argument("--prefix", default=None, help="directory to use (default: new temp dir)")
     ap.add_argument("--max-seconds", type=float, default=600.0)
@@ -391,7 +446,7 @@ def main():
 
     ngx = Nginx(workers=args.workers, https=not args.no_https, access_log=args.access_log,
                 wrapper=shlex.split(args.wrapper), prefix=args.prefix,
-                detach=(args.command == "start"))
+                detach=(args.command == "start"), http2=args.http2)
     try:
         ngx.start()
     except (NginxError, subprocess.SubprocessError, OSError) as e:
