@@ -8,7 +8,7 @@
 # build/bench/alloc_counter.so, which counts malloc/calloc/realloc/aligned
 # allocations and free on threads named "stampede-w*". Startup and shutdown
 # cost the same in both runs, so (count(N2) - count(N1)) / (N2 - N1) is what
-# one more request costs: the goal is 0. Modes: --url; a script with one
+# one more request costs: the goal is 0. Modes: --url; --url over h2c (h2); a script with one
 # http.get and one check (bench/get_check.lua); the same with every request
 # traced (100 % sampled, spans to OTEL_TRACES_EXPORTER=console, discarded).
 # Lua objects the script creates (the response table) live in LuaJIT's GC
@@ -41,7 +41,7 @@ N1="${N1:-20000}"
 N2="${N2:-60000}"
 MN1="${MN1:-$((10 * N1))}"
 MN2="${MN2:-$((10 * N2))}"
-MODES="${MODES:-url script traced metrics metrics-script control}"
+MODES="${MODES:-url h2 script traced metrics metrics-script control}"
 die() { echo "hot_path_allocs.sh: $*" >&2; exit 1; }
 [[ -x "$STAMPEDE" ]] || die "stampede binary not found: $STAMPEDE (build it or set STAMPEDE=)"
 [[ -f "$COUNTER" ]] || die "counter not found: $COUNTER (cmake --build build --target stampede_alloc_counter)"
@@ -51,7 +51,7 @@ die() { echo "hot_path_allocs.sh: $*" >&2; exit 1; }
   die "need 1000 <= MN1 < MN2 <= 10000000"
 for mode in $MODES; do
   case "$mode" in
-    url|script|traced|metrics|metrics-script|control) ;;
+    url|h2|script|traced|metrics|metrics-script|control) ;;
     *) die "unknown mode '$mode' in MODES" ;;
   esac
 done
@@ -79,7 +79,7 @@ source "$ROOT/tests/support/nginx.sh"
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-nginx_start --workers 1 --no-https >/dev/null || die "nginx did not start"
+nginx_start --workers 1 --no-https --http2 >/dev/null || die "nginx did not start"
 
 # The OTLP sink for the metrics modes (started once, only if one is selected).
 SINK_PORT=""
@@ -126,6 +126,8 @@ count() {
   local port
   case "$mode" in
     url) cmd=(run --url "$NGINX_URL") ;;
+    # HTTP/2 with prior knowledge, 10 streams per connection (issue 14).
+    h2) cmd=(run --url "$NGINX_H2C_URL" --http2-prior-knowledge --streams-per-connection 10) ;;
     script) cmd=(run "$ROOT/bench/get_check.lua" -e "URL=$NGINX_URL") ;;
     traced) cmd=(run "$ROOT/bench/get_check.lua" -e "URL=$NGINX_URL")
             env=(OTEL_TRACES_EXPORTER=console OTEL_TRACES_SAMPLER=always_on) ;;

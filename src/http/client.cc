@@ -412,6 +412,8 @@ void Connection::Close() {
   }
   h2_out_ = nullptr;
   h2_out_len_ = 0;
+  h2_wbuf_.clear();
+  h2_woff_ = 0;
   h2_wanted_ = false;
   LeaveH2List();
   if (fd_ >= 0) {

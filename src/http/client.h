@@ -39,6 +39,7 @@ namespace stampede::http {
 
 class Client;
 class Connection;
+class H2Memory;
 struct Origin;
 
 struct ClientOptions {
@@ -224,6 +225,7 @@ class Client {
   ClientOptions options_;
   loop::StreamIo* stream_io_;  // the loop backend's completion I/O, or null (epoll)
   std::vector<char> read_buffer_;
+  std::unique_ptr<H2Memory> h2_memory_;  // nghttp2's allocator (made on first h2 use)
   std::vector<std::unique_ptr<Origin>> origins_;
   std::vector<std::unique_ptr<Connection>> connections_;  // every connection object made
   std::vector<Connection*> free_;                         // closed ones, for reuse

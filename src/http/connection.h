@@ -18,6 +18,39 @@
 
 namespace stampede::http {
 
+// nghttp2's allocator for one Client's sessions: size classes of 32 B to
+// 16 KiB kept on free lists, so that streams and sessions made again and
+// again (a stream per request) reuse blocks instead of calling malloc: the
+// hot path allocates nothing in steady state. Blocks are kept until the
+// Client goes (bounded by the peak of streams and sessions in flight);
+// larger ones go to malloc. Rolled by hand: nghttp2 takes an nghttp2_mem,
+// and no Debian library offers a single-threaded size-class pool for it.
+// Thread: the Client's.
+class H2Memory {
+ public:
+  H2Memory();
+  ~H2Memory();
+  H2Memory(const H2Memory&) = delete;
+  H2Memory& operator=(const H2Memory&) = delete;
+  nghttp2_mem* mem() { return &mem_; }
+
+ private:
+  static constexpr int kClasses = 10;  // 32 << 0 ... 32 << 9 (16 KiB)
+  struct FreeBlock {
+    FreeBlock* next;
+  };
+  void* Allocate(size_t size);
+  void Free(void* ptr);
+  void* Reallocate(void* ptr, size_t size);
+  static void* MallocCb(size_t size, void* self);
+  static void FreeCb(void* ptr, void* self);
+  static void* CallocCb(size_t n, size_t size, void* self);
+  static void* ReallocCb(void* ptr, size_t size, void* self);
+
+  nghttp2_mem mem_;
+  FreeBlock* free_[kClasses] = {};
+};
+
 // An origin's pool: idle keep-alive connections (LIFO, so the warmest is
 // reused first) and the exchanges waiting for a connection slot.
 struct Origin {
@@ -164,8 +197,14 @@ class Connection final : public loop::IoHandler,
   bool h2_goaway_ = false;         // the server sent GOAWAY: no new streams
   bool h2_in_io_ = false;          // inside OnIoH2 (it flushes at its end)
   nghttp2_session* h2_ = nullptr;  // while kH2
-  const uint8_t* h2_out_ = nullptr;  // nghttp2's output not written yet
+  // nghttp2 hands its output a frame at a time (h2_out_, valid until its
+  // next mem_send); frames are gathered into h2_wbuf_ (capacity fixed at
+  // kH2WriteBatch, so a TLS write retried after would_block sees the same
+  // address) and leave in one write per flush.
+  const uint8_t* h2_out_ = nullptr;
   size_t h2_out_len_ = 0;
+  std::string h2_wbuf_;
+  size_t h2_woff_ = 0;  // h2_wbuf_[h2_woff_, size) is not written yet
   std::vector<Exchange*> h2_active_;  // streams and pending exchanges (capacity reused)
   std::vector<Exchange*> h2_done_;    // streams closed during this read
   std::vector<Exchange*> h2_delivering_;

@@ -18,6 +18,7 @@
 // counted (Client::requests_retried); any other RST_STREAM code is the
 // exchange's error, kStreamReset; a connection-level failure fails every
 // stream on it.
+#include <cstdlib>
 #include <cstring>
 
 #include "http/connection.h"
@@ -36,6 +37,9 @@ constexpr uint32_t kDefaultStreamLimit = 100;
 // on loopback or a fat pipe (nghttp2 sends WINDOW_UPDATE as data is read).
 constexpr int32_t kStreamWindow = 16 * 1024 * 1024;
 constexpr int32_t kConnectionWindow = 64 * 1024 * 1024;
+// Bytes gathered for one write: many small frames (a turn's requests, their
+// WINDOW_UPDATEs) leave in one system call.
+constexpr size_t kH2WriteBatch = 64 * 1024;
 
 Exchange* StreamExchange(nghttp2_session* session, int32_t stream_id) {
   return static_cast<Exchange*>(nghttp2_session_get_stream_user_data(session, stream_id));
@@ -127,7 +131,8 @@ void Connection::StartH2() {
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &OnFrameSend);
     nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, &OnFrameNotSend);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
-    rv = nghttp2_session_client_new2(&h2_, callbacks, this, option);
+    if (!client_.h2_memory_) client_.h2_memory_ = std::make_unique<H2Memory>();
+    rv = nghttp2_session_client_new3(&h2_, callbacks, this, option, client_.h2_memory_->mem());
   }
   if (callbacks != nullptr) nghttp2_session_callbacks_del(callbacks);
   if (option != nullptr) nghttp2_option_del(option);
@@ -307,7 +312,7 @@ void Connection::FailAllH2(net::NetError error, std::string_view detail) {
 void Connection::OnIoH2(uint32_t events) {
   h2_in_io_ = true;
   bool alive = true;
-  if ((events & kWrite) != 0 && h2_out_len_ > 0) {
+  if ((events & kWrite) != 0 && (h2_out_len_ > 0 || h2_woff_ < h2_wbuf_.size())) {
     FlushH2();
     alive = state_ == State::kH2;
   }
@@ -370,23 +375,34 @@ bool Connection::ReadH2() {
 }
 
 void Connection::FlushH2() {
+  if (h2_wbuf_.capacity() < kH2WriteBatch) h2_wbuf_.reserve(kH2WriteBatch);  // once
   while (state_ == State::kH2) {
-    if (h2_out_len_ == 0) {
-      const uint8_t* data = nullptr;
-      ssize_t n = nghttp2_session_mem_send(h2_, &data);
-      if (n < 0) {
-        FailAllH2(net::NetError::kProtocol,
-                  std::string("HTTP/2: ") + nghttp2_strerror(static_cast<int>(n)));
-        return;
-      }
-      if (n == 0) break;
-      h2_out_ = data;
-      h2_out_len_ = static_cast<size_t>(n);
+    if (h2_woff_ == h2_wbuf_.size()) {
+      h2_wbuf_.clear();
+      h2_woff_ = 0;
     }
-    net::IoResult r = TransportWrite(reinterpret_cast<const char*>(h2_out_), h2_out_len_);
+    while (h2_wbuf_.size() < kH2WriteBatch) {
+      if (h2_out_len_ == 0) {
+        const uint8_t* data = nullptr;
+        ssize_t n = nghttp2_session_mem_send(h2_, &data);
+        if (n < 0) {
+          FailAllH2(net::NetError::kProtocol,
+                    std::string("HTTP/2: ") + nghttp2_strerror(static_cast<int>(n)));
+          return;
+        }
+        if (n == 0) break;
+        h2_out_ = data;
+        h2_out_len_ = static_cast<size_t>(n);
+      }
+      size_t take = std::min(h2_out_len_, kH2WriteBatch - h2_wbuf_.size());
+      h2_wbuf_.append(reinterpret_cast<const char*>(h2_out_), take);
+      h2_out_ += take;
+      h2_out_len_ -= take;
+    }
+    if (h2_woff_ == h2_wbuf_.size()) break;  // nothing to write
+    net::IoResult r = TransportWrite(h2_wbuf_.data() + h2_woff_, h2_wbuf_.size() - h2_woff_);
     if (r.bytes > 0) {
-      h2_out_ += r.bytes;
-      h2_out_len_ -= r.bytes;
+      h2_woff_ += r.bytes;
       continue;
     }
     if (r.would_block) {
@@ -453,7 +469,7 @@ void Connection::DeliverH2() {
 }
 
 void Connection::AfterStreamsH2() {
-  if (!h2_active_.empty() || h2_out_len_ > 0) {
+  if (!h2_active_.empty() || h2_out_len_ > 0 || h2_woff_ < h2_wbuf_.size()) {
     client_.OfferStreams(*this);
     return;
   }
@@ -581,6 +597,100 @@ ssize_t Connection::ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t len
   ex->h2_body_.remove_prefix(n);
   if (ex->h2_body_.empty()) *flags |= NGHTTP2_DATA_FLAG_EOF;
   return static_cast<ssize_t>(n);
+}
+
+// ---------------------------------------------------------------- H2Memory
+
+namespace {
+// Each block starts with its class (kClasses: from malloc), padded so the
+// payload keeps malloc's alignment.
+struct alignas(16) BlockHeader {
+  uint32_t size_class;
+};
+constexpr uint32_t kLarge = ~0u;
+}  // namespace
+
+H2Memory::H2Memory() {
+  mem_.mem_user_data = this;
+  mem_.malloc = &MallocCb;
+  mem_.free = &FreeCb;
+  mem_.calloc = &CallocCb;
+  mem_.realloc = &ReallocCb;
+}
+
+H2Memory::~H2Memory() {
+  for (FreeBlock*& head : free_) {
+    while (head != nullptr) {
+      FreeBlock* next = head->next;
+      std::free(reinterpret_cast<BlockHeader*>(head) - 1);
+      head = next;
+    }
+  }
+}
+
+void* H2Memory::Allocate(size_t size) {
+  uint32_t c = 0;
+  while (c < kClasses && (size_t{32} << c) < size) ++c;
+  if (c == kClasses) {
+    auto* h = static_cast<BlockHeader*>(std::malloc(sizeof(BlockHeader) + size));
+    if (h == nullptr) return nullptr;
+    h->size_class = kLarge;
+    return h + 1;
+  }
+  if (FreeBlock* b = free_[c]) {
+    free_[c] = b->next;
+    return b;
+  }
+  auto* h = static_cast<BlockHeader*>(std::malloc(sizeof(BlockHeader) + (size_t{32} << c)));
+  if (h == nullptr) return nullptr;
+  h->size_class = c;
+  return h + 1;
+}
+
+void H2Memory::Free(void* ptr) {
+  if (ptr == nullptr) return;
+  BlockHeader* h = static_cast<BlockHeader*>(ptr) - 1;
+  if (h->size_class == kLarge) {
+    std::free(h);
+    return;
+  }
+  auto* b = static_cast<FreeBlock*>(ptr);
+  b->next = free_[h->size_class];
+  free_[h->size_class] = b;
+}
+
+void* H2Memory::Reallocate(void* ptr, size_t size) {
+  if (ptr == nullptr) return Allocate(size);
+  if (size == 0) {
+    Free(ptr);
+    return nullptr;
+  }
+  BlockHeader* h = static_cast<BlockHeader*>(ptr) - 1;
+  if (h->size_class == kLarge) {
+    auto* grown = static_cast<BlockHeader*>(std::realloc(h, sizeof(BlockHeader) + size));
+    return grown == nullptr ? nullptr : grown + 1;
+  }
+  const size_t capacity = size_t{32} << h->size_class;
+  if (size <= capacity) return ptr;
+  void* moved = Allocate(size);
+  if (moved == nullptr) return nullptr;
+  std::memcpy(moved, ptr, capacity);
+  Free(ptr);
+  return moved;
+}
+
+void* H2Memory::MallocCb(size_t size, void* self) {
+  return static_cast<H2Memory*>(self)->Allocate(size);
+}
+void H2Memory::FreeCb(void* ptr, void* self) { static_cast<H2Memory*>(self)->Free(ptr); }
+void* H2Memory::CallocCb(size_t n, size_t size, void* self) {
+  if (size != 0 && n > SIZE_MAX / size) return nullptr;
+  void* p = static_cast<H2Memory*>(self)->Allocate(n * size);
+  if (p != nullptr) std::memset(p, 0, n * size);
+  return p;
+}
+void* H2Memory::ReallocCb(void* ptr, size_t size, void* self) {
+  return static_cast<H2Memory*>(self)->Reallocate(ptr, size);
 }
 
 // ---------------------------------------------------------------- Client

@@ -51,7 +51,8 @@ nginx_start() {
     return 1
   }
   eval "$out"
-  export NGINX_PID NGINX_PORT NGINX_URL NGINX_PREFIX NGINX_HTTPS_PORT NGINX_HTTPS_URL NGINX_CA_CERT
+  export NGINX_PID NGINX_PORT NGINX_URL NGINX_PREFIX NGINX_HTTPS_PORT NGINX_HTTPS_URL NGINX_CA_CERT \
+    NGINX_H2C_URL
   if [[ -z "${NGINX_NO_TRAP:-}" ]]; then
     trap nginx_stop EXIT
     trap 'nginx_stop; trap - INT; exit 130' INT
@@ -61,7 +62,8 @@ nginx_start() {
 
 nginx_print_exports() {
   local v
-  for v in NGINX_PID NGINX_PORT NGINX_URL NGINX_PREFIX NGINX_HTTPS_PORT NGINX_HTTPS_URL NGINX_CA_CERT; do
+  for v in NGINX_PID NGINX_PORT NGINX_URL NGINX_PREFIX NGINX_HTTPS_PORT NGINX_HTTPS_URL NGINX_CA_CERT \
+           NGINX_H2C_URL; do
     printf 'export %s=%q\n' "$v" "${!v}"
   done
 }
