@@ -41,6 +41,12 @@ constexpr BuiltinInfo kBuiltinInfo[] = {
     {"spans_exported", "{span}", "Spans the collector accepted."},
     {"spans_dropped", "{span}", "Spans dropped because the exporter fell behind."},
     {"spans_failed", "{span}", "Spans in exports that failed for good or were rejected."},
+    {"ws_connecting", "s", "Time of the WebSocket opening handshake."},
+    {"ws_session_duration", "s", "Time from a WebSocket's open to its close."},
+    {"ws_sessions", "{session}", "WebSocket sessions started."},
+    {"ws_msgs_sent", "{message}", "WebSocket messages sent."},
+    {"ws_msgs_received", "{message}", "WebSocket messages received."},
+    {"ws_ping", "s", "Time from a WebSocket ping to its pong."},
 };
 
 const BuiltinInfo* FindBuiltin(std::string_view name) {

@@ -113,6 +113,10 @@ TlsContext::TlsContext(const Options& options) : options_(options) {
   // Many HTTP servers close without close_notify; message framing catches
   // truncation, so a bare EOF is a normal end of stream.
   SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // Read ahead: one recv fills OpenSSL's buffer with as many records as have
+  // arrived, instead of two recvs (header, body) per record. What it holds
+  // is reported by HasBufferedData, which every reader drains.
+  SSL_CTX_set_read_ahead(ctx, 1);
 
   SSL_CTX_set_verify(ctx, options.insecure_skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
   if (!options.ca_file.empty()) {
