@@ -29,6 +29,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # test partners and benchmark peers
   nginx-light wrk python3 openssl curl procps util-linux time
+  # h2load, the HTTP/2 peer of bench/vs_h2load.py
+  nghttp2-client
   # a real Prometheus (and promtool) scrapes /metrics in the tests
   prometheus
   # headless Chromium (driven by playwright-core) checks the HTML report

@@ -192,6 +192,7 @@ void Coordinator::Join() {
     auto u = [&](const char* key) { return t.value(key, uint64_t{0}); };
     result_.interrupted_iterations += u("interrupted_iterations");
     result_.connections_opened += u("connections_opened");
+    result_.requests_retried += u("requests_retried");
     result_.script_errors += u("script_errors");
     result_.dropped_iterations += u("dropped_iterations");
     if (result_.first_script_error.empty()) {

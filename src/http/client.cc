@@ -608,7 +608,14 @@ uint16_t OriginPort(const Origin& origin) { return origin.port; }
 void Client::ForEachOrigin(
     const std::function<void(std::string_view host, uint16_t port, size_t open, size_t idle)>& fn)
     const {
-  for (const auto& o : origins_) fn(o->host, o->port, o->open, o->idle.size());
+  for (const auto& o : origins_) {
+    // An HTTP/2 connection without streams is idle too.
+    size_t idle = o->idle.size();
+    for (const Connection* c : o->h2) {
+      if (c->state() == Connection::State::kH2 && c->h2_exchanges() == 0) ++idle;
+    }
+    fn(o->host, o->port, o->open, idle);
+  }
 }
 
 void Client::ConnectionClosed(Connection& conn) {
