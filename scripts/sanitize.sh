@@ -34,7 +34,7 @@ ASAN_TESTS=(core_test loop_test metrics_test threshold_test otel_context_test ot
   http_server_test http_client_test net_test net_integration_test store_test store_crash_test
   dist_codec_test engine_publisher_test engine_plan_test script_response_callback_test
   script_form_body_test script_execution_test script_codec_bindings_test
-  script_shared_data_test script_test io_uring_poller_test)
+  script_shared_data_test script_test io_uring_poller_test ws_frame_test)
 TSAN_TESTS=(loop_test http_server_test http_client_test otel_export_test otel_metrics_test
   otel_receiver_test engine_publisher_test script_shared_data_test store_test
   net_integration_test io_uring_poller_test)
