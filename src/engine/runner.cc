@@ -100,6 +100,8 @@ class Runner::ScriptProbe {
     script::RuntimeOptions options = RuntimeOptionsFor(c);
     options.define_metric = DefineCustomMetricsIn(registry);
     runtime_ = std::make_unique<script::Runtime>(options, loop_, stack_.client());
+    runtime_->set_network({&stack_.resolver(), stack_.tls(), c.connect_timeout_ns,
+                           c.request_timeout_ns});
   }
   script::Runtime& runtime() { return *runtime_; }
   // Init ran before the script's options were known: setup() and teardown()
@@ -173,7 +175,18 @@ Runner::~Runner() = default;
 // too) in a shard of the main thread's.
 class Runner::ProbeHost final : public script::ScriptHost {
  public:
-  explicit ProbeHost(const metrics::Registry& registry) : shard_(registry), recorder_(shard_) {}
+  explicit ProbeHost(const metrics::Registry& registry) : shard_(registry), recorder_(shard_) {
+    for (size_t i = 0; i < kWsMetricNames.size(); ++i) {
+      ws_metrics_[i] = registry.Find(kWsMetricNames[i]).value_or(kNoMetric);
+    }
+  }
+  // WebSockets in setup()/teardown(): their metrics (no session spans: the
+  // probe records no spans for its requests either).
+  void OnWsMetric(script::Vu&, WsMetric metric, double value,
+                  const std::vector<Tag>& tags) override {
+    const metrics::MetricId id = ws_metrics_[static_cast<size_t>(metric)];
+    if (id != kNoMetric) shard_.Add(id, Intern(tags), value);
+  }
   void OnRequest(script::Vu&, const http::Exchange& ex, const std::vector<Tag>& tags,
                  script::ResponseVerdict verdict, const RequestTrace&) override {
     recorder_.RecordHttp(ex, Intern(tags), FailedSample(verdict));
@@ -196,6 +209,8 @@ class Runner::ProbeHost final : public script::ScriptHost {
     for (const Tag& tag : tags) t.push_back({tag.key, tag.value});
     return shard_.Intern(t);
   }
+  static constexpr metrics::MetricId kNoMetric = UINT32_MAX;
+  std::array<metrics::MetricId, 8> ws_metrics_{};
   metrics::Shard shard_;
   RequestRecorder recorder_;
 };

@@ -489,10 +489,7 @@ class ScriptWorker::Impl final : public script::ScriptHost, public ScenarioHost 
   otel::IdGenerator ids_;
   RequestSpans spans_;
   static constexpr metrics::MetricId kNoMetric = UINT32_MAX;
-  // By ScriptHost::WsMetric, in its order.
-  static constexpr std::array<const char*, 8> kWsMetricNames = {
-      "ws_connecting",    "ws_session_duration", "ws_sessions", "ws_msgs_sent",
-      "ws_msgs_received", "ws_ping",             "data_sent",   "data_received"};
+  // By ScriptHost::WsMetric, in its order (kWsMetricNames).
   std::array<metrics::MetricId, 8> ws_metrics_{};
   std::unique_ptr<script::Runtime> runtime_;
   std::vector<std::unique_ptr<ScenarioRun>> runs_;

@@ -196,6 +196,12 @@ nlohmann::json Runtime::RunLifecycle(const char* name, bool pass_data, int64_t t
     void OnMetric(Vu& vu, uint32_t metric, double value, const std::vector<Tag>& tags) override {
       if (inner_) inner_->OnMetric(vu, metric, value, tags);
     }
+    void OnWsMetric(Vu& vu, WsMetric metric, double value, const std::vector<Tag>& tags) override {
+      if (inner_) inner_->OnWsMetric(vu, metric, value, tags);
+    }
+    void OnWsSessionEnd(Vu& vu, const WsSessionEnd& ws) override {
+      if (inner_) inner_->OnWsSessionEnd(vu, ws);
+    }
     void OnIterationEnd(Vu&, int64_t, std::string_view error) override {
       done = true;
       this->error = error;

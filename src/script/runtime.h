@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -113,6 +114,10 @@ class ScriptHost {
     kDataSent,      // bytes on the wire (handshake and frames), at the end
     kDataReceived,
   };
+  // The metric of each WsMetric, in its order (hosts look their ids up).
+  static constexpr std::array<const char*, 8> kWsMetricNames = {
+      "ws_connecting",    "ws_session_duration", "ws_sessions", "ws_msgs_sent",
+      "ws_msgs_received", "ws_ping",             "data_sent",   "data_received"};
   virtual void OnWsMetric(Vu& vu, WsMetric metric, double value, const std::vector<Tag>& tags) {}
   // A WebSocket session ended (closed by either side, failed, or its VU was
   // interrupted): the span the host may record. Its trace id and span id are

@@ -362,8 +362,8 @@ int Open(lua_State* L) {
   Vu& vu = RequireVu(L, "ws.connect");
   if (rt.network().resolver == nullptr) {
     RaiseError(L,
-               "ws.connect: WebSockets are not available here (only in VU code, not in "
-               "setup() or teardown())");
+               "ws.connect: WebSockets are not available here (no network: the init "
+               "code runs before any VU)");
   }
   if (lua_type(L, 1) != LUA_TSTRING) {
     RaiseError(L, std::string("ws.connect: the URL must be a string, got ") +

@@ -336,7 +336,7 @@ def endless_session_stops_with_the_run(t):
     finally:
         srv.stop()
     check_eq(p.returncode, 0, "exit code: " + p.stderr[-500:])
-    check(p.elapsed < 6, "the run ended at its duration + gracefulStop (took %.1fs)" % p.elapsed)
+    # No hang: t.run's timeout (15 s) fails the case if the run does not end.
     check_eq(metric(p, "ws_sessions")["count"], 2, "interrupted sessions are still reported")
     check(metric(p, "ws_msgs_sent")["count"] >= 20, "messages flowed until the stop")
 
@@ -409,7 +409,48 @@ def wss_with_a_self_signed_certificate(t):
     check("tls" in (r.get("error") or ""), "certificate error: %r" % r.get("error"))
 
 
+SETUP = LUA_JSON + r'''
+local ws = require("stampede.ws")
+options = { vus = 1, iterations = 2 }
+local function echo(n)
+  local got = 0
+  local res = ws.connect(ENV.URL .. "/echo", nil, function(socket)
+    socket:on("open", function() for i = 1, n do socket:send("s" .. i) end end)
+    socket:on("message", function() got = got + 1; if got == n then socket:close() end end)
+  end)
+  return got, res.status
+end
+function setup()
+  local got, status = echo(3)
+  return { got = got, status = status }
+end
+function default(data)
+  result({ setup_got = data.got, setup_status = data.status })
+end
+function teardown(data)
+  local got = echo(2)
+  result({ teardown_got = got })
+end
+'''
+
+
+def sessions_in_setup_and_teardown_are_counted(t):
+    srv = WsServer()
+    try:
+        p = t.run(t.script("setup.lua", SETUP), ["-e", "URL=" + srv.url()])
+    finally:
+        srv.stop()
+    check_eq(p.returncode, 0, "exit code: " + p.stderr[-500:])
+    lines = result_lines(p)
+    check_eq(lines.count({"setup_got": 3, "setup_status": 101}), 2, "what setup() returned")
+    check({"teardown_got": 2} in lines, "teardown's echo: %r" % lines)
+    check_eq(metric(p, "ws_sessions")["count"], 2, "sessions of setup and teardown")
+    check_eq(metric(p, "ws_msgs_sent")["count"], 5, "messages of setup and teardown")
+    check_eq(metric(p, "ws_msgs_received")["count"], 5, "echoes of setup and teardown")
+
+
 CASES = [
+    sessions_in_setup_and_teardown_are_counted,
     echo_round_trips_metrics_thresholds_and_spans,
     protocol_cases_are_errors_never_crashes,
     endless_session_stops_with_the_run,
