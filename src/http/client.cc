@@ -365,12 +365,7 @@ void Connection::Fail(net::NetError error, std::string_view detail) {
     return;
   }
   // Exchanges waiting for this connection's HTTP/2 session share its fate.
-  for (Exchange* p : TakePending()) {
-    p->error = error;
-    p->error_detail.assign(detail.data(), detail.size());
-    p->timings.end_ns = client_.loop_.UpdateNow();
-    client_.loop_.Post(*p);
-  }
+  for (Exchange* p : TakePending()) client_.FailLater(*p, error, detail);
   Exchange* ex = ex_;
   // `detail` may point into the TLS session, which Close() resets.
   if (ex != nullptr) ex->error_detail.assign(detail.data(), detail.size());
@@ -765,23 +760,20 @@ void Client::CloseAll() {
       c->FailAllH2(net::NetError::kClosed, "client closed");
       continue;
     }
-    for (Exchange* p : c->TakePending()) {
-      p->error = net::NetError::kClosed;
-      p->error_detail = "client closed";
-      p->timings.end_ns = loop_.Now();
-      loop_.Post(*p);
-    }
+    for (Exchange* p : c->TakePending()) FailLater(*p, net::NetError::kClosed, "client closed");
     Exchange* ex = c->exchange();
     c->Close();
     ConnectionClosed(*c);
-    if (ex != nullptr) {
-      ex->conn_ = nullptr;
-      ex->error = net::NetError::kClosed;
-      ex->error_detail = "client closed";
-      ex->timings.end_ns = loop_.Now();
-      loop_.Post(*ex);
-    }
+    if (ex != nullptr) FailLater(*ex, net::NetError::kClosed, "client closed");
   }
+}
+
+void Client::FailLater(Exchange& ex, net::NetError error, std::string_view detail) {
+  ex.conn_ = nullptr;
+  ex.error = error;
+  ex.error_detail.assign(detail.data(), detail.size());
+  ex.timings.end_ns = loop_.UpdateNow();
+  loop_.Post(ex);
 }
 
 }  // namespace stampede::http

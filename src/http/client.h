@@ -210,6 +210,10 @@ class Client {
   bool WantsH2(const Origin& origin, const Exchange& ex) const;
   // Gives the origin's waiters streams of `conn` while it has room.
   void OfferStreams(Connection& conn);
+  // Ends `ex` (taken off any connection) with `error` on this loop turn's
+  // deferred tasks: a failure may happen inside Send(), and completing from
+  // there would recurse into the VU.
+  void FailLater(Exchange& ex, net::NetError error, std::string_view detail);
   void Complete(Exchange& ex);  // deferred via the loop
   void ConnectionIdle(Connection& conn);
   void ConnectionClosed(Connection& conn);

@@ -18,9 +18,9 @@
 // counted (Client::requests_retried); any other RST_STREAM code is the
 // exchange's error, kStreamReset; a connection-level failure fails every
 // stream on it.
-#include <cstdlib>
 #include <cstring>
 
+#include "core/ascii.h"
 #include "http/connection.h"
 
 namespace stampede::http {
@@ -45,22 +45,12 @@ Exchange* StreamExchange(nghttp2_session* session, int32_t stream_id) {
   return static_cast<Exchange*>(nghttp2_session_get_stream_user_data(session, stream_id));
 }
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // RFC 9113 8.2.2: connection-specific header fields are not sent over h2.
+// `name` is lower case already.
 bool HopByHop(std::string_view name, std::string_view value) {
-  return IEquals(name, "connection") || IEquals(name, "keep-alive") ||
-         IEquals(name, "proxy-connection") || IEquals(name, "transfer-encoding") ||
-         IEquals(name, "upgrade") || (IEquals(name, "te") && !IEquals(value, "trailers"));
+  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
+         name == "transfer-encoding" || name == "upgrade" ||
+         (name == "te" && !core::EqualsIgnoreCase(value, "trailers"));
 }
 
 nghttp2_nv Nv(std::string_view name, std::string_view value) {
@@ -253,11 +243,7 @@ void Connection::SubmitH2(Exchange& ex) {
       h2_active_.erase(h2_active_.begin() + static_cast<std::ptrdiff_t>(i));
       break;
     }
-    ex.conn_ = nullptr;
-    ex.error = net::NetError::kOther;
-    ex.error_detail = "cannot send over HTTP/2: " + error;
-    ex.timings.end_ns = client_.loop_.Now();
-    client_.loop_.Post(ex);
+    client_.FailLater(ex, net::NetError::kOther, "cannot send over HTTP/2: " + error);
     return;
   }
   ex.h2_stream_id_ = id;
@@ -300,12 +286,8 @@ void Connection::FailAllH2(net::NetError error, std::string_view detail) {
   Close();
   client_.ConnectionClosed(*this);
   for (Exchange* e : failed) {
-    e->conn_ = nullptr;
     e->h2_stream_id_ = 0;
-    e->error = error;
-    e->error_detail = why;
-    e->timings.end_ns = client_.loop_.UpdateNow();
-    client_.loop_.Post(*e);
+    client_.FailLater(*e, error, why);
   }
 }
 
@@ -597,100 +579,6 @@ ssize_t Connection::ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t len
   ex->h2_body_.remove_prefix(n);
   if (ex->h2_body_.empty()) *flags |= NGHTTP2_DATA_FLAG_EOF;
   return static_cast<ssize_t>(n);
-}
-
-// ---------------------------------------------------------------- H2Memory
-
-namespace {
-// Each block starts with its class (kClasses: from malloc), padded so the
-// payload keeps malloc's alignment.
-struct alignas(16) BlockHeader {
-  uint32_t size_class;
-};
-constexpr uint32_t kLarge = ~0u;
-}  // namespace
-
-H2Memory::H2Memory() {
-  mem_.mem_user_data = this;
-  mem_.malloc = &MallocCb;
-  mem_.free = &FreeCb;
-  mem_.calloc = &CallocCb;
-  mem_.realloc = &ReallocCb;
-}
-
-H2Memory::~H2Memory() {
-  for (FreeBlock*& head : free_) {
-    while (head != nullptr) {
-      FreeBlock* next = head->next;
-      std::free(reinterpret_cast<BlockHeader*>(head) - 1);
-      head = next;
-    }
-  }
-}
-
-void* H2Memory::Allocate(size_t size) {
-  uint32_t c = 0;
-  while (c < kClasses && (size_t{32} << c) < size) ++c;
-  if (c == kClasses) {
-    auto* h = static_cast<BlockHeader*>(std::malloc(sizeof(BlockHeader) + size));
-    if (h == nullptr) return nullptr;
-    h->size_class = kLarge;
-    return h + 1;
-  }
-  if (FreeBlock* b = free_[c]) {
-    free_[c] = b->next;
-    return b;
-  }
-  auto* h = static_cast<BlockHeader*>(std::malloc(sizeof(BlockHeader) + (size_t{32} << c)));
-  if (h == nullptr) return nullptr;
-  h->size_class = c;
-  return h + 1;
-}
-
-void H2Memory::Free(void* ptr) {
-  if (ptr == nullptr) return;
-  BlockHeader* h = static_cast<BlockHeader*>(ptr) - 1;
-  if (h->size_class == kLarge) {
-    std::free(h);
-    return;
-  }
-  auto* b = static_cast<FreeBlock*>(ptr);
-  b->next = free_[h->size_class];
-  free_[h->size_class] = b;
-}
-
-void* H2Memory::Reallocate(void* ptr, size_t size) {
-  if (ptr == nullptr) return Allocate(size);
-  if (size == 0) {
-    Free(ptr);
-    return nullptr;
-  }
-  BlockHeader* h = static_cast<BlockHeader*>(ptr) - 1;
-  if (h->size_class == kLarge) {
-    auto* grown = static_cast<BlockHeader*>(std::realloc(h, sizeof(BlockHeader) + size));
-    return grown == nullptr ? nullptr : grown + 1;
-  }
-  const size_t capacity = size_t{32} << h->size_class;
-  if (size <= capacity) return ptr;
-  void* moved = Allocate(size);
-  if (moved == nullptr) return nullptr;
-  std::memcpy(moved, ptr, capacity);
-  Free(ptr);
-  return moved;
-}
-
-void* H2Memory::MallocCb(size_t size, void* self) {
-  return static_cast<H2Memory*>(self)->Allocate(size);
-}
-void H2Memory::FreeCb(void* ptr, void* self) { static_cast<H2Memory*>(self)->Free(ptr); }
-void* H2Memory::CallocCb(size_t n, size_t size, void* self) {
-  if (size != 0 && n > SIZE_MAX / size) return nullptr;
-  void* p = static_cast<H2Memory*>(self)->Allocate(n * size);
-  if (p != nullptr) std::memset(p, 0, n * size);
-  return p;
-}
-void* H2Memory::ReallocCb(void* ptr, size_t size, void* self) {
-  return static_cast<H2Memory*>(self)->Reallocate(ptr, size);
 }
 
 // ---------------------------------------------------------------- Client

@@ -1,4 +1,4 @@
-// nghttp2's allocator (H2Memory, connection.h): blocks come back from their
+// nghttp2's allocator (H2Memory, h2_memory.h): blocks come back from their
 // size class's free list, sizes hold what was asked, realloc keeps the bytes.
 #include <cstring>
 #include <cstdint>
@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "http/connection.h"
+#include "http/h2_memory.h"
 
 namespace stampede::http {
 namespace {
